@@ -1,0 +1,5 @@
+/**
+ * The explicit command map oclif loads (package.json `oclif.commands`). Ids are
+ * colon-separated internally (`channel:open`); users type spaces.
+ */
+export const COMMANDS = {};
