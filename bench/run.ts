@@ -1,0 +1,115 @@
+/**
+ * `npm run bench [-- NAME ...] [--repeats N]`: runs every benchmark script in bench/ (or the
+ * named ones) N times, each in a fresh process, keeps min/median/max of every numeric figure,
+ * writes bench/results.json (machine, versions, figures) and prints a summary table.
+ *
+ * Benchmarks are not tests: a slow or noisy machine changes the numbers, never the exit code,
+ * except when a script itself crashes.
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { formatNumber, median, printTable } from "./lib.js";
+
+const benchDir = fileURLToPath(new URL(".", import.meta.url));
+const rootDir = fileURLToPath(new URL("..", import.meta.url));
+const NOT_BENCHMARKS = new Set(["run.ts", "lib.ts"]);
+
+interface Options { names: string[]; repeats: number }
+
+function parseOptions(argv: string[]): Options {
+  const names: string[] = [];
+  let repeats = 3;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--repeats") repeats = Math.max(1, Number(argv[++i]));
+    else names.push(arg.replace(/\.ts$/, ""));
+  }
+  return { names, repeats };
+}
+
+/** Flattens nested numeric leaves into dotted names: {a:{b:1}} → {"a.b": 1}. */
+function flatten(value: unknown, prefix: string, into: Map<string, number>): void {
+  if (typeof value === "number" && Number.isFinite(value)) into.set(prefix, value);
+  else if (value !== null && typeof value === "object") {
+    for (const [key, child] of Object.entries(value)) flatten(child, prefix ? `${prefix}.${key}` : key, into);
+  }
+}
+
+function runOnce(script: string): Map<string, number> {
+  const result = spawnSync(process.execPath, ["--import", "tsx", `bench/${script}.ts`], {
+    cwd: rootDir, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 1024 * 1024,
+  });
+  process.stdout.write(result.stdout.split("\n").slice(0, -2).join("\n") + "\n");
+  if (result.status !== 0) throw new Error(`bench/${script}.ts exited ${result.status}`);
+  const lines = result.stdout.trim().split("\n");
+  const figures = new Map<string, number>();
+  flatten(JSON.parse(lines[lines.length - 1]!).figures, "", figures);
+  return figures;
+}
+
+function packageVersion(name: string): string {
+  try {
+    const file = name === "." ? `${rootDir}/package.json` : `${rootDir}/node_modules/${name}/package.json`;
+    return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  } catch {
+    return "not installed";
+  }
+}
+
+const options = parseOptions(process.argv.slice(2));
+const available = readdirSync(benchDir).filter((f) => f.endsWith(".ts") && !NOT_BENCHMARKS.has(f)).map((f) => f.slice(0, -3)).sort();
+const selected = options.names.length > 0 ? options.names : available;
+const unknown = selected.filter((n) => !available.includes(n));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(", ")}; available: ${available.join(", ")}\n`);
+  process.exit(2);
+}
+
+const results: Record<string, Record<string, { min: number; median: number; max: number; runs: number[] }>> = {};
+const failures: string[] = [];
+for (const script of selected) {
+  const runs: Array<Map<string, number>> = [];
+  for (let r = 0; r < options.repeats; r++) {
+    process.stderr.write(`bench ${script}: run ${r + 1}/${options.repeats}\n`);
+    try {
+      runs.push(runOnce(script));
+    } catch (error) {
+      failures.push(`${script}: ${(error as Error).message}`);
+      break;
+    }
+  }
+  if (runs.length === 0) continue;
+  results[script] = {};
+  for (const name of runs[0]!.keys()) {
+    const values = runs.map((m) => m.get(name)).filter((v): v is number => v !== undefined);
+    results[script]![name] = { min: Math.min(...values), median: median(values), max: Math.max(...values), runs: values };
+  }
+}
+
+const cpus = os.cpus();
+const document = {
+  generatedAt: new Date().toISOString(),
+  repeats: options.repeats,
+  machine: { platform: `${os.platform()} ${os.release()}`, arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model ?? "unknown", memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+  versions: {
+    node: process.versions.node,
+    "sds-toolkit": packageVersion("."),
+    "@waku/sds": packageVersion("@waku/sds"),
+    "better-sqlite3": packageVersion("better-sqlite3"),
+    ws: packageVersion("ws"),
+  },
+  results,
+  failures,
+};
+const outFile = options.names.length > 0 ? "bench/results.partial.json" : "bench/results.json";
+writeFileSync(`${rootDir}/${outFile}`, `${JSON.stringify(document, null, 2)}\n`);
+const rows = Object.entries(results).flatMap(([bench, figures]) =>
+  Object.entries(figures).map(([name, f]) => ({ bench, figure: name, min: formatNumber(f.min), median: formatNumber(f.median), max: formatNumber(f.max) })),
+);
+printTable(`summary over ${options.repeats} run(s) → ${outFile}`, rows);
+if (failures.length > 0) {
+  process.stderr.write(`\nfailed: ${failures.join("; ")}\n`);
+  process.exit(1);
+}
