@@ -1,0 +1,56 @@
+/**
+ * Flags shared by the channel commands (`channel open`, `send`, `listen`, `replay`, `demo`),
+ * defined once so their names, environment variables and help text never drift apart.
+ * Precedence is oclif's: flag > environment variable > default.
+ */
+import { Flags } from "@oclif/core";
+
+/** `--as NAME`: the identity, i.e. which database under the data dir (`<dataDir>/<NAME>.db`). */
+export const asFlag = Flags.string({
+  description: "Identity to act as; its database is <data dir>/<NAME>.db (data dir: SDS_DATA_DIR or ~/.local/share/sds).",
+  env: "SDS_AS",
+  helpGroup: "CHANNEL",
+});
+
+/** `--db PATH`: the database file, overriding `--as`. */
+export const dbFlag = Flags.string({
+  description: "Channel database file (overrides the one chosen by --as).",
+  env: "SDS_DB",
+  helpGroup: "CHANNEL",
+});
+
+/** `--relay URL`: the relay; default is the local one, started in-process if none listens. */
+export const relayFlag = Flags.string({
+  description: "Relay WebSocket URL (default: the local relay, started in-process if none is listening).",
+  env: "SDS_RELAY",
+  helpGroup: "CHANNEL",
+});
+
+/** `--key`: the channel key for AES-256-GCM (64 hex chars or base64 of 32 bytes). */
+export const keyFlag = Flags.string({
+  description: "Channel key for AES-256-GCM encryption: 64 hex characters or base64 of 32 bytes (prefer the env var over the command line).",
+  env: "SDS_CHANNEL_KEY",
+  helpGroup: "CHANNEL",
+});
+
+/** `--dialect`: the SDS wire dialect of the channel. */
+export const dialectFlag = Flags.option({
+  description: "SDS wire dialect of the channel.",
+  options: ["spec", "nim"] as const,
+  default: "spec",
+  helpGroup: "CHANNEL",
+})();
+
+/** The channel flags every channel command takes. */
+export const channelFlags = {
+  as: asFlag,
+  db: dbFlag,
+  relay: relayFlag,
+  key: keyFlag,
+  dialect: dialectFlag,
+};
+
+/** `--timeout SECONDS` (0 = none). */
+export function timeoutFlag(description: string) {
+  return Flags.integer({ description, min: 0, default: 0 });
+}
