@@ -1,0 +1,398 @@
+/**
+ * The relay server (`sds relay`): a WebSocket pub/sub hub for content topics with publish
+ * acknowledgements and a bounded store (see docs/relay-protocol.md). Every limit is enforced per
+ * connection without stalling the others: frame size (ws `maxPayload`), send-queue bytes (a slow
+ * consumer is told, then disconnected), a publish/query token bucket, and caps on connections,
+ * topics and subscribers. A test-only fault mode drops/duplicates live deliveries with a seeded
+ * PRNG. Shutdown closes every connection with 1001 and waits (bounded) for the close handshakes.
+ */
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { DecodeError, RelayError, SdsError } from "../errors.js";
+import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, isContentTopic, messageHash } from "./envelope.js";
+import { faultDecider, type FaultDecider, type FaultOptions, TokenBucket } from "./limits.js";
+import { DEFAULT_FRAME_LIMITS, decodeFrame, encodeFrame, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
+import { RelayStore, type StoredMessage } from "./relay-store.js";
+import { openSqliteRelayStore } from "./store-sqlite.js";
+
+/** The default local relay port (`ws://127.0.0.1:7645`); `SDS_RELAY` overrides the URL. */
+export const DEFAULT_RELAY_PORT = 7645;
+/** Close codes the relay uses besides the standard 1000/1001/1002/1003/1009/1013. */
+export const CloseCode = { normal: 1000, goingAway: 1001, protocolError: 1002, unsupportedData: 1003, tooBig: 1009, tryAgainLater: 1013, slowConsumer: 4008 } as const;
+
+/** Options of {@link RelayServer}; every limit has a safe default. */
+export interface RelayServerOptions {
+  host?: string;
+  /** TCP port; 0 picks a free one (default {@link DEFAULT_RELAY_PORT}). */
+  port?: number;
+  pubsubTopic?: string;
+  /** Largest WebSocket message accepted or sent (default 1 MiB + 128 KiB). */
+  frameBytesMax?: number;
+  /** Bytes queued to one connection before it is a slow consumer (default 8 MiB, ≥ frameBytesMax). */
+  sendQueueBytesMax?: number;
+  /** Publishes + store queries per second per connection (default 1000; Infinity = off). */
+  ratePerSecond?: number;
+  /** Token-bucket burst (default 2 × ratePerSecond). */
+  rateBurst?: number;
+  connectionsMax?: number;
+  /** Distinct topics in use (stored or subscribed) (default 1000). */
+  topicsMax?: number;
+  subscribersPerTopicMax?: number;
+  subscriptionsPerConnectionMax?: number;
+  /** Stored entries per topic (default 10,000; 0 = no store). */
+  storeEntriesPerTopic?: number;
+  storeBytesPerTopic?: number;
+  /** SQLite file for the store (default: memory only). */
+  storeFile?: string;
+  /** Most entries one store query returns (default 1000). */
+  storeQueryLimitMax?: number;
+  /** Test only: drop/duplicate live deliveries. */
+  faults?: FaultOptions;
+  /** Wall clock in ms (injected in tests). */
+  nowMs?: () => number;
+  /** Bound on the shutdown close handshake (default 2000 ms). */
+  drainTimeoutMs?: number;
+  /** Interval of ws-level pings that detect dead peers (default 30,000 ms; 0 = off). */
+  heartbeatIntervalMs?: number;
+  /** Do not keep the process alive (for an in-process relay). */
+  unref?: boolean;
+  relayId?: string;
+}
+
+/** Counters for `--json` stats and tests. */
+export interface RelayStats {
+  connections: number;
+  connectionsTotal: number;
+  published: number;
+  duplicates: number;
+  rejected: number;
+  rateLimited: number;
+  delivered: number;
+  droppedByFaults: number;
+  duplicatedByFaults: number;
+  slowConsumers: number;
+  storeQueries: number;
+  protocolErrors: number;
+  storedMessages: number;
+  topics: number;
+}
+
+interface Connection {
+  readonly id: number;
+  readonly ws: WebSocket;
+  readonly topics: Set<string>;
+  readonly bucket: TokenBucket;
+  closing: boolean;
+  alive: boolean;
+}
+
+/** A running relay. `start()` once, `close()` once (idempotent). */
+export class RelayServer {
+  readonly pubsubTopic: string;
+  readonly frameBytesMax: number;
+  readonly sendQueueBytesMax: number;
+  private readonly options: RelayServerOptions;
+  private readonly nowMs: () => number;
+  private readonly store: RelayStore;
+  private readonly faults: FaultDecider;
+  private readonly subscribers = new Map<string, Set<Connection>>();
+  private readonly connections = new Set<Connection>();
+  private readonly counters: Omit<RelayStats, "connections" | "storedMessages" | "topics">;
+  private http: HttpServer | undefined;
+  private wss: WebSocketServer | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private nextConnectionId = 1;
+  private closed: Promise<void> | undefined;
+
+  constructor(options: RelayServerOptions = {}) {
+    this.options = options;
+    this.nowMs = options.nowMs ?? Date.now;
+    this.pubsubTopic = options.pubsubTopic ?? DEFAULT_PUBSUB_TOPIC;
+    this.frameBytesMax = options.frameBytesMax ?? DEFAULT_FRAME_LIMITS.frameBytesMax;
+    this.sendQueueBytesMax = Math.max(options.sendQueueBytesMax ?? 8 * 1024 * 1024, this.frameBytesMax);
+    this.faults = faultDecider(options.faults);
+    const nowNs = () => BigInt(Math.floor(this.nowMs())) * 1_000_000n;
+    const persistence = options.storeFile !== undefined ? openSqliteRelayStore(options.storeFile) : undefined;
+    this.store = new RelayStore({ entriesPerTopicMax: options.storeEntriesPerTopic, bytesPerTopicMax: options.storeBytesPerTopic, topicsMax: options.topicsMax, nowNs, persistence });
+    this.counters = { connectionsTotal: 0, published: 0, duplicates: 0, rejected: 0, rateLimited: 0, delivered: 0, droppedByFaults: 0, duplicatedByFaults: 0, slowConsumers: 0, storeQueries: 0, protocolErrors: 0 };
+  }
+
+  /**
+   * Listens and resolves with the actual URL (`ws://host:port`).
+   * @throws RelayError `E_RELAY_UNAVAILABLE` when the address is in use or not bindable.
+   */
+  async start(): Promise<{ url: string; host: string; port: number }> {
+    const host = this.options.host ?? "127.0.0.1";
+    const http = createServer((_request, response) => {
+      response.writeHead(426, { "content-type": "text/plain" }).end("sds relay: connect with a WebSocket client\n");
+    });
+    this.http = http;
+    this.wss = new WebSocketServer({ server: http, maxPayload: this.frameBytesMax, perMessageDeflate: false });
+    this.wss.on("connection", (ws, request) => {
+      if (this.options.unref) request.socket.unref();
+      this.accept(ws);
+    });
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", (error: NodeJS.ErrnoException) =>
+        reject(new RelayError("E_RELAY_UNAVAILABLE", `cannot listen on ${host}:${this.options.port ?? DEFAULT_RELAY_PORT}: ${error.code ?? error.message}`, { host, errno: error.code }, { cause: error })),
+      );
+      http.listen(this.options.port ?? DEFAULT_RELAY_PORT, host, () => resolve());
+    });
+    if (this.options.unref) http.unref();
+    const interval = this.options.heartbeatIntervalMs ?? 30_000;
+    if (interval > 0) {
+      this.heartbeat = setInterval(() => this.beat(), interval);
+      this.heartbeat.unref();
+    }
+    const port = (http.address() as AddressInfo).port;
+    const shown = host.includes(":") ? `[${host}]` : host;
+    return { url: `ws://${shown}:${port}`, host, port };
+  }
+
+  /** Current counters. */
+  stats(): RelayStats {
+    return { ...this.counters, connections: this.connections.size, storedMessages: this.store.messageCount, topics: this.store.topicCount };
+  }
+
+  private beat(): void {
+    for (const connection of this.connections) {
+      if (!connection.alive) connection.ws.terminate();
+      else {
+        connection.alive = false;
+        connection.ws.ping();
+      }
+    }
+  }
+
+  private accept(ws: WebSocket): void {
+    if (this.closed !== undefined || this.connections.size >= (this.options.connectionsMax ?? 1000)) {
+      ws.close(CloseCode.tryAgainLater, this.closed ? "relay shutting down" : "connection cap reached");
+      return;
+    }
+    const rate = this.options.ratePerSecond ?? 1000;
+    const connection: Connection = { id: this.nextConnectionId++, ws, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true };
+    this.connections.add(connection);
+    this.counters.connectionsTotal += 1;
+    ws.on("pong", () => (connection.alive = true));
+    ws.on("message", (data, isBinary) => this.onData(connection, data, isBinary));
+    ws.on("error", () => (this.counters.protocolErrors += 1));
+    ws.on("close", () => this.drop(connection));
+    this.send(connection, {
+      type: "welcome",
+      protocolVersion: RELAY_PROTOCOL_VERSION,
+      pubsubTopic: this.pubsubTopic,
+      relayTimeNs: this.store.relayTimeNs(),
+      frameBytesMax: this.frameBytesMax,
+      storeQueryLimitMax: this.options.storeQueryLimitMax ?? 1000,
+      relayId: this.options.relayId ?? "",
+    });
+  }
+
+  private drop(connection: Connection): void {
+    this.connections.delete(connection);
+    for (const topic of connection.topics) this.removeSubscriber(topic, connection);
+    connection.topics.clear();
+  }
+
+  private removeSubscriber(topic: string, connection: Connection): void {
+    const set = this.subscribers.get(topic);
+    set?.delete(connection);
+    if (set?.size === 0) this.subscribers.delete(topic);
+  }
+
+  /** Sends one frame unless the connection's queue is over its bound (then: slow consumer). */
+  private send(connection: Connection, frame: Frame | Uint8Array): boolean {
+    if (connection.closing || connection.ws.readyState !== WebSocket.OPEN) return false;
+    const bytes = frame instanceof Uint8Array ? frame : encodeFrame(frame);
+    if (connection.ws.bufferedAmount + bytes.length > this.sendQueueBytesMax) {
+      this.slowConsumer(connection);
+      return false;
+    }
+    connection.ws.send(bytes, { binary: true });
+    return true;
+  }
+
+  private slowConsumer(connection: Connection): void {
+    this.counters.slowConsumers += 1;
+    const buffered = connection.ws.bufferedAmount;
+    connection.ws.send(encodeFrame({ type: "slowConsumer", bufferedBytes: buffered, limitBytes: this.sendQueueBytesMax }), { binary: true });
+    connection.closing = true;
+    this.drop(connection);
+    connection.ws.close(CloseCode.slowConsumer, "slow consumer");
+    setTimeout(() => connection.ws.terminate(), this.options.drainTimeoutMs ?? 2000).unref();
+  }
+
+  private protocolError(connection: Connection, error: SdsError, closeCode: number): void {
+    this.counters.protocolErrors += 1;
+    this.send(connection, { type: "error", code: error.code, reason: error.message.slice(0, 512), requestId: 0, topic: "" });
+    connection.closing = true;
+    connection.ws.close(closeCode, error.code);
+  }
+
+  private onData(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (connection.closing) return;
+    if (!isBinary || !(data instanceof Buffer)) {
+      this.protocolError(connection, new SdsError("E_INPUT_FORMAT", "the relay accepts binary frames only"), CloseCode.unsupportedData);
+      return;
+    }
+    let frame: Frame;
+    try {
+      frame = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { frameBytesMax: this.frameBytesMax });
+      if (!isClientFrame(frame)) throw new DecodeError("E_DECODE_INVALID", `frame type ${frame.type} is relay-to-client only`, { field: "type", offset: 1 });
+    } catch (error) {
+      if (!(error instanceof SdsError)) throw error;
+      this.protocolError(connection, error, CloseCode.protocolError);
+      return;
+    }
+    this.handle(connection, frame);
+  }
+
+  private handle(connection: Connection, frame: Frame): void {
+    switch (frame.type) {
+      case "subscribe":
+        for (const topic of frame.topics) this.subscribe(connection, topic);
+        return;
+      case "unsubscribe":
+        for (const topic of frame.topics) {
+          connection.topics.delete(topic);
+          this.removeSubscriber(topic, connection);
+        }
+        return;
+      case "ping":
+        this.send(connection, { type: "pong", nonce: frame.nonce });
+        return;
+      case "publish":
+        this.publish(connection, frame);
+        return;
+      case "storeQuery":
+        this.storeQuery(connection, frame);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Distinct topics stored or subscribed. */
+  private topicsInUse(): number {
+    let count = this.store.topicCount;
+    for (const topic of this.subscribers.keys()) if (!this.store.hasTopic(topic)) count += 1;
+    return count;
+  }
+
+  private subscribe(connection: Connection, topic: string): void {
+    const reject = (reason: string) => this.send(connection, { type: "error", code: "E_RELAY_REJECTED", reason, requestId: 0, topic });
+    if (connection.topics.has(topic)) return;
+    if (!isContentTopic(topic)) return void reject(`not a content topic (/<app>/<version>/<name>/<encoding>): ${topic}`);
+    if (connection.topics.size >= (this.options.subscriptionsPerConnectionMax ?? 256)) return void reject("subscriptions per connection cap reached");
+    const set = this.subscribers.get(topic);
+    if ((set?.size ?? 0) >= (this.options.subscribersPerTopicMax ?? 1000)) return void reject("subscribers per topic cap reached");
+    if (set === undefined && !this.store.hasTopic(topic) && this.topicsInUse() >= (this.options.topicsMax ?? 1000)) return void reject("topic cap reached");
+    connection.topics.add(topic);
+    if (set === undefined) this.subscribers.set(topic, new Set([connection]));
+    else set.add(connection);
+  }
+
+  private publish(connection: Connection, frame: FrameOf<"publish">): void {
+    const reject = (code: string, reason: string) => {
+      this.counters.rejected += 1;
+      this.send(connection, { type: "publishReject", requestId: frame.requestId, code, reason: reason.slice(0, 512) });
+    };
+    if (!connection.bucket.take()) {
+      this.counters.rateLimited += 1;
+      return reject("E_RELAY_RATE_LIMITED", "publish rate limit exceeded");
+    }
+    let result: { hash: Uint8Array; duplicate: boolean; storedAtNs: bigint; topic: string };
+    try {
+      const envelope = decodeEnvelope(frame.envelope, { ...DEFAULT_ENVELOPE_LIMITS, envelopeBytesMax: this.frameBytesMax });
+      const topic = envelope.contentTopic;
+      if (!isContentTopic(topic)) throw new RelayError("E_RELAY_REJECTED", `not a content topic: ${JSON.stringify(topic)}`);
+      const hash = messageHash(this.pubsubTopic, envelope);
+      if (envelope.ephemeral === true) result = { hash, duplicate: false, storedAtNs: 0n, topic };
+      else result = { hash, topic, ...this.store.add(topic, hash, frame.envelope.slice()) };
+    } catch (error) {
+      if (!(error instanceof SdsError)) throw error;
+      return reject(error.code, error.message);
+    }
+    this.counters.published += 1;
+    if (result.duplicate) this.counters.duplicates += 1;
+    this.send(connection, { type: "publishAck", requestId: frame.requestId, hash: result.hash, duplicate: result.duplicate, storedAtNs: result.storedAtNs });
+    this.fanOut(connection, result.topic, frame.envelope, result.hash, result.storedAtNs);
+  }
+
+  private fanOut(publisher: Connection, topic: string, envelope: Uint8Array, hash: Uint8Array, storedAtNs: bigint): void {
+    const set = this.subscribers.get(topic);
+    if (set === undefined) return;
+    const bytes = encodeFrame({ type: "message", topic, envelope, hash, storedAtNs });
+    for (const connection of [...set]) {
+      if (connection === publisher) continue;
+      const copies = this.faults();
+      if (copies === 0) this.counters.droppedByFaults += 1;
+      if (copies === 2) this.counters.duplicatedByFaults += 1;
+      for (let copy = 0; copy < copies; copy++) if (this.send(connection, bytes)) this.counters.delivered += 1;
+    }
+  }
+
+  private storeQuery(connection: Connection, frame: FrameOf<"storeQuery">): void {
+    this.counters.storeQueries += 1;
+    const respond = (entries: StoredMessage[], nextCursor: Uint8Array, code = "", reason = "") =>
+      this.send(connection, { type: "storeResponse", requestId: frame.requestId, entries: entries.map((m) => ({ hash: m.hash, envelope: m.envelope, storedAtNs: m.storedAtNs })), nextCursor, code, reason });
+    if (!connection.bucket.take()) {
+      this.counters.rateLimited += 1;
+      return void respond([], new Uint8Array(0), "E_RELAY_RATE_LIMITED", "store query rate limit exceeded");
+    }
+    const bytesMax = this.frameBytesMax - 4096;
+    if (frame.hashes.length > 0) {
+      const found = this.store.byHashes(frame.topic, frame.hashes);
+      const fitting: StoredMessage[] = [];
+      let bytes = 0;
+      for (const message of found) {
+        if (fitting.length > 0 && bytes + message.envelope.length > bytesMax) break;
+        fitting.push(message);
+        bytes += message.envelope.length + 64;
+      }
+      return void respond(fitting, new Uint8Array(0));
+    }
+    if (frame.cursor.length !== 0 && frame.cursor.length !== 8) return void respond([], new Uint8Array(0), "E_INPUT_INVALID", "cursor must be the 8 bytes the relay returned");
+    const afterNs = frame.cursor.length === 8 ? new DataView(frame.cursor.buffer, frame.cursor.byteOffset, 8).getBigUint64(0, false) : undefined;
+    const limitMax = this.options.storeQueryLimitMax ?? 1000;
+    const limit = frame.limit === 0 ? Math.min(100, limitMax) : Math.min(frame.limit, limitMax);
+    const page = this.store.since(frame.topic, frame.sinceTimestampNs, limit, { afterNs, bytesMax });
+    const cursor = new Uint8Array(page.nextAfterNs === undefined ? 0 : 8);
+    if (page.nextAfterNs !== undefined) new DataView(cursor.buffer).setBigUint64(0, page.nextAfterNs, false);
+    respond(page.messages, cursor);
+  }
+
+  /**
+   * Stops accepting, closes every connection with 1001 "relay shutting down", waits up to
+   * `drainTimeoutMs` for the handshakes, terminates the rest, closes the store. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const pending = [...this.connections].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          if (connection.ws.readyState === WebSocket.CLOSED) return resolve();
+          connection.ws.once("close", () => resolve());
+          connection.closing = true;
+          connection.ws.close(CloseCode.goingAway, "relay shutting down");
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.drainTimeoutMs ?? 2000);
+      timer.unref();
+    });
+    await Promise.race([Promise.all(pending), timeout]);
+    clearTimeout(timer);
+    for (const connection of this.connections) connection.ws.terminate();
+    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.http?.listening ? this.http.close(() => resolve()) : resolve()));
+    this.store.close();
+  }
+}
