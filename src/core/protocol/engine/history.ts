@@ -1,0 +1,104 @@
+/**
+ * A channel's local history: delivered (and own sent) messages ordered by (lamport, id),
+ * bounded, oldest evicted first. Kept as a sorted array with a moving head plus an id map,
+ * so the common case (a message newer than everything) is an O(1) append, lookups are O(1),
+ * eviction is O(1) amortised and "the last K entries" is a slice: no per-message work
+ * grows with the history size (js-waku re-sorts the whole log on every push).
+ */
+import type { HistoryEntry, SdsMessage } from "../types.js";
+
+/** One delivered message as the engine keeps it. */
+export interface HistoryRecord {
+  readonly messageId: string;
+  readonly lamport: bigint;
+  /** The entry other messages carry to reference this one (id, hint, sender). Shared, never copied. */
+  entry: HistoryEntry;
+  /** The message without its bloom filter (kept for repair rebroadcasts and persistence). */
+  readonly message: SdsMessage;
+}
+
+/** Total order of the spec's local log: lamport ascending, then message id ascending. */
+export function compareRecords(a: { lamport: bigint; messageId: string }, b: { lamport: bigint; messageId: string }): number {
+  if (a.lamport !== b.lamport) return a.lamport < b.lamport ? -1 : 1;
+  return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0;
+}
+
+/** Sorted, bounded local history. */
+export class LocalHistory {
+  private records: HistoryRecord[] = [];
+  private head = 0;
+  private readonly byId = new Map<string, HistoryRecord>();
+
+  /** @param entriesMax cap in entries; inserting beyond it evicts the oldest. */
+  constructor(readonly entriesMax: number) {}
+
+  /** Number of records held. */
+  get size(): number {
+    return this.records.length - this.head;
+  }
+
+  /** `true` when a message with this id is held. */
+  has(messageId: string): boolean {
+    return this.byId.has(messageId);
+  }
+
+  /** The record of `messageId`, if held. */
+  get(messageId: string): HistoryRecord | undefined {
+    return this.byId.get(messageId);
+  }
+
+  /**
+   * Inserts `record` in (lamport, id) order. Returns the records evicted to stay within
+   * `entriesMax` (possibly `record` itself when it is older than everything in a full log).
+   * A record whose id is already held is ignored (returns `[]`).
+   */
+  insert(record: HistoryRecord): HistoryRecord[] {
+    if (this.byId.has(record.messageId)) return [];
+    const records = this.records;
+    const last = records.length > this.head ? records[records.length - 1]! : undefined;
+    if (last === undefined || compareRecords(last, record) < 0) {
+      records.push(record);
+    } else {
+      let low = this.head;
+      let high = records.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (compareRecords(records[middle]!, record) < 0) low = middle + 1;
+        else high = middle;
+      }
+      records.splice(low, 0, record);
+    }
+    this.byId.set(record.messageId, record);
+    const evicted: HistoryRecord[] = [];
+    while (this.size > this.entriesMax) {
+      const oldest = records[this.head]!;
+      records[this.head] = undefined as unknown as HistoryRecord;
+      this.head += 1;
+      this.byId.delete(oldest.messageId);
+      evicted.push(oldest);
+    }
+    if (this.head > 1024 && this.head * 2 > records.length) {
+      this.records = records.slice(this.head);
+      this.head = 0;
+    }
+    return evicted;
+  }
+
+  /** The entries of the `count` most recent records, oldest first (the causal history to attach). */
+  recentEntries(count: number): HistoryEntry[] {
+    const start = Math.max(this.head, this.records.length - count);
+    const entries: HistoryEntry[] = new Array(this.records.length - start);
+    for (let index = start; index < this.records.length; index += 1) entries[index - start] = this.records[index]!.entry;
+    return entries;
+  }
+
+  /** All records, oldest first (a copy). */
+  toArray(): HistoryRecord[] {
+    return this.records.slice(this.head);
+  }
+
+  /** Ids, oldest first. */
+  ids(): string[] {
+    return this.toArray().map((record) => record.messageId);
+  }
+}
