@@ -1,0 +1,420 @@
+/**
+ * `RelayClient`: the WebSocket implementation of `RelayTransport`. It reconnects with bounded
+ * exponential backoff and jitter, resubscribes, re-sends unacknowledged publishes and pending
+ * queries, and after every (re)connect catches up from the relay store since the last relay time
+ * it saw per topic, so nothing published while it was away is missed. Duplicate deliveries
+ * (faults, catch-up overlapping live traffic, its own publishes) are filtered by a bounded LRU of
+ * message hashes. Time and randomness for backoff are injectable.
+ */
+import { WebSocket } from "ws";
+import { ERROR_CODES, type ErrorCode, RelayError, SdsError } from "../errors.js";
+import { decodeEnvelope, encodeEnvelope, toHex, type WakuEnvelope } from "./envelope.js";
+import { DEFAULT_FRAME_LIMITS, decodeFrame, encodeFrame, type Frame, type FrameOf, type StoredEntry } from "./protocol.js";
+import type { EnvelopeHandler, FetchSinceOptions, PublishAck, ReceivedEnvelope, RelayTransport, SubscribeOptions, Subscription } from "./transport.js";
+
+/** Something that happened to the connection, for status lines and tests. */
+export type RelayClientEvent =
+  | { type: "connected"; url: string; pubsubTopic: string; reconnect: boolean }
+  | { type: "disconnected"; code: number; reason: string }
+  | { type: "reconnecting"; attempt: number; delayMs: number }
+  | { type: "gaveUp"; attempts: number }
+  | { type: "caughtUp"; topic: string; messages: number }
+  | { type: "relayError"; code: string; reason: string; topic: string }
+  | { type: "slowConsumer"; bufferedBytes: number }
+  | { type: "handlerError"; error: unknown };
+
+/** Options of {@link RelayClient}. */
+export interface RelayClientOptions {
+  /** Publish confirmation timeout (default 10,000 ms). */
+  publishTimeoutMs?: number;
+  /** Store query timeout (default 10,000 ms). */
+  requestTimeoutMs?: number;
+  /** First reconnect delay before jitter (default 100 ms), doubled per attempt up to `reconnectDelayMaxMs`. */
+  reconnectDelayMs?: number;
+  /** Cap on one reconnect delay (default 5,000 ms). */
+  reconnectDelayMaxMs?: number;
+  /** Reconnect attempts after a drop before giving up (default Infinity). */
+  reconnectAttemptsMax?: number;
+  /** Attempts of the first `connect()` (default 1: fail fast with E_RELAY_UNAVAILABLE). */
+  connectAttemptsMax?: number;
+  /** Randomness for jitter, in [0, 1) (default Math.random). */
+  random?: () => number;
+  /** Distinct (topic, hash) pairs remembered for de-duplication (default 10,000). */
+  dedupEntriesMax?: number;
+  /** App-level ping interval (default 15,000 ms; 0 = off); no pong within it → reconnect. */
+  pingIntervalMs?: number;
+  /** Entries asked per store page (default 500). */
+  storePageLimit?: number;
+  onEvent?: (event: RelayClientEvent) => void;
+}
+
+interface PendingRequest {
+  readonly frame: Frame;
+  readonly resolve: (frame: Frame) => void;
+  readonly reject: (error: SdsError) => void;
+  timer: NodeJS.Timeout | undefined;
+  retries: number;
+}
+
+interface TopicState {
+  readonly handlers: Set<EnvelopeHandler>;
+  /** Relay time from which the next catch-up starts (ns). */
+  nextSinceNs: bigint | undefined;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A reconnecting relay client. Create with `RelayClient.connect(url)`. */
+export class RelayClient implements RelayTransport {
+  /** The relay's pubsub topic (from its WELCOME); message hashes are computed over it. */
+  pubsubTopic = "";
+  private ws: WebSocket | undefined;
+  private welcome: FrameOf<"welcome"> | undefined;
+  private readonly topics = new Map<string, TopicState>();
+  private readonly pending = new Map<number, PendingRequest>();
+  private readonly seen = new Map<string, true>();
+  private nextRequestId = 1;
+  private closed = false;
+  private everConnected = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private awaitingPong = false;
+  private firstConnect: { resolve: () => void; reject: (error: SdsError) => void } | undefined;
+
+  private constructor(
+    readonly url: string,
+    private readonly options: RelayClientOptions,
+  ) {}
+
+  /**
+   * Connects and waits for the relay's WELCOME.
+   * @throws RelayError `E_RELAY_UNAVAILABLE` when no relay answers within `connectAttemptsMax`.
+   */
+  static async connect(url: string, options: RelayClientOptions = {}): Promise<RelayClient> {
+    const client = new RelayClient(url, options);
+    await new Promise<void>((resolve, reject) => {
+      client.firstConnect = { resolve, reject };
+      client.open();
+    });
+    return client;
+  }
+
+  /** True while a socket is open and welcomed. */
+  get connected(): boolean {
+    return this.welcome !== undefined && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  private emit(event: RelayClientEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private open(): void {
+    const ws = new WebSocket(this.url, { maxPayload: DEFAULT_FRAME_LIMITS.frameBytesMax * 2, perMessageDeflate: false, handshakeTimeout: this.options.requestTimeoutMs ?? 10_000 });
+    this.ws = ws;
+    ws.binaryType = "nodebuffer";
+    let lastError: Error | undefined;
+    ws.on("error", (error) => (lastError = error));
+    ws.on("message", (data, isBinary) => {
+      if (ws !== this.ws || !isBinary || !(data instanceof Buffer)) return;
+      this.onFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    });
+    ws.on("close", (code, reason) => {
+      if (ws !== this.ws) return;
+      this.onClose(code, reason.toString(), lastError);
+    });
+  }
+
+  private onClose(code: number, reason: string, error: Error | undefined): void {
+    const wasWelcomed = this.welcome !== undefined;
+    this.welcome = undefined;
+    this.ws = undefined;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const request of this.pending.values()) request.retries = 0;
+    if (this.closed) return;
+    if (wasWelcomed) this.emit({ type: "disconnected", code, reason });
+    const limit = this.everConnected ? (this.options.reconnectAttemptsMax ?? Infinity) : (this.options.connectAttemptsMax ?? 1) - 1;
+    if (this.attempt >= limit) {
+      const failure = new RelayError("E_RELAY_UNAVAILABLE", `relay ${this.url} unavailable: ${error?.message ?? `closed ${code} ${reason}`}`, { url: this.url, closeCode: code, errno: (error as NodeJS.ErrnoException | undefined)?.code });
+      this.emit({ type: "gaveUp", attempts: this.attempt + 1 });
+      this.fail(failure);
+      return;
+    }
+    const baseMs = Math.min(this.options.reconnectDelayMaxMs ?? 5000, (this.options.reconnectDelayMs ?? 100) * 2 ** this.attempt);
+    const delayMs = Math.round(baseMs / 2 + ((this.options.random ?? Math.random)() * baseMs) / 2);
+    this.attempt += 1;
+    this.emit({ type: "reconnecting", attempt: this.attempt, delayMs });
+    this.reconnectTimer = setTimeout(() => this.open(), delayMs);
+  }
+
+  /** Fails everything pending and stops for good. */
+  private fail(error: SdsError): void {
+    this.closed = true;
+    this.firstConnect?.reject(error);
+    this.firstConnect = undefined;
+    for (const [id, request] of this.pending) {
+      clearTimeout(request.timer);
+      this.pending.delete(id);
+      request.reject(error);
+    }
+  }
+
+  private sendFrame(frame: Frame): boolean {
+    if (!this.connected) return false;
+    (this.ws as WebSocket).send(encodeFrame(frame), { binary: true });
+    return true;
+  }
+
+  private onFrame(bytes: Uint8Array): void {
+    let frame: Frame;
+    try {
+      frame = decodeFrame(bytes, { frameBytesMax: DEFAULT_FRAME_LIMITS.frameBytesMax * 2 });
+    } catch (error) {
+      if (!(error instanceof SdsError)) throw error;
+      this.emit({ type: "relayError", code: error.code, reason: `undecodable frame from relay: ${error.message}`, topic: "" });
+      return;
+    }
+    switch (frame.type) {
+      case "welcome":
+        return this.onWelcome(frame);
+      case "message":
+        return this.deliver(frame.topic, { hash: frame.hash, envelope: frame.envelope, storedAtNs: frame.storedAtNs }, "live");
+      case "publishAck":
+      case "publishReject":
+      case "storeResponse":
+        return this.settle(frame);
+      case "pong":
+        this.awaitingPong = false;
+        return;
+      case "error":
+        this.emit({ type: "relayError", code: frame.code, reason: frame.reason, topic: frame.topic });
+        return;
+      case "slowConsumer":
+        this.emit({ type: "slowConsumer", bufferedBytes: frame.bufferedBytes });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onWelcome(frame: FrameOf<"welcome">): void {
+    this.welcome = frame;
+    this.pubsubTopic = frame.pubsubTopic;
+    const reconnect = this.everConnected;
+    this.everConnected = true;
+    this.attempt = 0;
+    this.emit({ type: "connected", url: this.url, pubsubTopic: frame.pubsubTopic, reconnect });
+    this.firstConnect?.resolve();
+    this.firstConnect = undefined;
+    const topics = [...this.topics.keys()];
+    for (let start = 0; start < topics.length; start += 64) this.sendFrame({ type: "subscribe", topics: topics.slice(start, start + 64) });
+    for (const request of this.pending.values()) this.sendFrame(request.frame);
+    for (const [topic, state] of this.topics) {
+      if (state.nextSinceNs === undefined) state.nextSinceNs = frame.relayTimeNs;
+      else void this.catchUp(topic);
+    }
+    this.startPing();
+  }
+
+  private startPing(): void {
+    const intervalMs = this.options.pingIntervalMs ?? 15_000;
+    if (intervalMs <= 0) return;
+    this.awaitingPong = false;
+    this.pingTimer = setInterval(() => {
+      if (this.awaitingPong) return void this.ws?.terminate();
+      this.awaitingPong = true;
+      this.sendFrame({ type: "ping", nonce: this.nextRequestId++ });
+    }, intervalMs);
+    this.pingTimer.unref();
+  }
+
+  /** Delivers one envelope to the topic's handlers unless its hash was seen already. */
+  private deliver(topic: string, entry: StoredEntry, source: "live" | "store"): void {
+    const state = this.topics.get(topic);
+    if (state === undefined) return;
+    if (entry.storedAtNs > 0n && (state.nextSinceNs === undefined || entry.storedAtNs + 1n > state.nextSinceNs)) state.nextSinceNs = entry.storedAtNs + 1n;
+    const received = this.toReceived(topic, entry, source);
+    if (received === undefined || !this.markSeen(topic, received.hashHex)) return;
+    for (const handler of [...state.handlers]) {
+      try {
+        handler(received);
+      } catch (error) {
+        if (this.options.onEvent === undefined) throw error;
+        this.emit({ type: "handlerError", error });
+      }
+    }
+  }
+
+  private toReceived(topic: string, entry: StoredEntry, source: "live" | "store"): ReceivedEnvelope | undefined {
+    try {
+      const envelope = decodeEnvelope(entry.envelope, { envelopeBytesMax: entry.envelope.length });
+      return { topic, envelope, hash: entry.hash, hashHex: toHex(entry.hash), storedAtNs: entry.storedAtNs, source };
+    } catch (error) {
+      if (!(error instanceof SdsError)) throw error;
+      this.emit({ type: "relayError", code: error.code, reason: `undecodable envelope from relay: ${error.message}`, topic });
+      return undefined;
+    }
+  }
+
+  /** Records (topic, hash); false when it was already there. Bounded LRU. */
+  private markSeen(topic: string, hashHex: string): boolean {
+    const key = `${topic}\n${hashHex}`;
+    if (this.seen.has(key)) {
+      this.seen.delete(key);
+      this.seen.set(key, true);
+      return false;
+    }
+    this.seen.set(key, true);
+    if (this.seen.size > (this.options.dedupEntriesMax ?? 10_000)) this.seen.delete(this.seen.keys().next().value as string);
+    return true;
+  }
+
+  private async catchUp(topic: string): Promise<void> {
+    const state = this.topics.get(topic);
+    if (state?.nextSinceNs === undefined) return;
+    try {
+      const entries = await this.entriesSince(topic, state.nextSinceNs, Infinity);
+      for (const entry of entries) this.deliver(topic, entry, "store");
+      this.emit({ type: "caughtUp", topic, messages: entries.length });
+    } catch (error) {
+      // A failed catch-up is retried by the next reconnect; report, never crash.
+      if (!(error instanceof SdsError)) throw error;
+      this.emit({ type: "relayError", code: error.code, reason: `catch-up failed: ${error.message}`, topic });
+    }
+  }
+
+  private request(frame: Frame, timeoutMs: number): Promise<Frame> {
+    if (this.closed) return Promise.reject(new RelayError("E_RELAY_CLOSED", "relay client is closed"));
+    const id = (frame as { requestId: number }).requestId;
+    return new Promise<Frame>((resolve, reject) => {
+      const request: PendingRequest = { frame, resolve, reject, timer: undefined, retries: 0 };
+      request.timer = setTimeout(() => {
+        this.pending.delete(id);
+        const code = this.connected ? (frame.type === "publish" ? "E_NOT_CONFIRMED" : "E_TIMEOUT") : "E_RELAY_UNAVAILABLE";
+        reject(new RelayError(code, `no answer from relay ${this.url} within ${timeoutMs} ms`, { url: this.url, timeoutMs, requestId: id }));
+      }, timeoutMs);
+      this.pending.set(id, request);
+      this.sendFrame(frame);
+    });
+  }
+
+  private settle(frame: FrameOf<"publishAck" | "publishReject" | "storeResponse">): void {
+    const request = this.pending.get(frame.requestId);
+    if (request === undefined) return;
+    const limited = (frame.type === "publishReject" || frame.type === "storeResponse") && frame.code === "E_RELAY_RATE_LIMITED";
+    if (limited) {
+      // Back off and retry within the request's own timeout.
+      request.retries += 1;
+      setTimeout(() => this.pending.has(frame.requestId) && this.sendFrame(request.frame), Math.min(1000, 10 * 2 ** request.retries)).unref();
+      return;
+    }
+    clearTimeout(request.timer);
+    this.pending.delete(frame.requestId);
+    if (frame.type === "publishReject" || (frame.type === "storeResponse" && frame.code !== "")) {
+      const code: ErrorCode = Object.hasOwn(ERROR_CODES, frame.code) ? (frame.code as ErrorCode) : "E_RELAY_REJECTED";
+      request.reject(new RelayError(code, `relay rejected the request: ${frame.reason}`, { relayCode: frame.code }));
+      return;
+    }
+    request.resolve(frame);
+  }
+
+  /** @inheritdoc */
+  async publish(topic: string, envelope: WakuEnvelope): Promise<PublishAck> {
+    if (envelope.contentTopic !== "" && envelope.contentTopic !== topic) {
+      throw new SdsError("E_INPUT_INVALID", `envelope content topic ${envelope.contentTopic} differs from ${topic}`);
+    }
+    const bytes = encodeEnvelope({ ...envelope, contentTopic: topic });
+    const frameBytesMax = this.welcome?.frameBytesMax || DEFAULT_FRAME_LIMITS.frameBytesMax;
+    if (bytes.length + 16 > frameBytesMax) throw new SdsError("E_PAYLOAD_TOO_LARGE", `envelope of ${bytes.length} bytes exceeds the relay's ${frameBytesMax}-byte frames`, { frameBytesMax });
+    const ack = (await this.request({ type: "publish", requestId: this.nextRequestId++, envelope: bytes }, this.options.publishTimeoutMs ?? 10_000)) as FrameOf<"publishAck">;
+    const hashHex = toHex(ack.hash);
+    this.markSeen(topic, hashHex);
+    return { hash: ack.hash, hashHex, duplicate: ack.duplicate, storedAtNs: ack.storedAtNs };
+  }
+
+  /** @inheritdoc */
+  subscribe(topic: string, handler: EnvelopeHandler, options: SubscribeOptions = {}): Subscription {
+    let state = this.topics.get(topic);
+    if (state === undefined) {
+      state = { handlers: new Set(), nextSinceNs: options.sinceTimestampNs ?? this.welcome?.relayTimeNs };
+      this.topics.set(topic, state);
+      this.sendFrame({ type: "subscribe", topics: [topic] });
+      if (options.sinceTimestampNs !== undefined && this.connected) void this.catchUp(topic);
+    }
+    state.handlers.add(handler);
+    return {
+      unsubscribe: () => {
+        const current = this.topics.get(topic);
+        if (current === undefined) return;
+        current.handlers.delete(handler);
+        if (current.handlers.size > 0) return;
+        this.topics.delete(topic);
+        this.sendFrame({ type: "unsubscribe", topics: [topic] });
+      },
+    };
+  }
+
+  /** @inheritdoc */
+  async fetchByHashes(topic: string, hashes: readonly Uint8Array[]): Promise<ReceivedEnvelope[]> {
+    const found: ReceivedEnvelope[] = [];
+    for (let start = 0; start < hashes.length; start += DEFAULT_FRAME_LIMITS.hashesPerQueryMax) {
+      const chunk = hashes.slice(start, start + DEFAULT_FRAME_LIMITS.hashesPerQueryMax);
+      const response = await this.query(topic, { hashes: [...chunk], sinceTimestampNs: 0n, limit: chunk.length, cursor: EMPTY });
+      for (const entry of response.entries) {
+        const received = this.toReceived(topic, entry, "store");
+        if (received) found.push(received);
+      }
+    }
+    return found;
+  }
+
+  /** @inheritdoc */
+  async fetchSince(topic: string, sinceTimestampNs: bigint, options: FetchSinceOptions = {}): Promise<ReceivedEnvelope[]> {
+    const found: ReceivedEnvelope[] = [];
+    for (const entry of await this.entriesSince(topic, sinceTimestampNs, options.limit ?? Infinity)) {
+      const received = this.toReceived(topic, entry, "store");
+      if (received) found.push(received);
+    }
+    return found;
+  }
+
+  /** Stored entries since a relay time, page by page, at most `total`. */
+  private async entriesSince(topic: string, sinceTimestampNs: bigint, total: number): Promise<StoredEntry[]> {
+    const entries: StoredEntry[] = [];
+    let cursor: Uint8Array = EMPTY;
+    do {
+      const limit = Math.min(this.options.storePageLimit ?? 500, total - entries.length);
+      const response = await this.query(topic, { hashes: [], sinceTimestampNs, limit, cursor });
+      entries.push(...response.entries);
+      cursor = response.nextCursor;
+    } while (cursor.length > 0 && entries.length < total);
+    return entries;
+  }
+
+  private async query(topic: string, body: Pick<FrameOf<"storeQuery">, "hashes" | "sinceTimestampNs" | "limit" | "cursor">): Promise<FrameOf<"storeResponse">> {
+    const frame: FrameOf<"storeQuery"> = { type: "storeQuery", requestId: this.nextRequestId++, topic, ...body };
+    return (await this.request(frame, this.options.requestTimeoutMs ?? 10_000)) as FrameOf<"storeResponse">;
+  }
+
+  /** @inheritdoc */
+  async close(): Promise<void> {
+    if (this.closed && this.ws === undefined) return;
+    clearTimeout(this.reconnectTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.fail(new RelayError("E_RELAY_CLOSED", "relay client closed"));
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000, "client exit");
+    });
+  }
+}
