@@ -31,14 +31,14 @@ export function expectWireType(tag: ProtoTag, expected: number, field: string): 
 /** Reads a length prefix, checks it against `maxBytes` (naming `limitName`), returns the bytes (no copy). */
 export function readBoundedBytes(reader: ProtoReader, field: string, limitName: keyof DecodeLimits, maxBytes: number): { bytes: Uint8Array; offset: number } {
   const lengthOffset = reader.offset;
-  const length = reader.readVarint(field);
-  checkLimit(limitName, length > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(length), maxBytes, { field, offset: lengthOffset });
-  const offset = reader.offset;
+  const length = reader.readSmallVarint(field);
+  checkLimit(limitName, length, maxBytes, { field, offset: lengthOffset });
   const left = reader.bytes.length - reader.pos;
-  if (length > BigInt(left)) {
-    throw new DecodeError("E_DECODE_TRUNCATED", `length ${length} exceeds the ${left} bytes left`, { field, offset: lengthOffset }, { lengthBytes: Number(length) });
+  if (length > left) {
+    throw new DecodeError("E_DECODE_TRUNCATED", `length ${length} exceeds the ${left} bytes left`, { field, offset: lengthOffset }, { lengthBytes: length });
   }
-  return { bytes: reader.readRaw(Number(length), field), offset };
+  const offset = reader.offset;
+  return { bytes: reader.readRaw(length, field), offset };
 }
 
 /** Reads a length-delimited `string` field as strict UTF-8 within `idBytesMax`. */

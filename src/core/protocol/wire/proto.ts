@@ -62,12 +62,15 @@ export class ProtoWriter {
   tag(field: number, wireType: WireTypeNumber): this {
     if (!Number.isInteger(field) || field < 1 || field > FIELD_NUMBER_MAX) throw new RangeError(`invalid field number ${field}`);
     if (!Number.isInteger(wireType) || wireType < 0 || wireType > 5) throw new RangeError(`invalid wire type ${wireType}`);
-    return this.varint(BigInt(field) * 8n + BigInt(wireType));
+    return this.varint(field * 8 + wireType);
   }
 
   /** Writes an unsigned varint (0 ≤ n < 2^64). */
   varint(value: number | bigint): this {
-    if (typeof value === "number" && (!Number.isSafeInteger(value) || value < 0)) throw new RangeError(`invalid varint ${value}`);
+    if (typeof value === "number") {
+      if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`invalid varint ${value}`);
+      if (value <= 0x7fffffff) return this.smallVarint(value);
+    }
     let rest = BigInt(value);
     if (rest < 0n || rest > UINT64_MAX) throw new RangeError(`varint out of uint64 range: ${rest}`);
     if (rest < 0x80n) {
@@ -81,6 +84,17 @@ export class ProtoWriter {
       rest >>= 7n;
     }
     this.buffer[this.length++] = Number(rest);
+    return this;
+  }
+
+  private smallVarint(value: number): this {
+    this.ensure(5);
+    let rest = value;
+    while (rest >= 0x80) {
+      this.buffer[this.length++] = (rest & 0x7f) | 0x80;
+      rest >>>= 7;
+    }
+    this.buffer[this.length++] = rest;
     return this;
   }
 
@@ -157,16 +171,35 @@ export class ProtoReader {
   /** Reads a field key; rejects field 0, field numbers above 2^29−1 and wire types 3, 4, 6, 7. */
   readTag(field = "tag"): ProtoTag {
     const offset = this.offset;
-    const key = this.readVarint(field);
-    const wireType = Number(key & 7n);
-    const fieldNumber = key >> 3n;
-    if (fieldNumber < 1n || fieldNumber > BigInt(FIELD_NUMBER_MAX)) {
-      throw new DecodeError("E_DECODE_WIRE_TYPE", `invalid field number ${fieldNumber}`, { field, offset }, { fieldNumber: fieldNumber.toString() });
+    const key = this.readSmallVarint(field);
+    const wireType = key % 8;
+    const fieldNumber = Math.floor(key / 8);
+    if (fieldNumber < 1 || fieldNumber > FIELD_NUMBER_MAX) {
+      throw new DecodeError("E_DECODE_WIRE_TYPE", `invalid field number ${fieldNumber}`, { field, offset }, { fieldNumber });
     }
     if (wireType !== WireType.Varint && wireType !== WireType.Fixed64 && wireType !== WireType.LengthDelimited && wireType !== WireType.Fixed32) {
-      throw new DecodeError("E_DECODE_WIRE_TYPE", `unsupported wire type ${wireType}`, { field, offset }, { wireType, fieldNumber: Number(fieldNumber) });
+      throw new DecodeError("E_DECODE_WIRE_TYPE", `unsupported wire type ${wireType}`, { field, offset }, { wireType, fieldNumber });
     }
-    return { field: Number(fieldNumber), wireType, offset };
+    return { field: fieldNumber, wireType, offset };
+  }
+
+  /**
+   * Reads a varint as a number when it fits in 53 bits (lengths, keys); larger values are
+   * returned as `Number.MAX_SAFE_INTEGER + 1` so that bound checks against them still fail.
+   */
+  readSmallVarint(field = "varint"): number {
+    const start = this.pos;
+    let result = 0;
+    let multiplier = 1;
+    for (let index = 0; index < 7 && this.pos < this.bytes.length; index++) {
+      const byte = this.bytes[this.pos++] as number;
+      result += (byte & 0x7f) * multiplier;
+      if ((byte & 0x80) === 0) return result;
+      multiplier *= 128;
+    }
+    this.pos = start;
+    const value = this.readVarint(field);
+    return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER + 1 : Number(value);
   }
 
   /** Reads an unsigned varint of at most 10 bytes whose value fits in 64 bits. */
@@ -202,12 +235,12 @@ export class ProtoReader {
   /** Reads a length prefix and the bytes it covers, as a subarray (no copy). */
   readLengthDelimited(field = "bytes"): Uint8Array {
     const start = this.offset;
-    const length = this.readVarint(field);
+    const length = this.readSmallVarint(field);
     const left = this.bytes.length - this.pos;
-    if (length > BigInt(left)) {
-      throw new DecodeError("E_DECODE_TRUNCATED", `length ${length} exceeds the ${left} bytes left`, { field, offset: start }, { lengthBytes: length.toString() });
+    if (length > left) {
+      throw new DecodeError("E_DECODE_TRUNCATED", `length ${length} exceeds the ${left} bytes left`, { field, offset: start }, { lengthBytes: length });
     }
-    return this.readRaw(Number(length), field);
+    return this.readRaw(length, field);
   }
 
   /** Skips the value of a field whose key was already read. */
