@@ -1,0 +1,454 @@
+/**
+ * The Reliable Channel: one SDS channel over a relay. Outgoing: segment → SDS wrap → (rate
+ * limit) → (encrypt) → envelope with meta `RELIABLE-CHANNEL-API/1` → publish. Incoming: meta and
+ * topic check → (decrypt) → SDS unwrap (retrieval hint = envelope hash) → reassemble → deliver
+ * whole payloads in causal order; missing dependencies are fetched from the relay store by hint.
+ * Each `send` is a request tracked to `sent` / `delivered` / `undelivered`; every drop and loss
+ * is an event and a counter. Periodic work (`tick`) runs on an injected scheduler. The channel
+ * owns its engine: every wire the engine's `tick` returns is published on this channel's topic.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { SdsError, isSdsError } from "../errors.js";
+import type { HistoryEntry } from "../protocol/types.js";
+import type { Delivered } from "../protocol/engine/events.js";
+import { RELIABLE_CHANNEL_META_BYTES, contentTopicFor, hasAcceptableMeta, toHex, type WakuEnvelope } from "../relay/envelope.js";
+import type { ReceivedEnvelope, RelayTransport, Subscription } from "../relay/transport.js";
+import { ChannelCipher, type ChannelCipherOptions } from "./encryption.js";
+import { ChannelEvents, emptyCounters, type ChannelCounters, type ChannelEventMap, type ChannelEventName, type ChannelListener, type ChannelScheduler, type DropReason } from "./events.js";
+import { EpochRateLimiter, RateLimitedQueue, type RateLimitConfig } from "./rate-limit.js";
+import { Reassembler, type ReassemblerOptions, type ReassemblyOutcome } from "./reassembly.js";
+import { SEGMENT_BYTES_MAX_DEFAULT, SEGMENT_TOTAL_COUNT_MAX_DEFAULT, chunkBytesFor, segmentPayload } from "./segmentation.js";
+import { SendTracker, type SendEvent } from "./send-state.js";
+
+/** What the channel needs from an SDS engine (the `ReliabilityManager` API of issue 3). */
+export interface ReliabilityEngine {
+  send(channelId: string, payload: Uint8Array, options?: { ephemeral?: boolean }): Promise<{ messageId: string; wire: Uint8Array }>;
+  receive(wire: Uint8Array, options?: { retrievalHint?: Uint8Array }): Promise<{ channelId: string; messageId: string; duplicate: boolean; delivered: Delivered[]; missing: HistoryEntry[]; acknowledged: string[] }>;
+  tick(): Promise<{ wire: Uint8Array[]; delivered: Delivered[]; lost: HistoryEntry[]; acknowledged: string[]; undelivered: string[] }>;
+}
+
+/** Options of a {@link ReliableChannel}. */
+export interface ReliableChannelOptions {
+  /** SDS channel id; also names the content topic `/sds/1/<channelId>/proto` unless `contentTopic` is set. */
+  channelId: string;
+  contentTopic?: string;
+  engine: ReliabilityEngine;
+  transport: RelayTransport;
+  /** Clock in ms (default Date.now); stamps envelopes and drives reassembly timeouts and rate limits. */
+  now?: () => number;
+  /** Runs periodic ticks; without one, call {@link ReliableChannel.tick} yourself. */
+  scheduler?: ChannelScheduler;
+  /** Interval between engine ticks (resends, sync, repair, sweeps), ms (default 1000). */
+  tickIntervalMs?: number;
+  /** 32-byte channel key: enables AES-256-GCM on every envelope payload. */
+  key?: Uint8Array;
+  cipher?: ChannelCipherOptions;
+  /** Limit first transmissions per epoch; resends and repairs are not charged. */
+  rateLimit?: RateLimitConfig;
+  /** Segments waiting for rate-limit budget at most (default 10 000). */
+  rateLimitQueueMax?: number;
+  /** Bound on one encoded segment, bytes (default 102 400). */
+  segmentBytesMax?: number;
+  /** Most segments per payload (default 256). */
+  totalSegmentCountMax?: number;
+  /** Reassembly limits (sets, buffered bytes, per-set timeout). */
+  reassembly?: Omit<ReassemblerOptions, "now" | "segmentBytesMax" | "totalSegmentCountMax">;
+  /** Wrap payloads in segments (default true). Off: SDS content is the raw payload (js-waku style, ≤ one message). */
+  segmentation?: boolean;
+  /** Deliver SDS content that is not a segment as-is (default true: peers that do not segment). */
+  acceptUnsegmented?: boolean;
+  /** Send requests tracked at once (default 100 000). */
+  requestsMax?: number;
+  /** Envelopes waiting for the engine at once before new ones are dropped (default 10 000). */
+  incomingQueueMax?: number;
+  /** Do not ask the store for the same retrieval hint again sooner than this, ms (default 5000). */
+  fetchRetryMs?: number;
+  /** Retrieval hints remembered as asked (default 10 000). */
+  fetchHintsMax?: number;
+  /** Catch up from the relay store from this relay time (ns) when starting. */
+  sinceTimestampNs?: bigint;
+  /** Id of a new send request (default randomUUID). */
+  newRequestId?: () => string;
+}
+
+/** What {@link ReliableChannel.send} returns once every segment is SDS-wrapped and queued. */
+export interface SendReceipt {
+  requestId: string;
+  /** SDS message ids of the segments, in order. */
+  messageIds: string[];
+}
+
+/** Where a request stands, also after it is final (recent ones are remembered). */
+export type RequestOutcome = "pending" | "sent" | "delivered" | "undelivered" | "unknown";
+
+interface Outgoing {
+  messageId: string | undefined;
+  wire: Uint8Array;
+  ephemeral: boolean;
+}
+
+interface SegmentTag {
+  messageId: string;
+  senderId: string;
+  lamportTimestamp: bigint | undefined;
+}
+
+const RECENT_OUTCOMES_MAX = 10_000;
+
+/** One Reliable Channel on one relay transport. */
+export class ReliableChannel {
+  readonly channelId: string;
+  readonly contentTopic: string;
+  readonly counters: ChannelCounters = emptyCounters();
+  private readonly events = new ChannelEvents();
+  private readonly engine: ReliabilityEngine;
+  private readonly transport: RelayTransport;
+  private readonly now: () => number;
+  private readonly cipher: ChannelCipher | undefined;
+  private readonly queue: RateLimitedQueue<Outgoing> | undefined;
+  private readonly reassembler: Reassembler<SegmentTag>;
+  private readonly tracker: SendTracker;
+  private readonly wireToMessage = new Map<string, string>();
+  private readonly messageToWire = new Map<string, string>();
+  private readonly outcomes = new Map<string, RequestOutcome>();
+  private readonly fetchedHints = new Map<string, number>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private lane: Promise<unknown> = Promise.resolve();
+  private ingressWaiting = 0;
+  private subscription: Subscription | undefined;
+  private cancelTick: (() => void) | undefined;
+  private cancelDrain: (() => void) | undefined;
+  private running = false;
+
+  constructor(private readonly options: ReliableChannelOptions) {
+    this.channelId = options.channelId;
+    this.contentTopic = options.contentTopic ?? contentTopicFor(options.channelId);
+    this.engine = options.engine;
+    this.transport = options.transport;
+    this.now = options.now ?? Date.now;
+    this.cipher = options.key ? new ChannelCipher(options.key, options.cipher) : undefined;
+    if (options.rateLimit) this.queue = new RateLimitedQueue(new EpochRateLimiter(options.rateLimit, this.now), options.rateLimitQueueMax ?? 10_000);
+    chunkBytesFor(this.segmentBytesMax); // validates early
+    this.reassembler = new Reassembler<SegmentTag>({ ...options.reassembly, now: this.now, segmentBytesMax: this.segmentBytesMax, totalSegmentCountMax: this.totalSegmentCountMax });
+    this.tracker = new SendTracker({ requestsMax: options.requestsMax });
+  }
+
+  private get segmentBytesMax(): number {
+    return this.options.segmentBytesMax ?? SEGMENT_BYTES_MAX_DEFAULT;
+  }
+
+  private get totalSegmentCountMax(): number {
+    return this.options.totalSegmentCountMax ?? SEGMENT_TOTAL_COUNT_MAX_DEFAULT;
+  }
+
+  /** Largest payload one `send` accepts, bytes. */
+  get payloadBytesMax(): number {
+    return chunkBytesFor(this.segmentBytesMax) * this.totalSegmentCountMax;
+  }
+
+  /** Listens to `name`; returns the function that stops listening. */
+  on<K extends ChannelEventName>(name: K, listener: ChannelListener<K>): () => void {
+    return this.events.on(name, listener);
+  }
+
+  /** Subscribes to the topic (with store catch-up when `sinceTimestampNs` is set) and starts ticking. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.subscription = this.transport.subscribe(this.contentTopic, (message) => void this.ingest(message), this.options.sinceTimestampNs === undefined ? {} : { sinceTimestampNs: this.options.sinceTimestampNs });
+    this.scheduleTick();
+  }
+
+  /** Stops ticking and receiving, then waits for work in progress. Persisted SDS state survives. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.cancelTick?.();
+    this.cancelDrain?.();
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    await this.idle();
+  }
+
+  /** Resolves once queued engine operations and publishes have settled. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const pending = [this.lane, ...this.inFlight];
+      await Promise.allSettled(pending);
+      if (this.inFlight.size === 0 && pending[0] === this.lane) return;
+    }
+  }
+
+  /** Where `requestId` stands (final outcomes of the last 10 000 requests are remembered). */
+  outcome(requestId: string): RequestOutcome {
+    const status = this.tracker.status(requestId);
+    if (status) return status.sent ? "sent" : "pending";
+    return this.outcomes.get(requestId) ?? "unknown";
+  }
+
+  /** Requests not yet delivered or undelivered. */
+  get pendingRequests(): number {
+    return this.tracker.pendingCount;
+  }
+
+  /**
+   * Segments, SDS-wraps and queues `payload` for publishing. Resolves once wrapped (the SDS
+   * state is committed); `sent` / `delivered` / `undelivered` events follow for the request id.
+   * @throws SdsError `E_PAYLOAD_TOO_LARGE`, `E_PAYLOAD_EMPTY` (segmentation off), `E_BUFFER_FULL`.
+   */
+  async send(payload: Uint8Array, options: { ephemeral?: boolean } = {}): Promise<SendReceipt> {
+    const segmented = this.options.segmentation ?? true;
+    if (!segmented && payload.length === 0) throw new SdsError("E_PAYLOAD_EMPTY", "an empty payload needs segmentation (SDS treats empty content as sync)");
+    if (payload.length > this.payloadBytesMax) {
+      throw new SdsError("E_PAYLOAD_TOO_LARGE", `payload of ${payload.length} bytes exceeds ${this.payloadBytesMax}`, { payloadBytes: payload.length, payloadBytesMax: this.payloadBytesMax });
+    }
+    const segments = segmented ? segmentPayload(payload, { segmentBytesMax: this.segmentBytesMax, totalSegmentCountMax: this.totalSegmentCountMax }) : [payload];
+    if (this.queue && this.queue.free < segments.length) throw new SdsError("E_BUFFER_FULL", `rate-limit queue has room for ${this.queue.free} segments, needs ${segments.length}`);
+    if (this.tracker.pendingCount >= this.tracker.requestsMax) throw new SdsError("E_BUFFER_FULL", `${this.tracker.requestsMax} send requests are already pending`);
+    const ephemeral = options.ephemeral ?? false;
+    const requestId = (this.options.newRequestId ?? randomUUID)();
+    const wrapped = await this.inLane(async () => {
+      const out: Array<{ messageId: string; wire: Uint8Array }> = [];
+      for (const segment of segments) out.push(await this.engine.send(this.channelId, segment, { ephemeral }));
+      return out;
+    });
+    const messageIds = wrapped.map((item) => item.messageId);
+    this.tracker.register(requestId, messageIds, { awaitAcknowledgement: !ephemeral });
+    this.counters.requestsSent += 1;
+    this.counters.segmentsSent += wrapped.length;
+    for (const item of wrapped) {
+      const key = wireKey(item.wire);
+      this.wireToMessage.set(key, item.messageId);
+      this.messageToWire.set(item.messageId, key);
+      const outgoing: Outgoing = { messageId: item.messageId, wire: item.wire, ephemeral };
+      if (this.queue) this.queue.push(outgoing);
+      else this.dispatch(outgoing);
+    }
+    if (this.queue) this.drainQueue();
+    return { requestId, messageIds };
+  }
+
+  /** One round of periodic work: engine tick (resends, sync, repairs, lost), reassembly sweep, rate-limit drain. */
+  async tick(): Promise<void> {
+    try {
+      const result = await this.inLane(() => this.engine.tick());
+      for (const wire of result.wire) {
+        const messageId = this.wireToMessage.get(wireKey(wire));
+        if (messageId !== undefined) this.counters.resent += 1;
+        this.dispatch({ messageId, wire, ephemeral: false });
+      }
+      this.handleDelivered(result.delivered);
+      if (result.lost.length > 0) this.reportLost(result.lost);
+      this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
+      this.applySendEvents(result.undelivered.flatMap((id) => this.tracker.undelivered(id)));
+    } catch (error) {
+      this.reportError(error, "tick");
+    }
+    this.handleReassembly(this.reassembler.sweep());
+    if (this.queue) this.drainQueue();
+  }
+
+  /** Feeds one received envelope through the incoming pipeline (used by the subscription, store fetches and replays). */
+  async ingest(message: ReceivedEnvelope): Promise<void> {
+    this.counters.envelopesReceived += 1;
+    const envelope = message.envelope;
+    if (envelope.contentTopic !== this.contentTopic) return this.drop("bad-topic", envelope.contentTopic);
+    if (!hasAcceptableMeta(envelope)) return this.drop("bad-meta", Buffer.from(envelope.meta ?? []).toString("latin1"));
+    let wire = envelope.payload;
+    if (this.cipher) {
+      try {
+        wire = this.cipher.decrypt(envelope.payload);
+      } catch (error) {
+        return this.drop("wrong-key", `envelope ${message.hashHex}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    const incomingQueueMax = this.options.incomingQueueMax ?? 10_000;
+    if (this.ingressWaiting >= incomingQueueMax) return this.drop("overload", `${incomingQueueMax} envelopes already wait`);
+    this.ingressWaiting += 1;
+    let result;
+    try {
+      result = await this.inLane(() => this.engine.receive(wire, { retrievalHint: message.hash }));
+    } catch (error) {
+      if (isSdsError(error) && (error.errorClass === "input" || error.name === "DecodeError")) {
+        return this.drop(error.code === "E_CHANNEL_UNKNOWN" ? "foreign-channel" : "decode", `envelope ${message.hashHex}: ${error.message}`);
+      }
+      return this.reportError(error, "receive");
+    } finally {
+      this.ingressWaiting -= 1;
+    }
+    if (result.channelId !== this.channelId) return this.drop("foreign-channel", `SDS channel ${result.channelId}`);
+    this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
+    this.handleDelivered(result.delivered);
+    if (result.missing.length > 0) this.fetchMissing(result.missing);
+  }
+
+  private handleDelivered(delivered: readonly Delivered[]): void {
+    for (const item of delivered) {
+      if (item.channelId !== this.channelId || item.content.length === 0) continue;
+      const tag: SegmentTag = { messageId: item.messageId, senderId: item.senderId, lamportTimestamp: item.lamportTimestamp };
+      this.handleReassembly(this.reassembler.accept(item.content, tag, item.senderId), item);
+    }
+  }
+
+  private handleReassembly(outcomes: ReassemblyOutcome<SegmentTag>[], source?: Delivered): void {
+    for (const outcome of outcomes) {
+      switch (outcome.kind) {
+        case "complete":
+          this.deliver(outcome.payload, outcome.tags, outcome.payloadHash, true);
+          break;
+        case "lost":
+          this.counters.lost += 1;
+          this.events.emit("lost", { source: "reassembly", reason: outcome.reason, payloadHash: outcome.payloadHash, messageIds: outcome.tags.map((tag) => tag.messageId), held: outcome.held, expected: outcome.expected });
+          break;
+        case "discarded": {
+          const raw = (outcome.reason === "undecodable" || outcome.reason === "invalid") && (this.options.acceptUnsegmented ?? true);
+          if (raw && source) this.deliver(source.content, [outcome.tag], undefined, false);
+          else this.drop("segment", `${outcome.reason} segment in message ${outcome.tag.messageId}`);
+          break;
+        }
+        case "progress":
+          break;
+      }
+    }
+  }
+
+  private deliver(payload: Uint8Array, tags: SegmentTag[], payloadHash: string | undefined, segmented: boolean): void {
+    const last = tags[tags.length - 1] as SegmentTag;
+    this.counters.payloadsReceived += 1;
+    this.events.emit("received", { payload, meta: { senderId: last.senderId, messageIds: tags.map((tag) => tag.messageId), lamportTimestamp: last.lamportTimestamp, payloadHash, segmented } });
+  }
+
+  private reportLost(entries: readonly HistoryEntry[]): void {
+    this.counters.lost += entries.length;
+    this.events.emit("lost", { source: "sds", messageIds: entries.map((entry) => entry.messageId) });
+  }
+
+  /** Asks the relay store for missing dependencies that carry a retrieval hint, at most once per `fetchRetryMs`. */
+  private fetchMissing(missing: readonly HistoryEntry[]): void {
+    const nowMs = this.now();
+    const retryMs = this.options.fetchRetryMs ?? 5000;
+    const hints: Uint8Array[] = [];
+    for (const entry of missing) {
+      if (!entry.retrievalHint || entry.retrievalHint.length === 0) continue;
+      const key = toHex(entry.retrievalHint);
+      const asked = this.fetchedHints.get(key);
+      if (asked !== undefined && nowMs - asked < retryMs) continue;
+      this.fetchedHints.delete(key);
+      this.fetchedHints.set(key, nowMs);
+      hints.push(entry.retrievalHint);
+    }
+    const hintsMax = this.options.fetchHintsMax ?? 10_000;
+    while (this.fetchedHints.size > hintsMax) this.fetchedHints.delete(this.fetchedHints.keys().next().value as string);
+    if (hints.length === 0) return;
+    this.counters.fetchRequests += 1;
+    this.track(
+      this.transport.fetchByHashes(this.contentTopic, hints).then(
+        async (found) => {
+          this.counters.fetchedEnvelopes += found.length;
+          for (const message of found) await this.ingest(message);
+        },
+        (error: unknown) => this.reportError(error, "fetch"),
+      ),
+    );
+  }
+
+  private dispatch(outgoing: Outgoing): void {
+    const payload = this.cipher ? this.cipher.encrypt(outgoing.wire) : outgoing.wire;
+    const envelope: WakuEnvelope = { payload, contentTopic: this.contentTopic, timestampNs: BigInt(Math.floor(this.now())) * 1_000_000n, meta: RELIABLE_CHANNEL_META_BYTES };
+    if (outgoing.ephemeral) envelope.ephemeral = true;
+    this.track(
+      this.transport.publish(this.contentTopic, envelope).then(
+        () => {
+          this.counters.published += 1;
+          if (outgoing.messageId !== undefined) this.applySendEvents(this.tracker.published(outgoing.messageId));
+        },
+        (error: unknown) => {
+          this.counters.publishFailed += 1;
+          const typed = isSdsError(error) ? error : new SdsError("E_INTERNAL", String(error), {}, { cause: error });
+          if (outgoing.messageId !== undefined) this.applySendEvents(this.tracker.publishFailed(outgoing.messageId, typed));
+        },
+      ),
+    );
+  }
+
+  private drainQueue(): void {
+    if (!this.queue) return;
+    const { released, nextAtMs } = this.queue.drain();
+    for (const outgoing of released) this.dispatch(outgoing);
+    this.cancelDrain?.();
+    this.cancelDrain = undefined;
+    if (nextAtMs !== undefined && this.running && this.options.scheduler) {
+      this.cancelDrain = this.options.scheduler.schedule(nextAtMs - this.now(), () => this.drainQueue());
+    }
+  }
+
+  private applySendEvents(events: SendEvent[]): void {
+    for (const event of events) {
+      switch (event.kind) {
+        case "sent":
+          this.outcomes.set(event.requestId, "sent");
+          this.events.emit("sent", { requestId: event.requestId, messageIds: event.messageIds });
+          break;
+        case "delivered":
+          this.finish(event.requestId, event.messageIds, "delivered");
+          this.counters.requestsDelivered += 1;
+          this.events.emit("delivered", { requestId: event.requestId, messageIds: event.messageIds });
+          break;
+        case "undelivered":
+          this.finish(event.requestId, event.messageIds, "undelivered");
+          this.counters.requestsUndelivered += 1;
+          this.events.emit("undelivered", { requestId: event.requestId, messageIds: event.messageIds, undeliveredMessageIds: event.undeliveredMessageIds });
+          break;
+        case "send-error":
+          this.events.emit("send-error", { requestId: event.requestId, messageId: event.messageId, error: event.error });
+          break;
+      }
+    }
+  }
+
+  private finish(requestId: string, messageIds: string[], outcome: RequestOutcome): void {
+    for (const messageId of messageIds) {
+      const key = this.messageToWire.get(messageId);
+      this.messageToWire.delete(messageId);
+      if (key !== undefined) this.wireToMessage.delete(key);
+    }
+    this.outcomes.delete(requestId);
+    this.outcomes.set(requestId, outcome);
+    while (this.outcomes.size > RECENT_OUTCOMES_MAX) this.outcomes.delete(this.outcomes.keys().next().value as string);
+  }
+
+  private drop(reason: DropReason, detail: string): void {
+    this.counters.dropped[reason] += 1;
+    this.events.emit("dropped", { reason, detail });
+  }
+
+  private reportError(error: unknown, during: ChannelEventMap["error"]["during"]): void {
+    this.counters.errors += 1;
+    const typed = isSdsError(error) ? error : new SdsError("E_INTERNAL", error instanceof Error ? error.message : String(error), {}, { cause: error });
+    this.events.emit("error", { error: typed, during });
+  }
+
+  private scheduleTick(): void {
+    const scheduler = this.options.scheduler;
+    if (!scheduler || !this.running) return;
+    this.cancelTick = scheduler.schedule(this.options.tickIntervalMs ?? 1000, () => {
+      this.track(this.tick().finally(() => this.scheduleTick()));
+    });
+  }
+
+  /** Runs engine operations one at a time, in call order, so segments and deliveries keep their order. */
+  private inLane<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.lane.then(run);
+    this.lane = next.catch(() => undefined);
+    return next;
+  }
+
+  private track(promise: Promise<unknown>): void {
+    const settled = promise.catch(() => undefined).finally(() => this.inFlight.delete(settled));
+    this.inFlight.add(settled);
+  }
+}
+
+/** Identity of a wire blob for matching engine resends to their message (same bytes, same id). */
+function wireKey(wire: Uint8Array): string {
+  return createHash("sha256").update(wire).digest("base64");
+}
