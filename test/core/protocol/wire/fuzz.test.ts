@@ -38,7 +38,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 function mutate(source: Uint8Array, random: () => number, corpus: Uint8Array[]): Uint8Array {
   const int = (n: number) => Math.floor(random() * n);
-  let bytes = Uint8Array.from(source);
+  let bytes: Uint8Array = Uint8Array.from(source);
   const rounds = 1 + int(4);
   for (let round = 0; round < rounds; round++) {
     const at = bytes.length === 0 ? 0 : int(bytes.length);
