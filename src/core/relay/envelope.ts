@@ -148,9 +148,9 @@ export function decodeEnvelope(bytes: Uint8Array, limits: Partial<EnvelopeLimits
         expectWireType(tag.wireType, WireType.LengthDelimited, "contentTopic", tag.offset);
         const raw = reader.readLengthDelimited("contentTopic");
         if (raw.length > bounds.contentTopicBytesMax) {
-          throw new DecodeError("E_DECODE_LIMIT", `content topic of ${raw.length} bytes exceeds ${bounds.contentTopicBytesMax}`, { field: "contentTopic", offset: valueOffset });
+          throw new DecodeError("E_DECODE_LIMIT", `content topic of ${raw.length} bytes exceeds ${bounds.contentTopicBytesMax}`, { field: "contentTopic", offset: reader.offset - raw.length });
         }
-        envelope.contentTopic = decodeUtf8(raw, "contentTopic", valueOffset);
+        envelope.contentTopic = decodeUtf8(raw, "contentTopic", reader.offset - raw.length);
         break;
       }
       case FIELD.version: {
@@ -168,7 +168,7 @@ export function decodeEnvelope(bytes: Uint8Array, limits: Partial<EnvelopeLimits
         expectWireType(tag.wireType, WireType.LengthDelimited, "meta", tag.offset);
         const meta = reader.readLengthDelimited("meta");
         if (meta.length > bounds.metaBytesMax) {
-          throw new DecodeError("E_DECODE_LIMIT", `meta of ${meta.length} bytes exceeds ${bounds.metaBytesMax}`, { field: "meta", offset: valueOffset });
+          throw new DecodeError("E_DECODE_LIMIT", `meta of ${meta.length} bytes exceeds ${bounds.metaBytesMax}`, { field: "meta", offset: reader.offset - meta.length });
         }
         envelope.meta = meta.slice();
         break;
