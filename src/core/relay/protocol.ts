@@ -220,8 +220,8 @@ class BodyReader {
   }
   string(tag: ProtoTag, field: string): string {
     this.expect(tag, WireType.LengthDelimited, field);
-    const offset = this.reader.offset;
     const raw = this.reader.readLengthDelimited(field);
+    const offset = this.reader.offset - raw.length;
     if (raw.length > this.limits.stringBytesMax) {
       throw new DecodeError("E_DECODE_LIMIT", `string of ${raw.length} bytes exceeds ${this.limits.stringBytesMax}`, { field, offset });
     }

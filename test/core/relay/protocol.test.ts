@@ -1,0 +1,110 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DecodeError } from "../../../src/core/errors.js";
+import { encodeEnvelope, toHex } from "../../../src/core/relay/envelope.js";
+import { decodeFrame, encodeFrame, type Frame, isClientFrame } from "../../../src/core/relay/protocol.js";
+import { testSeed } from "./seed.js";
+
+const hex = (value: string) => new Uint8Array(Buffer.from(value.replace(/\s+/g, ""), "hex"));
+const bytes = (length: number, fill: number) => new Uint8Array(length).fill(fill);
+
+const SAMPLES: Frame[] = [
+  { type: "subscribe", topics: ["/sds/1/demo/proto", "/sds/1/other/proto"] },
+  { type: "unsubscribe", topics: ["/sds/1/demo/proto"] },
+  { type: "publish", requestId: 7, envelope: encodeEnvelope({ payload: hex("68690a"), contentTopic: "/sds/1/demo/proto" }) },
+  { type: "ping", nonce: 42 },
+  { type: "storeQuery", requestId: 9, topic: "/sds/1/demo/proto", hashes: [bytes(32, 1), bytes(32, 2)], sinceTimestampNs: 0n, limit: 0, cursor: new Uint8Array(0) },
+  { type: "storeQuery", requestId: 10, topic: "/sds/1/demo/proto", hashes: [], sinceTimestampNs: 1_700_000_000_000_000_000n, limit: 100, cursor: hex("179a3b1f2e000000") },
+  { type: "welcome", protocolVersion: 1, pubsubTopic: "/waku/2/default-waku/proto", relayTimeNs: 1_700_000_000_000_000_000n, frameBytesMax: 1_179_648, storeQueryLimitMax: 1000, relayId: "r1" },
+  { type: "message", topic: "/sds/1/demo/proto", envelope: hex("0a0101"), hash: bytes(32, 3), storedAtNs: 5n },
+  { type: "publishAck", requestId: 7, hash: bytes(32, 4), duplicate: true, storedAtNs: 6n },
+  { type: "publishReject", requestId: 8, code: "E_RELAY_RATE_LIMITED", reason: "publish rate limit exceeded" },
+  { type: "pong", nonce: 42 },
+  { type: "storeResponse", requestId: 9, entries: [{ hash: bytes(32, 5), envelope: hex("0a0102"), storedAtNs: 8n }, { hash: bytes(32, 6), envelope: hex("0a0103"), storedAtNs: 9n }], nextCursor: hex("0000000000000009"), code: "", reason: "" },
+  { type: "error", code: "E_RELAY_REJECTED", reason: "topic cap reached", requestId: 0, topic: "/sds/1/x/proto" },
+  { type: "slowConsumer", bufferedBytes: 9_000_000, limitBytes: 8_388_608 },
+];
+
+describe("relay frames", () => {
+  it("round-trip every frame type", () => {
+    for (const frame of SAMPLES) expect(decodeFrame(encodeFrame(frame))).toEqual(frame);
+  });
+
+  it("start with the version byte and the type byte", () => {
+    const types = SAMPLES.map((frame) => toHex(encodeFrame(frame).subarray(0, 2)));
+    expect(types).toEqual(["0101", "0102", "0103", "0104", "0105", "0105", "0180", "0181", "0182", "0183", "0184", "0185", "0186", "0187"]);
+    expect(SAMPLES.map(isClientFrame)).toEqual([true, true, true, true, true, true, false, false, false, false, false, false, false, false]);
+  });
+
+  it("encode the documented publish and ack examples byte for byte", () => {
+    // docs/relay-protocol.md §8: publish request 7 of payload "hi\n" on /sds/1/demo/proto.
+    expect(toHex(encodeFrame(SAMPLES[2] as Frame))).toBe("0103" + "0807" + "1218" + "0a0368690a" + "1211" + Buffer.from("/sds/1/demo/proto").toString("hex"));
+    const ack: Frame = { type: "publishAck", requestId: 7, hash: bytes(32, 0xab), duplicate: false, storedAtNs: 1_700_000_000_000_000_000n };
+    expect(toHex(encodeFrame(ack))).toBe("0182" + "0807" + "1220" + "ab".repeat(32) + "20" + "8080a8b1e39fe7cb17");
+  });
+
+  it("reject other versions, unknown types and short frames", () => {
+    expect(() => decodeFrame(hex("0201"))).toThrow(/version 2/);
+    expect(() => decodeFrame(hex("0177"))).toThrow(/unknown frame type 0x77/);
+    expect(() => decodeFrame(hex("01"))).toThrow(DecodeError);
+    expect(() => decodeFrame(new Uint8Array(0))).toThrow(DecodeError);
+  });
+
+  it("enforce limits with offsets", () => {
+    const many = encodeFrame({ type: "subscribe", topics: Array.from({ length: 65 }, (_, index) => `/a/1/${index}/p`) });
+    expect(() => decodeFrame(many)).toThrow(/more than 64 topics/);
+    expect(() => decodeFrame(encodeFrame(SAMPLES[0] as Frame), { frameBytesMax: 10 })).toThrow(/exceeds 10/);
+    const longTopic = encodeFrame({ type: "subscribe", topics: ["x".repeat(2000)] });
+    try {
+      decodeFrame(longTopic);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as DecodeError).code).toBe("E_DECODE_LIMIT");
+      expect((error as DecodeError).offset).toBe(5);
+    }
+    const hashes = encodeFrame({ type: "storeQuery", requestId: 1, topic: "/a/1/b/c", hashes: Array.from({ length: 5 }, () => bytes(32, 1)), sinceTimestampNs: 0n, limit: 0, cursor: new Uint8Array(0) });
+    expect(() => decodeFrame(hashes, { hashesPerQueryMax: 4 })).toThrow(/more than 4 hashes/);
+    // requestId beyond 2^53-1.
+    expect(() => decodeFrame(hex("0103" + "08" + "ffffffffffffffff7f"))).toThrow(/exceeds/);
+  });
+
+  it("report the absolute offset inside nested store entries", () => {
+    // storeResponse with one entry whose inner hash field claims 50 bytes but has 1.
+    const frame = hex("0185" + "1203" + "0a3201");
+    try {
+      decodeFrame(frame);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as DecodeError).code).toBe("E_DECODE_TRUNCATED");
+      expect((error as DecodeError).offset).toBe(5);
+    }
+  });
+
+  it("skip unknown fields (forward compatibility)", () => {
+    expect(decodeFrame(hex("0104" + "0805" + "f80701" + "2a0100"))).toEqual({ type: "ping", nonce: 5 });
+  });
+
+  it("never throw anything but DecodeError on random or mutated input (fuzz)", () => {
+    const seed = testSeed("protocol fuzz");
+    const encoded = SAMPLES.map((frame) => encodeFrame(frame));
+    const mutated = fc
+      .tuple(fc.constantFrom(...encoded), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat())
+      .map(([frame, edits, cut]) => {
+        const copy = frame.slice(0, Math.max(2, frame.length - (cut % 4)));
+        for (const [position, value] of edits) copy[2 + (position % Math.max(1, copy.length - 2))] = value;
+        return copy;
+      });
+    const random = fc.uint8Array({ maxLength: 200 }).map((body) => Uint8Array.of(1, ...body));
+    fc.assert(
+      fc.property(fc.oneof(mutated, random), (input) => {
+        try {
+          const frame = decodeFrame(input);
+          expect(decodeFrame(encodeFrame(frame))).toEqual(frame);
+        } catch (error) {
+          expect(error).toBeInstanceOf(DecodeError);
+        }
+      }),
+      { seed, numRuns: 2000 },
+    );
+  });
+});
