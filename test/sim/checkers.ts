@@ -1,0 +1,152 @@
+/**
+ * History checkers for the invariants of reliability.md §5.2 that are judged over the whole run:
+ * S1 no duplicate delivery, S2 causal order, S3 no phantom or altered delivery, S6 sync never
+ * delivered, S7 acknowledgement soundness, S13 repair efficiency, and L1 eventual delivery or
+ * an explicit report (a Jepsen set checker per peer: ok / reported / excused / silent).
+ * Per-operation and per-restart invariants (S4, S10, S12) are checked by the peer as they happen;
+ * store-shape ones (S5, S11, L3) by the world at the end.
+ */
+import type { Counters } from "./counters.js";
+import { DeliveryLedger } from "./ledger.js";
+import type { SimEvent } from "./history.js";
+import type { WorldParams } from "./scenarios.js";
+import type { Violations } from "./violations.js";
+
+type SendEvent = Extract<SimEvent, { k: "send" }>;
+
+/** Indexes of the history the checkers share. */
+interface Index {
+  sends: Map<string, SendEvent & { index: number }>;
+  syncIds: Set<string>;
+}
+
+function key(channel: string, id: string): string {
+  return `${channel}\u0000${id}`;
+}
+
+function buildIndex(events: readonly SimEvent[]): Index {
+  const sends = new Map<string, SendEvent & { index: number }>();
+  const syncIds = new Set<string>();
+  events.forEach((event, index) => {
+    if (event.k === "send") sends.set(key(event.channel, event.id), { ...event, index });
+    else if (event.k === "wire" && event.kind === "sync") syncIds.add(event.id);
+  });
+  return { sends, syncIds };
+}
+
+/** S1, S2, S3, S6 over every delivery, in history order. */
+function checkDeliveries(events: readonly SimEvent[], index: Index, params: WorldParams, violations: Violations, counters: Counters): void {
+  const delivered = new Map<string, { index: number; position: number; incarnationRestarts: number }>();
+  const lost = new Set<string>();
+  const position = new Map<string, number>();
+  const restarts = new Map<string, number>();
+  const historyCap = params.config.historyEntriesMax ?? Number.MAX_SAFE_INTEGER;
+  events.forEach((event, at) => {
+    if (event.k === "restart" || event.k === "crash") restarts.set(event.peer, (restarts.get(event.peer) ?? 0) + 1);
+    if (event.k === "lost") lost.add(`${event.peer}\u0000${key(event.channel, event.id)}`);
+    if (event.k === "send" && !event.ephemeral) {
+      const slot = `${event.peer}\u0000${event.channel}`;
+      position.set(slot, (position.get(slot) ?? 0) + 1);
+      delivered.set(`${event.peer}\u0000${key(event.channel, event.id)}`, { index: at, position: position.get(slot) ?? 0, incarnationRestarts: restarts.get(event.peer) ?? 0 });
+    }
+    if (event.k !== "deliver") return;
+    const send = index.sends.get(key(event.channel, event.id));
+    if (send === undefined) {
+      violations.report("S3", `${event.peer} delivered ${event.id} on ${event.channel}, which nobody sent`, false, at);
+      return;
+    }
+    if (send.contentHash !== event.contentHash || send.peer !== event.sender) {
+      violations.report("S3", `${event.peer} delivered ${event.id} altered (content ${event.contentHash} vs ${send.contentHash}, sender ${event.sender} vs ${send.peer})`, false, at);
+    }
+    if (index.syncIds.has(event.id)) violations.report("S6", `${event.peer} delivered sync message ${event.id}`, false, at);
+    if (send.ephemeral) {
+      counters.add("check.deliver.ephemeral");
+      return;
+    }
+    const peerKey = `${event.peer}\u0000${key(event.channel, event.id)}`;
+    const slot = `${event.peer}\u0000${event.channel}`;
+    const previous = delivered.get(peerKey);
+    if (previous !== undefined) {
+      const insertedSince = (position.get(slot) ?? 0) - previous.position;
+      const restartedSince = (restarts.get(event.peer) ?? 0) > previous.incarnationRestarts;
+      if (insertedSince >= historyCap) counters.add("check.redelivery.after-eviction");
+      else if (restartedSince && params.policy === "best-effort") {
+        counters.add("check.duplicate-after-restart.best-effort");
+        violations.report("S1", `${event.peer} delivered ${event.id} again after a restart`, true, at);
+      } else {
+        violations.report("S1", `${event.peer} delivered ${event.id} twice (first at event #${previous.index})`, false, at);
+      }
+    }
+    position.set(slot, (position.get(slot) ?? 0) + 1);
+    delivered.set(peerKey, { index: at, position: position.get(slot) ?? 0, incarnationRestarts: restarts.get(event.peer) ?? 0 });
+    for (const dependency of send.deps) {
+      const dependencyKey = `${event.peer}\u0000${key(event.channel, dependency)}`;
+      if (!delivered.has(dependencyKey) && !lost.has(dependencyKey)) {
+        violations.report("S2", `${event.peer} delivered ${event.id} before its dependency ${dependency} (neither delivered nor reported lost)`, false, at);
+      }
+    }
+  });
+}
+
+/** S7: an acknowledgement claims another peer holds the message; count the false ones. */
+function checkAcks(events: readonly SimEvent[], params: WorldParams, violations: Violations, counters: Counters): void {
+  const receivedBy = new Map<string, Set<string>>();
+  events.forEach((event, at) => {
+    if (event.k === "recv") {
+      const holders = receivedBy.get(event.id) ?? new Set<string>();
+      holders.add(event.peer);
+      receivedBy.set(event.id, holders);
+      return;
+    }
+    if (event.k !== "ack") return;
+    counters.add(`check.ack.${event.by}`);
+    const others = [...(receivedBy.get(event.id) ?? [])].filter((peer) => peer !== event.peer);
+    if (others.length > 0) return;
+    counters.add(`check.false-ack.${event.by}`);
+    if (event.by !== "bloom") violations.report("S7", `${event.peer} took ${event.id} as acknowledged by causal history, but no other peer had received it`, false, at);
+  });
+  const bloomAcks = counters.get("check.ack.bloom");
+  const falseBloom = counters.get("check.false-ack.bloom");
+  const bound = 3 * (params.config.bloomErrorRate ?? 0.001);
+  if (bloomAcks >= 1_000 && falseBloom / bloomAcks > bound) {
+    violations.report("S7", `false bloom acks ${falseBloom}/${bloomAcks} exceed 3 × the configured error rate`);
+  }
+}
+
+/** S13: no repairs without loss; rebroadcasts per repaired id bounded. */
+function checkRepairs(events: readonly SimEvent[], params: WorldParams, violations: Violations, counters: Counters): void {
+  const perId = new Map<string, number>();
+  for (const event of events) if (event.k === "wire" && event.kind === "repair") perId.set(event.id, (perId.get(event.id) ?? 0) + 1);
+  let worst = 0;
+  for (const count of perId.values()) worst = Math.max(worst, count);
+  counters.max("check.repair.rebroadcasts-per-id.max", worst);
+  counters.add("check.repair.ids", perId.size);
+  if (params.scenario === "F0" && perId.size > 0) violations.report("S13", `${perId.size} repair rebroadcasts in a loss-free run`);
+}
+
+/** Final holdings of the core, for L1's "some holder remains" rule. */
+export interface FinalState {
+  corePeers: string[];
+  /** channel → ids held in some core peer's stored history or outgoing buffer. */
+  heldByCore: Map<string, Set<string>>;
+}
+
+/** L1: every accepted message reached every core peer, or someone said it would not. */
+function checkEventualDelivery(events: readonly SimEvent[], final: FinalState, violations: Violations, counters: Counters): void {
+  const ledger = new DeliveryLedger();
+  ledger.feed(events);
+  ledger.classify(final.corePeers, final.heldByCore, (status, send, peer) => {
+    counters.add(`l1.${status}`);
+    if (status !== "owed") return;
+    violations.report("L1", `${peer} never got ${send.id} (sent by ${send.peer} on ${send.channel} at t=${send.t}) and nobody reported it lost or undelivered`, false, send.index);
+  });
+}
+
+/** Runs every history checker of this module. */
+export function checkHistory(events: readonly SimEvent[], params: WorldParams, final: FinalState, violations: Violations, counters: Counters): void {
+  const index = buildIndex(events);
+  checkDeliveries(events, index, params, violations, counters);
+  checkAcks(events, params, violations, counters);
+  checkRepairs(events, params, violations, counters);
+  checkEventualDelivery(events, final, violations, counters);
+}

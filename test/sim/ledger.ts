@@ -1,0 +1,103 @@
+/**
+ * The delivery ledger: for every accepted message and every peer that should get it, whether it
+ * was delivered, reported (lost at that peer, or undelivered by its sender), excused (an ancestor
+ * of a message that peer reported lost, so it cannot learn of it; or held by no live store), or
+ * still owed. Fed incrementally from the history, it answers "has the world converged?" during
+ * the liveness phase and gives L1's verdict at the end (a Jepsen set checker per peer).
+ */
+import type { SimEvent } from "./history.js";
+
+/** Where one (message, peer) pair stands. */
+export type PairStatus = "ok" | "reported.lost" | "reported.undelivered" | "excused.ancestor-of-lost" | "excused.held-by-nobody" | "owed";
+
+interface SendRecord {
+  peer: string;
+  channel: string;
+  id: string;
+  deps: string[];
+  t: number;
+  index: number;
+}
+
+function key(channel: string, id: string): string {
+  return `${channel}\u0000${id}`;
+}
+
+/** Incremental index of sends, deliveries and reports. */
+export class DeliveryLedger {
+  private consumed = 0;
+  readonly sends = new Map<string, SendRecord>();
+  private readonly delivered = new Set<string>();
+  private readonly lostAt = new Map<string, Set<string>>();
+  private readonly undelivered = new Set<string>();
+
+  /** Reads history events not seen yet. */
+  feed(events: readonly SimEvent[]): void {
+    for (; this.consumed < events.length; this.consumed += 1) {
+      const event = events[this.consumed] as SimEvent;
+      if (event.k === "send" && !event.ephemeral) {
+        this.sends.set(key(event.channel, event.id), { peer: event.peer, channel: event.channel, id: event.id, deps: event.deps, t: event.t, index: this.consumed });
+      } else if (event.k === "deliver") this.delivered.add(`${event.peer}\u0000${key(event.channel, event.id)}`);
+      else if (event.k === "lost") {
+        const slot = `${event.peer}\u0000${event.channel}`;
+        const ids = this.lostAt.get(slot) ?? new Set<string>();
+        ids.add(event.id);
+        this.lostAt.set(slot, ids);
+      } else if (event.k === "undelivered") this.undelivered.add(key(event.channel, event.id));
+    }
+  }
+
+  /** Causal ancestors of `roots` by the dependencies recorded at send. */
+  private ancestors(roots: Iterable<string>, channel: string): Set<string> {
+    const seen = new Set<string>();
+    const stack = [...roots];
+    while (stack.length > 0) {
+      const id = stack.pop() as string;
+      for (const dependency of this.sends.get(key(channel, id))?.deps ?? []) {
+        if (seen.has(dependency)) continue;
+        seen.add(dependency);
+        stack.push(dependency);
+      }
+    }
+    return seen;
+  }
+
+  /**
+   * Classifies every (accepted message, core peer ≠ sender) pair. `heldByCore` maps a channel to
+   * the ids some core peer's store still holds. Calls `visit` for each pair.
+   */
+  classify(corePeers: readonly string[], heldByCore: ReadonlyMap<string, ReadonlySet<string>>, visit: (status: PairStatus, send: SendRecord, peer: string) => void): void {
+    const excusedCache = new Map<string, Set<string>>();
+    for (const send of this.sends.values()) {
+      for (const peer of corePeers) {
+        if (peer === send.peer) continue;
+        const pair = `${peer}\u0000${key(send.channel, send.id)}`;
+        const slot = `${peer}\u0000${send.channel}`;
+        let status: PairStatus;
+        if (this.delivered.has(pair)) status = "ok";
+        else if (this.lostAt.get(slot)?.has(send.id) === true) status = "reported.lost";
+        else if (this.undelivered.has(key(send.channel, send.id))) status = "reported.undelivered";
+        else {
+          let excused = excusedCache.get(slot);
+          if (excused === undefined) {
+            excused = this.ancestors(this.lostAt.get(slot) ?? [], send.channel);
+            excusedCache.set(slot, excused);
+          }
+          if (excused.has(send.id)) status = "excused.ancestor-of-lost";
+          else if (heldByCore.get(send.channel)?.has(send.id) !== true) status = "excused.held-by-nobody";
+          else status = "owed";
+        }
+        visit(status, send, peer);
+      }
+    }
+  }
+
+  /** Pairs still owed (convergence needs 0). */
+  owedCount(corePeers: readonly string[], heldByCore: ReadonlyMap<string, ReadonlySet<string>>): number {
+    let owed = 0;
+    this.classify(corePeers, heldByCore, (status) => {
+      if (status === "owed") owed += 1;
+    });
+    return owed;
+  }
+}

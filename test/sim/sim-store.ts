@@ -1,0 +1,111 @@
+/**
+ * The simulator's storage fault layer: wraps a real `Persistence` (memory or SQLite file) and,
+ * per seed, fails commits with typed errors (random I/O errors, disk-full and busy episodes),
+ * fails loads at restart, and arms crashes that hit the next commit before or after it lands.
+ *
+ * A crash is not thrown through the engine: the wrapper only notes that the peer "died" at this
+ * point (and, for `before-commit`, refuses the write), and the peer driver discards the manager
+ * and everything the operation returned. That models a process death without depending on how
+ * the engine treats exceptions from a store. All faults switch off for the liveness phase.
+ */
+import { type Result, StoreError, err } from "../../src/core/errors.js";
+import type { ChannelData, ChannelDelta, ChannelMeta, HistoryUpdate, Persistence } from "../../src/core/store/contract.js";
+import type { Counters } from "./counters.js";
+import type { SimRandom } from "./prng.js";
+import type { CrashPoint } from "./scenarios.js";
+
+/** Per-seed storage fault knobs (basis points for probabilities). */
+export interface StorageFaults {
+  commitFailBp: number;
+  loadFailBp: number;
+}
+
+/** A `Persistence` that injects faults and crash points into a real store. */
+export class SimStore implements Persistence {
+  /** Faults on or off (off in the liveness phase). */
+  faultsEnabled = true;
+  /** While set (virtual ms), commits fail with this code: a disk-full or busy episode. */
+  episode: { code: "E_STORE_FULL" | "E_STORE_BUSY"; untilMs: number } | undefined;
+  /** A crash waiting for the next commit. */
+  armedCrash: "before-commit" | "after-commit" | undefined;
+  /** Set when an armed crash fired; the peer driver reads it after each operation. */
+  crashed: CrashPoint | undefined;
+  /** Commits that landed. */
+  commits = 0;
+
+  constructor(
+    readonly inner: Persistence,
+    private readonly random: SimRandom,
+    private readonly faults: StorageFaults,
+    private readonly counters: Counters,
+    private readonly now: () => number,
+    /** What closing this incarnation does: SQLite closes the connection (the OS would); memory keeps its "disk". */
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  private injected(operation: string): StoreError | undefined {
+    if (!this.faultsEnabled) return undefined;
+    if (this.episode !== undefined && this.now() < this.episode.untilMs) {
+      this.counters.add(`store.fault.${this.episode.code}`);
+      return new StoreError(this.episode.code, `simulated ${this.episode.code} during ${operation}`);
+    }
+    const bp = operation === "loadChannel" ? this.faults.loadFailBp : this.faults.commitFailBp;
+    if (this.random.chance(bp)) {
+      this.counters.add(`store.fault.io.${operation}`);
+      return new StoreError("E_STORE_IO", `simulated I/O error during ${operation}`);
+    }
+    return undefined;
+  }
+
+  async commit(deltas: readonly ChannelDelta[]): Promise<Result<void>> {
+    if (this.crashed !== undefined) return err(new StoreError("E_STORE_IO", "process is dead"));
+    if (this.armedCrash === "before-commit") {
+      this.armedCrash = undefined;
+      this.crashed = "before-commit";
+      return err(new StoreError("E_STORE_IO", "simulated crash before commit"));
+    }
+    const fault = this.injected("commit");
+    if (fault !== undefined) return err(fault);
+    const result = await this.inner.commit(deltas);
+    if (result.ok) this.commits += 1;
+    if (result.ok && this.armedCrash === "after-commit") {
+      this.armedCrash = undefined;
+      this.crashed = "after-commit";
+    }
+    return result;
+  }
+
+  async loadChannel(channelId: string): Promise<Result<ChannelData | undefined>> {
+    const fault = this.injected("loadChannel");
+    if (fault !== undefined) return err(fault);
+    return this.inner.loadChannel(channelId);
+  }
+
+  async saveChannelMeta(channelId: string, meta: ChannelMeta): Promise<Result<void>> {
+    const fault = this.injected("saveChannelMeta");
+    if (fault !== undefined) return err(fault);
+    return this.inner.saveChannelMeta(channelId, meta);
+  }
+
+  async updateHistory(channelId: string, update: HistoryUpdate): Promise<Result<void>> {
+    const fault = this.injected("updateHistory");
+    if (fault !== undefined) return err(fault);
+    return this.inner.updateHistory(channelId, update);
+  }
+
+  dropChannel(channelId: string): Promise<Result<void>> {
+    return this.inner.dropChannel(channelId);
+  }
+
+  setRetrievalHint(channelId: string, messageId: string, hint: Uint8Array): Promise<Result<void>> {
+    return this.inner.setRetrievalHint(channelId, messageId, hint);
+  }
+
+  listChannels(): Promise<Result<string[]>> {
+    return this.inner.listChannels();
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+}

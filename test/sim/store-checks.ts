@@ -1,0 +1,60 @@
+/**
+ * Checks on what the peers' stores hold at the end of a run (and at restarts): S5 the local log
+ * is ordered by (lamport, id), S6 sync and ephemeral messages are never logged, S11 every
+ * buffer and the history stay within their caps.
+ */
+import { defaultConfig } from "../../src/core/protocol/config.js";
+import type { ChannelData } from "../../src/core/store/contract.js";
+import type { Counters } from "./counters.js";
+import type { SimEvent } from "./history.js";
+import type { WorldParams } from "./scenarios.js";
+import type { Violations } from "./violations.js";
+
+/** One peer's stored state of one channel. */
+export interface StoreSnapshot {
+  peer: string;
+  channel: string;
+  data: ChannelData | undefined;
+}
+
+function compare(a: { lamportTimestamp?: bigint; messageId: string }, b: { lamportTimestamp?: bigint; messageId: string }): number {
+  const left = a.lamportTimestamp ?? 0n;
+  const right = b.lamportTimestamp ?? 0n;
+  if (left !== right) return left < right ? -1 : 1;
+  return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0;
+}
+
+/** S5, S6 (logging side) and S11 over every snapshot. */
+export function checkStores(snapshots: readonly StoreSnapshot[], events: readonly SimEvent[], params: WorldParams, violations: Violations, counters: Counters): void {
+  const neverLogged = new Set<string>();
+  for (const event of events) {
+    if (event.k === "send" && event.ephemeral) neverLogged.add(event.id);
+    if (event.k === "wire" && event.kind === "sync") neverLogged.add(event.id);
+  }
+  const caps = { ...defaultConfig(params.dialect), ...params.config };
+  for (const { peer, channel, data } of snapshots) {
+    if (data === undefined) continue;
+    const where = `${peer}/${channel}`;
+    counters.max("store.history.max", data.history.length);
+    counters.max("store.incoming.max", data.meta.incomingBuffer.length);
+    for (let index = 1; index < data.history.length; index += 1) {
+      if (compare(data.history[index - 1] as ChannelData["history"][number], data.history[index] as ChannelData["history"][number]) >= 0) {
+        violations.report("S5", `${where} history out of (lamport, id) order at position ${index}`);
+        break;
+      }
+    }
+    for (const message of data.history) {
+      if (neverLogged.has(message.messageId)) violations.report("S6", `${where} logged sync or ephemeral message ${message.messageId}`);
+    }
+    const sizes: Array<[string, number, number]> = [
+      ["history", data.history.length, caps.historyEntriesMax],
+      ["incoming", data.meta.incomingBuffer.length, caps.incomingBufferEntriesMax],
+      ["outgoing", data.meta.outgoingBuffer.length, caps.outgoingBufferEntriesMax],
+      ["outgoingRepair", data.meta.outgoingRepairBuffer.length, caps.repairBufferEntriesMax],
+      ["incomingRepair", data.meta.incomingRepairBuffer.length, caps.repairBufferEntriesMax],
+    ];
+    for (const [name, size, cap] of sizes) {
+      if (size > cap) violations.report("S11", `${where} ${name} holds ${size} entries, cap ${cap}`);
+    }
+  }
+}
