@@ -38,6 +38,23 @@ export function encodeNimMessage(message: SdsMessage): Uint8Array {
   return encodeMessage(message, { dialect: "nim" });
 }
 
+/**
+ * The nim layout always writes `content` and `bloom_filter`, so an absent one decodes as
+ * empty. These flags (bit 0: content absent, bit 1: bloom absent) let us restore exactly.
+ */
+export function messageAbsenceFlags(message: SdsMessage): number {
+  return (message.content == null ? 1 : 0) | (message.bloomFilter == null ? 2 : 0);
+}
+
+/** Removes the fields {@link messageAbsenceFlags} marked absent from a decoded message. */
+export function applyAbsenceFlags(message: SdsMessage, flags: number): SdsMessage {
+  if (flags === 0) return message;
+  const out = { ...message };
+  if ((flags & 1) !== 0) delete out.content;
+  if ((flags & 2) !== 0) delete out.bloomFilter;
+  return out;
+}
+
 /** Encodes a `HistoryEntry` in the nim layout (1 id; 2 hint and 3 sender only when non-empty). */
 export function encodeHistoryEntry(entry: HistoryEntry): Uint8Array {
   const writer = new ProtoWriter().bytesField(1, utf8.encode(entry.messageId));
@@ -47,7 +64,7 @@ export function encodeHistoryEntry(entry: HistoryEntry): Uint8Array {
 }
 
 /** Context for nested decoding: where the bytes sit in the outer blob, and the limits. */
-interface Ctx {
+export interface SnapshotDecodeContext {
   base: number;
   limits: SnapshotLimits;
 }
@@ -81,7 +98,7 @@ function varintNumber(reader: ProtoReader, tag: ProtoTag, field: string): number
   return Number(value);
 }
 
-function decodeEmbeddedMessage(bytes: Uint8Array, base: number, field: string, ctx: Ctx): SdsMessage {
+function decodeEmbeddedMessage(bytes: Uint8Array, base: number, field: string, ctx: SnapshotDecodeContext): SdsMessage {
   try {
     return decodeMessage(bytes, { dialect: "nim", ...(ctx.limits.message ? { limits: ctx.limits.message } : {}) });
   } catch (error) {
@@ -108,18 +125,23 @@ export function decodeHistoryEntry(bytes: Uint8Array, base = 0, field = "History
   return { messageId, ...entry };
 }
 
-function encodeUnacknowledged(entry: UnacknowledgedMessage): Uint8Array {
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function encodeUnacknowledged(entry: UnacknowledgedMessage): Uint8Array {
   const writer = new ProtoWriter().bytesField(1, encodeNimMessage(entry.message)).uint64Field(2, entry.sendTimeMs).uint64Field(3, entry.resendAttempts);
+  const presence = messageAbsenceFlags(entry.message);
+  if (presence !== 0) writer.uint64Field(EXT + 10, presence);
   if (entry.possibleAckCount != null) writer.uint64Field(EXT, entry.possibleAckCount);
   if (entry.wire != null) writer.bytesField(EXT + 1, entry.wire);
   return writer.finish();
 }
 
-function decodeUnacknowledged(bytes: Uint8Array, base: number, field: string, ctx: Ctx): UnacknowledgedMessage {
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: string, ctx: SnapshotDecodeContext): UnacknowledgedMessage {
   const reader = new ProtoReader(bytes, { baseOffset: base });
   let message: SdsMessage | undefined;
   let sendTimeMs: number | undefined;
   const out: Partial<UnacknowledgedMessage> = { resendAttempts: 0 };
+  let absence = 0;
   while (!reader.eof()) {
     const tag = reader.readTag(field);
     if (tag.field === 1) {
@@ -129,27 +151,33 @@ function decodeUnacknowledged(bytes: Uint8Array, base: number, field: string, ct
     else if (tag.field === 3) out.resendAttempts = varintNumber(reader, tag, `${field}.resendAttempts`);
     else if (tag.field === EXT) out.possibleAckCount = varintNumber(reader, tag, `${field}.possibleAckCount`);
     else if (tag.field === EXT + 1) out.wire = embedded(reader, tag, `${field}.wire`).bytes.slice();
+    else if (tag.field === EXT + 10) absence = varintNumber(reader, tag, `${field}.absence`);
     else reader.skip(tag.wireType, `${field}.field${tag.field}`);
   }
   const end = base + bytes.length;
   if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 1 is missing", { field: `${field}.message`, offset: end });
   if (sendTimeMs === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 2 is missing", { field: `${field}.sendTime`, offset: end });
-  return { ...out, message, sendTimeMs, resendAttempts: out.resendAttempts ?? 0 };
+  return { ...out, message: applyAbsenceFlags(message, absence), sendTimeMs, resendAttempts: out.resendAttempts ?? 0 };
 }
 
-function encodeIncoming(entry: IncomingMessage): Uint8Array {
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function encodeIncoming(entry: IncomingMessage): Uint8Array {
   const writer = new ProtoWriter().bytesField(1, encodeNimMessage(entry.message));
   for (const dep of entry.missingDeps) writer.stringField(2, dep);
   if (entry.receivedAtMs != null) writer.uint64Field(EXT, entry.receivedAtMs);
   if (entry.retrievalHint != null) writer.bytesField(EXT + 1, entry.retrievalHint);
+  const presence = messageAbsenceFlags(entry.message);
+  if (presence !== 0) writer.uint64Field(EXT + 10, presence);
   return writer.finish();
 }
 
-function decodeIncoming(bytes: Uint8Array, base: number, field: string, ctx: Ctx): IncomingMessage {
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function decodeIncoming(bytes: Uint8Array, base: number, field: string, ctx: SnapshotDecodeContext): IncomingMessage {
   const reader = new ProtoReader(bytes, { baseOffset: base });
   let message: SdsMessage | undefined;
   const out: Partial<IncomingMessage> = {};
   const missingDeps: string[] = [];
+  let absence = 0;
   while (!reader.eof()) {
     const tag = reader.readTag(field);
     if (tag.field === 1) {
@@ -161,20 +189,23 @@ function decodeIncoming(bytes: Uint8Array, base: number, field: string, ctx: Ctx
       missingDeps.push(readString(reader, `${field}.missingDeps[${missingDeps.length}]`));
     } else if (tag.field === EXT) out.receivedAtMs = varintNumber(reader, tag, `${field}.receivedAtMs`);
     else if (tag.field === EXT + 1) out.retrievalHint = embedded(reader, tag, `${field}.retrievalHint`).bytes.slice();
+    else if (tag.field === EXT + 10) absence = varintNumber(reader, tag, `${field}.absence`);
     else reader.skip(tag.wireType, `${field}.field${tag.field}`);
   }
   if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 1 is missing", { field: `${field}.message`, offset: base + bytes.length });
-  return { ...out, message, missingDeps };
+  return { ...out, message: applyAbsenceFlags(message, absence), missingDeps };
 }
 
-function encodeOutgoingRepair(entry: OutgoingRepairEntry): Uint8Array {
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function encodeOutgoingRepair(entry: OutgoingRepairEntry): Uint8Array {
   const inner = new ProtoWriter().bytesField(1, encodeHistoryEntry(entry.entry)).uint64Field(2, entry.minTimeRepairReqMs);
   if (entry.attempts != null) inner.uint64Field(EXT, entry.attempts);
   if (entry.firstMissingAtMs != null) inner.uint64Field(EXT + 1, entry.firstMissingAtMs);
   return new ProtoWriter().stringField(1, entry.entry.messageId).bytesField(2, inner.finish()).finish();
 }
 
-function encodeIncomingRepair(entry: IncomingRepairEntry): Uint8Array {
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function encodeIncomingRepair(entry: IncomingRepairEntry): Uint8Array {
   const inner = new ProtoWriter().bytesField(1, encodeHistoryEntry(entry.entry)).bytesField(2, entry.cachedMessage).uint64Field(3, entry.minTimeRepairRespMs);
   return new ProtoWriter().stringField(1, entry.entry.messageId).bytesField(2, inner.finish()).finish();
 }
@@ -203,7 +234,8 @@ function missing(field: string, end: number): DecodeError {
   return new DecodeError("E_DECODE_MISSING_FIELD", "required field is missing", { field, offset: end });
 }
 
-function decodeOutgoingRepair(bytes: Uint8Array, base: number, field: string): OutgoingRepairEntry {
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function decodeOutgoingRepair(bytes: Uint8Array, base: number, field: string): OutgoingRepairEntry {
   return decodeRepairKv(
     bytes,
     base,
@@ -228,7 +260,8 @@ function decodeOutgoingRepair(bytes: Uint8Array, base: number, field: string): O
   );
 }
 
-function decodeIncomingRepair(bytes: Uint8Array, base: number, field: string): IncomingRepairEntry {
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function decodeIncomingRepair(bytes: Uint8Array, base: number, field: string): IncomingRepairEntry {
   return decodeRepairKv(
     bytes,
     base,
@@ -269,7 +302,7 @@ function checkCount(count: number, max: number, field: string, offset: number): 
  * missing one) is `E_SNAPSHOT_VERSION` / `E_DECODE_MISSING_FIELD`, never a partial read.
  */
 export function decodeChannelMeta(bytes: Uint8Array, limits: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS, base = 0): ChannelMeta {
-  const ctx: Ctx = { base, limits };
+  const ctx: SnapshotDecodeContext = { base, limits };
   const reader = new ProtoReader(bytes, { baseOffset: base });
   let version: bigint | undefined;
   let lamport: bigint | undefined;
@@ -317,7 +350,7 @@ export function decodeChannelData(bytes: Uint8Array, limits: SnapshotLimits = DE
   const reader = new ProtoReader(bytes);
   let meta: ChannelMeta | undefined;
   const history: SdsMessage[] = [];
-  const ctx: Ctx = { base: 0, limits };
+  const ctx: SnapshotDecodeContext = { base: 0, limits };
   while (!reader.eof()) {
     const tag = reader.readTag("ChannelData");
     if (tag.field === 1) {
@@ -345,7 +378,7 @@ export function encodeHistoryUpdate(update: HistoryUpdate): Uint8Array {
 export function decodeHistoryUpdate(bytes: Uint8Array, limits: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS): HistoryUpdate {
   const reader = new ProtoReader(bytes);
   const update: HistoryUpdate = { append: [], evict: [] };
-  const ctx: Ctx = { base: 0, limits };
+  const ctx: SnapshotDecodeContext = { base: 0, limits };
   while (!reader.eof()) {
     const tag = reader.readTag("HistoryUpdate");
     if (tag.field === 1) {

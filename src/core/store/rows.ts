@@ -1,0 +1,154 @@
+/**
+ * The row layout of a channel database: which category holds what, how keys are built, and
+ * how every row is checksummed. Rows in the foreign categories (`sds.meta`, `sds.log`) keep
+ * the exact nim layout, so their checksums live in rows of their own (`sdstk.sum`); rows in
+ * our categories carry a frame: CRC-32 ‖ frame version ‖ insertion sequence ‖ body. Every
+ * checksum covers the category and the key as well as the bytes, so a row copied under the
+ * wrong key (a misdirected write) fails its check like a flipped bit does.
+ */
+import { crc32 } from "node:zlib";
+import { key, keyPart, toKey } from "./keys.js";
+
+/** Every category this toolkit reads or writes. `sds.*` are shared with logos-delivery. */
+export const CATEGORY = {
+  /** `toKey(channelId)` → `ChannelMeta` (nim snapshot codec). Ours holds the lamport and empty buffers. */
+  meta: "sds.meta",
+  /** `key(channelId, messageId)` → delivered message, nim wire layout. */
+  log: "sds.log",
+  /** `key(channelId, messageId)` → framed `UnacknowledgedMessage` (one row per entry). */
+  outgoing: "sdstk.out",
+  /** `key(channelId, messageId)` → framed `IncomingMessage`. */
+  incoming: "sdstk.in",
+  /** `key(channelId, messageId)` → framed outgoing repair KV. */
+  outgoingRepair: "sdstk.rreq",
+  /** `key(channelId, messageId)` → framed incoming repair KV. */
+  incomingRepair: "sdstk.rresp",
+  /** `key(channelId, messageId)` → framed retrieval hint bytes. */
+  hint: "sdstk.hint",
+  /** `toKey(channelId)` → framed channel counters (next insertion sequence). */
+  channel: "sdstk.chan",
+  /** `toKey(name)` or `key(channelId, name)` → framed setting bytes. */
+  settings: "sdstk.settings",
+  /** `key(category, rowKey)` → checksum of a row in an `sds.*` category. */
+  sum: "sdstk.sum",
+  /** `key(category, rowKey)` → framed copy of a row that failed its checks, set aside by repair. */
+  quarantine: "sdstk.quarantine",
+} as const;
+
+/** A category name. */
+export type CategoryName = (typeof CATEGORY)[keyof typeof CATEGORY];
+
+/** The four per-entry buffer categories, in `ChannelMeta` field order. */
+export const BUFFER_CATEGORIES = [CATEGORY.outgoing, CATEGORY.incoming, CATEGORY.outgoingRepair, CATEGORY.incomingRepair] as const;
+
+/** Categories keyed by `key(channelId, …)` or `toKey(channelId)` that belong to one channel. */
+export const CHANNEL_CATEGORIES = [CATEGORY.meta, CATEGORY.log, ...BUFFER_CATEGORIES, CATEGORY.hint, CATEGORY.channel] as const;
+
+/** The `sdstk.settings` row that marks a file as written by this toolkit (value: format version). */
+export const FORMAT_SETTING = "format";
+/** Current value of the format setting. */
+export const FORMAT_VERSION = 1;
+/** The `sdstk.settings` row naming the process that holds the writer lock (informational). */
+export const OWNER_SETTING = "owner";
+
+const utf8 = new TextEncoder();
+const categoryBytes = new Map<string, Uint8Array>();
+
+/** UTF-8 bytes of a category, as stored in the `category` BLOB column (cached). */
+export function categoryBlob(category: string): Uint8Array {
+  let bytes = categoryBytes.get(category);
+  if (bytes === undefined) {
+    bytes = utf8.encode(category);
+    categoryBytes.set(category, bytes);
+  }
+  return bytes;
+}
+
+/** `key(channelId, messageId)`: the key of every per-message row. */
+export function messageKey(channelId: string, messageId: string): Uint8Array {
+  return key(keyPart.string(channelId), keyPart.string(messageId));
+}
+
+/** `toKey(channelId)`: the key of per-channel rows and the prefix of per-message rows. */
+export function channelKey(channelId: string): Uint8Array {
+  return toKey(channelId);
+}
+
+/** `key(category, rowKey)`: the key of a checksum or quarantine row about another row. */
+export function aboutKey(category: string, rowKey: Uint8Array): Uint8Array {
+  return key(keyPart.string(category), rowKey);
+}
+
+function checksum(category: string, rowKey: Uint8Array, bytes: Uint8Array): number {
+  return crc32(bytes, crc32(rowKey, crc32(categoryBlob(category))));
+}
+
+/** Current frame version of our rows. */
+export const FRAME_VERSION = 1;
+/** Bytes before the body of a framed row: crc32 (4) ‖ version (1) ‖ sequence (8). */
+export const FRAME_HEADER_BYTES = 13;
+
+/** Frames a body for a row of ours: the checksum binds category, key, version, sequence and body. */
+export function frameRow(category: string, rowKey: Uint8Array, sequence: bigint, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  const view = new DataView(out.buffer);
+  out[4] = FRAME_VERSION;
+  view.setBigUint64(5, sequence, false);
+  out.set(body, FRAME_HEADER_BYTES);
+  view.setUint32(0, checksum(category, rowKey, out.subarray(4)), false);
+  return out;
+}
+
+/** A framed row that passed its checks, or why it did not. */
+export type Unframed = { ok: true; sequence: bigint; body: Uint8Array } | { ok: false; reason: string };
+
+/** Checks and opens a framed row. Never throws. */
+export function unframeRow(category: string, rowKey: Uint8Array, payload: Uint8Array): Unframed {
+  if (payload.length < FRAME_HEADER_BYTES) return { ok: false, reason: `row is ${payload.length} bytes, shorter than its ${FRAME_HEADER_BYTES}-byte frame header` };
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const stored = view.getUint32(0, false);
+  const actual = checksum(category, rowKey, payload.subarray(4));
+  if (stored !== actual) return { ok: false, reason: `checksum mismatch (stored ${hex32(stored)}, computed ${hex32(actual)})` };
+  if (payload[4] !== FRAME_VERSION) return { ok: false, reason: `unknown frame version ${payload[4]}` };
+  return { ok: true, sequence: view.getBigUint64(5, false), body: payload.subarray(FRAME_HEADER_BYTES) };
+}
+
+/** Reads only the sequence of a framed row (after its checksum was verified elsewhere or not needed). */
+export function frameSequence(payload: Uint8Array): bigint | undefined {
+  if (payload.length < FRAME_HEADER_BYTES) return undefined;
+  return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(5, false);
+}
+
+/** Bytes of a checksum row: crc of the data row ‖ absence flags ‖ crc of these five bytes. */
+export const SUM_ROW_BYTES = 9;
+
+/** Builds the `sdstk.sum` row for a row of an `sds.*` category. `flags` are message absence flags. */
+export function sumRow(category: string, rowKey: Uint8Array, payload: Uint8Array, flags = 0): { key: Uint8Array; payload: Uint8Array } {
+  const sumKey = aboutKey(category, rowKey);
+  const out = new Uint8Array(SUM_ROW_BYTES);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, checksum(category, rowKey, payload), false);
+  out[4] = flags;
+  view.setUint32(5, checksum(CATEGORY.sum, sumKey, out.subarray(0, 5)), false);
+  return { key: sumKey, payload: out };
+}
+
+/** Result of checking a data row against its checksum row. */
+export type SumCheck = { ok: true; flags: number } | { ok: false; reason: string; sumRowBad: boolean };
+
+/** Checks an `sds.*` row against its `sdstk.sum` row. `sumRowBad` says the sum row itself is damaged. */
+export function checkSum(category: string, rowKey: Uint8Array, payload: Uint8Array, sumPayload: Uint8Array | undefined): SumCheck {
+  if (sumPayload === undefined) return { ok: false, reason: "checksum row is missing", sumRowBad: true };
+  if (sumPayload.length !== SUM_ROW_BYTES) return { ok: false, reason: `checksum row is ${sumPayload.length} bytes, not ${SUM_ROW_BYTES}`, sumRowBad: true };
+  const view = new DataView(sumPayload.buffer, sumPayload.byteOffset, sumPayload.byteLength);
+  const sumKey = aboutKey(category, rowKey);
+  if (view.getUint32(5, false) !== checksum(CATEGORY.sum, sumKey, sumPayload.subarray(0, 5))) return { ok: false, reason: "checksum row fails its own check", sumRowBad: true };
+  const stored = view.getUint32(0, false);
+  const actual = checksum(category, rowKey, payload);
+  if (stored !== actual) return { ok: false, reason: `checksum mismatch (stored ${hex32(stored)}, computed ${hex32(actual)})`, sumRowBad: false };
+  return { ok: true, flags: sumPayload[4] as number };
+}
+
+function hex32(value: number): string {
+  return value.toString(16).padStart(8, "0");
+}

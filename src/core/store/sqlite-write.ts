@@ -1,0 +1,257 @@
+/**
+ * How a commit becomes rows. Encoding (which may refuse a message) happens before the
+ * transaction; the returned function runs inside it, synchronously, and writes only what
+ * the deltas changed: one framed row per buffer entry upserted, one `sds.log` row (plus its
+ * checksum row) per message appended, a small `sds.meta` row with the lamport and empty
+ * buffers, and the channel's sequence counter when it moved. A channel first touched here
+ * whose `sds.meta` blob still holds whole buffers (a nim file) has them moved to rows.
+ */
+import { StoreError } from "../errors.js";
+import type { ChannelDelta, ChannelMeta, HistoryUpdate } from "./contract.js";
+import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, channelKey, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
+import {
+  decodeChannelMeta,
+  encodeChannelMeta,
+  encodeIncoming,
+  encodeIncomingRepair,
+  encodeNimMessage,
+  encodeOutgoingRepair,
+  encodeUnacknowledged,
+  messageAbsenceFlags,
+} from "./snapshot.js";
+import type { ChannelWriteState } from "./sqlite.js";
+import type { Kv } from "./sqlite-db.js";
+import { ProtoReader, ProtoWriter } from "../protocol/wire/proto.js";
+
+type BufferCategory = (typeof BUFFER_CATEGORIES)[number];
+
+interface EncodedDelta {
+  channelId: string;
+  lamport: bigint | undefined;
+  upserts: Array<{ category: BufferCategory; id: string; body: Uint8Array }>;
+  removes: Array<{ category: BufferCategory; id: string }>;
+  appends: Array<{ id: string; bytes: Uint8Array; flags: number }>;
+  evicts: string[];
+  hints: Array<{ id: string; hint: Uint8Array }>;
+}
+
+/** What a transaction leaves behind for the writer's cache. */
+export interface CommitPlan {
+  channels: Map<string, ChannelWriteState>;
+}
+
+/** Options of {@link planCommit}. */
+export interface PlanOptions {
+  /** Delete the channel's buffer rows first (a full `saveChannelMeta`). */
+  replaceBuffers?: boolean;
+  /** Leave the stored lamport as it is (only create the meta row if missing). */
+  keepLamport?: boolean;
+}
+
+function encodeDelta(delta: ChannelDelta, keepLamport: boolean): EncodedDelta {
+  const upserts: EncodedDelta["upserts"] = [];
+  for (const entry of delta.outgoing.upsert) upserts.push({ category: CATEGORY.outgoing, id: entry.message.messageId, body: encodeUnacknowledged(entry) });
+  for (const entry of delta.incoming.upsert) upserts.push({ category: CATEGORY.incoming, id: entry.message.messageId, body: encodeIncoming(entry) });
+  for (const entry of delta.outgoingRepair.upsert) upserts.push({ category: CATEGORY.outgoingRepair, id: entry.entry.messageId, body: encodeOutgoingRepair(entry) });
+  for (const entry of delta.incomingRepair.upsert) upserts.push({ category: CATEGORY.incomingRepair, id: entry.entry.messageId, body: encodeIncomingRepair(entry) });
+  const removes: EncodedDelta["removes"] = [
+    ...delta.outgoing.remove.map((id) => ({ category: CATEGORY.outgoing, id })),
+    ...delta.incoming.remove.map((id) => ({ category: CATEGORY.incoming, id })),
+    ...delta.outgoingRepair.remove.map((id) => ({ category: CATEGORY.outgoingRepair, id })),
+    ...delta.incomingRepair.remove.map((id) => ({ category: CATEGORY.incomingRepair, id })),
+  ];
+  for (const message of delta.history.append) {
+    if (message.channelId !== delta.channelId) {
+      throw new StoreError("E_INPUT_INVALID", `history message ${message.messageId} belongs to channel ${message.channelId}, not ${delta.channelId}`, { channelId: delta.channelId });
+    }
+  }
+  const appends = delta.history.append.map((message) => ({ id: message.messageId, bytes: encodeNimMessage(message), flags: messageAbsenceFlags(message) }));
+  return {
+    channelId: delta.channelId,
+    lamport: keepLamport ? undefined : delta.lamportTimestamp,
+    upserts,
+    removes,
+    appends,
+    evicts: delta.history.evict,
+    hints: delta.retrievalHints.map(({ messageId, hint }) => ({ id: messageId, hint })),
+  };
+}
+
+function emptyMeta(lamport: bigint): ChannelMeta {
+  return { schemaVersion: 1, lamportTimestamp: lamport, outgoingBuffer: [], incomingBuffer: [], outgoingRepairBuffer: [], incomingRepairBuffer: [] };
+}
+
+/** Writes the small `sds.meta` row (lamport, empty buffers) and its checksum row. */
+function writeMeta(kv: Kv, channelId: string, lamport: bigint): void {
+  const rowKey = channelKey(channelId);
+  const payload = encodeChannelMeta(emptyMeta(lamport));
+  kv.put(CATEGORY.meta, rowKey, payload);
+  const sum = sumRow(CATEGORY.meta, rowKey, payload);
+  kv.put(CATEGORY.sum, sum.key, sum.payload);
+}
+
+function encodeCounter(nextSequence: bigint): Uint8Array {
+  return new ProtoWriter().uint64Field(1, nextSequence).finish();
+}
+
+function corrupt(message: string): StoreError {
+  return new StoreError("E_STORE_CORRUPT", `${message} (run \`sds inspect-db --repair\`)`);
+}
+
+/** Reads the channel's sequence counter, or derives it from the buffer rows when the row is missing. */
+function readWriteState(kv: Kv, channelId: string): ChannelWriteState {
+  const rowKey = channelKey(channelId);
+  const payload = kv.get(CATEGORY.channel, rowKey);
+  if (payload !== undefined) {
+    const opened = unframeRow(CATEGORY.channel, rowKey, payload);
+    if (!opened.ok) throw corrupt(`sdstk.chan row of ${channelId}: ${opened.reason}`);
+    const reader = new ProtoReader(opened.body);
+    let next = 1n;
+    while (!reader.eof()) {
+      const tag = reader.readTag("ChannelCounters");
+      if (tag.field === 1) next = reader.readVarint("nextSequence");
+      else reader.skip(tag.wireType);
+    }
+    return { nextSequence: next };
+  }
+  let max = 0n;
+  for (const category of BUFFER_CATEGORIES) {
+    for (const row of kv.scanPrefix(category, rowKey)) {
+      const sequence = frameSequence(row.payload) ?? 0n;
+      if (sequence > max) max = sequence;
+    }
+  }
+  return { nextSequence: max + 1n };
+}
+
+/** Moves buffers held inside a foreign `sds.meta` blob into rows of their own; returns the blob's lamport. */
+function migrateForeignBuffers(kv: Kv, channelId: string, state: ChannelWriteState): bigint | undefined {
+  const payload = kv.get(CATEGORY.meta, channelKey(channelId));
+  if (payload === undefined) return undefined;
+  let meta: ChannelMeta;
+  try {
+    meta = decodeChannelMeta(payload);
+  } catch (error) {
+    throw corrupt(`sds.meta of ${channelId} does not decode: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const moves: Array<{ category: BufferCategory; id: string; body: Uint8Array }> = [
+    ...meta.outgoingBuffer.map((entry) => ({ category: CATEGORY.outgoing, id: entry.message.messageId, body: encodeUnacknowledged(entry) })),
+    ...meta.incomingBuffer.map((entry) => ({ category: CATEGORY.incoming, id: entry.message.messageId, body: encodeIncoming(entry) })),
+    ...meta.outgoingRepairBuffer.map((entry) => ({ category: CATEGORY.outgoingRepair, id: entry.entry.messageId, body: encodeOutgoingRepair(entry) })),
+    ...meta.incomingRepairBuffer.map((entry) => ({ category: CATEGORY.incomingRepair, id: entry.entry.messageId, body: encodeIncomingRepair(entry) })),
+  ];
+  for (const move of moves) {
+    const rowKey = messageKey(channelId, move.id);
+    if (kv.getHead(move.category, rowKey, 1) !== undefined) continue;
+    kv.put(move.category, rowKey, frameRow(move.category, rowKey, state.nextSequence, move.body));
+    state.nextSequence += 1n;
+  }
+  return meta.lamportTimestamp;
+}
+
+interface Touched {
+  state: ChannelWriteState;
+  startSequence: bigint;
+  lamport: bigint | undefined;
+  writeMeta: boolean;
+}
+
+function touch(kv: Kv, cache: ReadonlyMap<string, ChannelWriteState>, touched: Map<string, Touched>, channelId: string): Touched {
+  let entry = touched.get(channelId);
+  if (entry !== undefined) return entry;
+  const cached = cache.get(channelId);
+  if (cached !== undefined) {
+    entry = { state: { ...cached }, startSequence: cached.nextSequence, lamport: undefined, writeMeta: false };
+  } else {
+    const state = readWriteState(kv, channelId);
+    const start = state.nextSequence;
+    const blobLamport = migrateForeignBuffers(kv, channelId, state);
+    entry = { state, startSequence: blobLamport === undefined ? -1n : start, lamport: blobLamport, writeMeta: blobLamport === undefined || state.nextSequence !== start };
+  }
+  touched.set(channelId, entry);
+  return entry;
+}
+
+function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers: boolean): void {
+  const { channelId } = delta;
+  if (replaceBuffers) for (const category of BUFFER_CATEGORIES) kv.deletePrefix(category, channelKey(channelId));
+  for (const upsert of delta.upserts) {
+    const rowKey = messageKey(channelId, upsert.id);
+    const head = replaceBuffers ? undefined : kv.getHead(upsert.category, rowKey, FRAME_HEADER_BYTES);
+    let sequence = head === undefined ? undefined : frameSequence(head);
+    if (sequence === undefined) {
+      sequence = target.state.nextSequence;
+      target.state.nextSequence += 1n;
+    }
+    kv.put(upsert.category, rowKey, frameRow(upsert.category, rowKey, sequence, upsert.body));
+  }
+  for (const remove of delta.removes) kv.delete(remove.category, messageKey(channelId, remove.id));
+  writeHistory(kv, channelId, delta.appends, delta.evicts);
+  for (const { id, hint } of delta.hints) {
+    const rowKey = messageKey(channelId, id);
+    kv.put(CATEGORY.hint, rowKey, frameRow(CATEGORY.hint, rowKey, 0n, hint));
+  }
+  if (delta.lamport !== undefined) {
+    target.lamport = delta.lamport;
+    target.writeMeta = true;
+  }
+}
+
+function writeHistory(kv: Kv, channelId: string, appends: EncodedDelta["appends"], evicts: readonly string[]): void {
+  for (const append of appends) {
+    const rowKey = messageKey(channelId, append.id);
+    kv.put(CATEGORY.log, rowKey, append.bytes);
+    const sum = sumRow(CATEGORY.log, rowKey, append.bytes, append.flags);
+    kv.put(CATEGORY.sum, sum.key, sum.payload);
+  }
+  for (const id of evicts) {
+    const rowKey = messageKey(channelId, id);
+    kv.delete(CATEGORY.log, rowKey);
+    kv.delete(CATEGORY.sum, sumRow(CATEGORY.log, rowKey, new Uint8Array()).key);
+    kv.delete(CATEGORY.hint, rowKey);
+  }
+}
+
+/**
+ * Encodes `deltas` now (throws SdsError for a message the nim layout cannot carry) and
+ * returns the function that writes them inside the caller's transaction.
+ */
+export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions = {}): (kv: Kv, cache: ReadonlyMap<string, ChannelWriteState>) => CommitPlan {
+  const encoded = deltas.map((delta) => encodeDelta(delta, options.keepLamport === true));
+  return (kv, cache) => {
+    const touched = new Map<string, Touched>();
+    for (const delta of encoded) applyDelta(kv, delta, touch(kv, cache, touched, delta.channelId), options.replaceBuffers === true);
+    const channels = new Map<string, ChannelWriteState>();
+    for (const [channelId, entry] of touched) {
+      if (entry.writeMeta) writeMeta(kv, channelId, entry.lamport ?? 0n);
+      if (entry.state.nextSequence !== entry.startSequence) {
+        const rowKey = channelKey(channelId);
+        kv.put(CATEGORY.channel, rowKey, frameRow(CATEGORY.channel, rowKey, 0n, encodeCounter(entry.state.nextSequence)));
+      }
+      channels.set(channelId, entry.state);
+    }
+    return { channels };
+  };
+}
+
+/** Encodes a nim `HistoryUpdate` and returns the function that writes it in a transaction. */
+export function planHistory(channelId: string, update: HistoryUpdate): (kv: Kv) => void {
+  const appends = update.append.map((message) => {
+    if (message.channelId !== channelId) throw new StoreError("E_INPUT_INVALID", `history message ${message.messageId} belongs to channel ${message.channelId}, not ${channelId}`, { channelId });
+    return { id: message.messageId, bytes: encodeNimMessage(message), flags: messageAbsenceFlags(message) };
+  });
+  return (kv) => writeHistory(kv, channelId, appends, update.evict);
+}
+
+/** Adds checksum rows for every `sds.meta` and `sds.log` row (adopting a foreign file). */
+export function adoptForeignRows(kv: Kv): number {
+  let count = 0;
+  for (const category of [CATEGORY.meta, CATEGORY.log]) {
+    for (const row of kv.scanCategory(category)) {
+      const sum = sumRow(category, row.key, row.payload);
+      kv.put(CATEGORY.sum, sum.key, sum.payload);
+      count += 1;
+    }
+  }
+  return count;
+}
