@@ -7,7 +7,7 @@
  * the first commit. One writer per file (see `lock.ts`). Methods return Results.
  */
 import type Database from "better-sqlite3";
-import { type Result, StoreError, err, ok } from "../errors.js";
+import { type Result, type SdsError, StoreError, err, isSdsError, ok } from "../errors.js";
 import type { ChannelData, ChannelDelta, ChannelMeta, HistoryUpdate, Persistence } from "./contract.js";
 import { readChannel } from "./channel-read.js";
 import { type WriterLock, acquireWriterLock } from "./lock.js";
@@ -60,6 +60,11 @@ export function describeOwner(path: string): string | undefined {
 /** Per-channel state cached by the single writer: next insertion sequence, and whether foreign buffers were moved to rows. */
 export interface ChannelWriteState {
   nextSequence: bigint;
+}
+
+/** An encoding failure keeps its own typed error (e.g. E_INPUT_INVALID); anything else is a store error. */
+function encodingFailure(error: unknown, doing: string, path: string): SdsError {
+  return isSdsError(error) ? error : toStoreError(error, doing, path);
 }
 
 /** A SQLite-backed {@link Persistence}. Create with {@link SqlitePersistence.open}. */
@@ -147,22 +152,22 @@ export class SqlitePersistence implements Persistence {
   }
 
   /** Applies all deltas in one transaction (synchronous form of {@link commit}). */
-  commitSync(deltas: readonly ChannelDelta[]): Result<void, StoreError> {
+  commitSync(deltas: readonly ChannelDelta[]): Result<void> {
     if (deltas.length === 0) return ok(undefined);
     let encoded: ReturnType<typeof planCommit>;
     try {
       encoded = planCommit(deltas);
     } catch (error) {
-      return err(toStoreError(error, "encoding the commit", this.path));
+      return err(encodingFailure(error, "encoding the commit", this.path));
     }
     return this.run("committing", () => encoded(this.kv, this.channels));
   }
 
-  async commit(deltas: readonly ChannelDelta[]): Promise<Result<void, StoreError>> {
+  async commit(deltas: readonly ChannelDelta[]): Promise<Result<void>> {
     return this.commitSync(deltas);
   }
 
-  async saveChannelMeta(channelId: string, meta: ChannelMeta): Promise<Result<void, StoreError>> {
+  async saveChannelMeta(channelId: string, meta: ChannelMeta): Promise<Result<void>> {
     const delta: ChannelDelta = {
       channelId,
       lamportTimestamp: meta.lamportTimestamp,
@@ -177,23 +182,23 @@ export class SqlitePersistence implements Persistence {
     try {
       encoded = planCommit([delta], { replaceBuffers: true });
     } catch (error) {
-      return err(toStoreError(error, "encoding the channel meta", this.path));
+      return err(encodingFailure(error, "encoding the channel meta", this.path));
     }
     return this.run("saving the channel meta", () => encoded(this.kv, this.channels));
   }
 
-  async updateHistory(channelId: string, update: HistoryUpdate): Promise<Result<void, StoreError>> {
+  async updateHistory(channelId: string, update: HistoryUpdate): Promise<Result<void>> {
     if (update.append.length === 0 && update.evict.length === 0) return ok(undefined);
     let encoded: ReturnType<typeof planHistory>;
     try {
       encoded = planHistory(channelId, update);
     } catch (error) {
-      return err(toStoreError(error, "encoding the history update", this.path));
+      return err(encodingFailure(error, "encoding the history update", this.path));
     }
     return this.run("updating the history", () => encoded(this.kv));
   }
 
-  async setRetrievalHint(channelId: string, messageId: string, hint: Uint8Array): Promise<Result<void, StoreError>> {
+  async setRetrievalHint(channelId: string, messageId: string, hint: Uint8Array): Promise<Result<void>> {
     const delta: ChannelDelta = {
       channelId,
       lamportTimestamp: 0n,
@@ -208,7 +213,7 @@ export class SqlitePersistence implements Persistence {
     try {
       encoded = planCommit([delta], { keepLamport: true });
     } catch (error) {
-      return err(toStoreError(error, "encoding the retrieval hint", this.path));
+      return err(encodingFailure(error, "encoding the retrieval hint", this.path));
     }
     return this.run("setting a retrieval hint", () => encoded(this.kv, this.channels));
   }
