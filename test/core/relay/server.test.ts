@@ -76,7 +76,7 @@ describe("relay server", () => {
     expect(byHash.entries.map((entry) => toHex(entry.hash))).toEqual([toHex(acks[3]!.hash), toHex(acks[1]!.hash)]);
 
     const seen: string[] = [];
-    let cursor = new Uint8Array(0);
+    let cursor: Uint8Array = new Uint8Array(0);
     for (let page = 0; page < 10; page++) {
       reader.send({ type: "storeQuery", requestId: 10 + page, topic: TOPIC, hashes: [], sinceTimestampNs: acks[1]!.storedAtNs, limit: 2, cursor });
       const response = await reader.next("storeResponse", (frame) => frame.requestId === 10 + page);
@@ -154,7 +154,7 @@ describe("relay server", () => {
   });
 
   it("tells and disconnects a slow consumer while the others receive everything", async () => {
-    const { server, url } = await relay({ frameBytesMax: 40_000, sendQueueBytesMax: 64_000 });
+    const { server, url } = await relay({ frameBytesMax: 40_000, sendQueueBytesMax: 64_000, drainTimeoutMs: 5000 });
     const slow = await client(url);
     const fast = await client(url);
     const publisher = await client(url);
@@ -164,10 +164,11 @@ describe("relay server", () => {
     const count = 400;
     const chunk = "x".repeat(32_000);
     for (let index = 0; index < count; index++) publish(publisher, envelope(`${index}:${chunk}`));
-    await until(() => fast.of("message").length === count);
-    expect(server.stats().slowConsumers).toBe(1);
+    await until(() => server.stats().slowConsumers === 1);
     slow.ws.resume();
     expect((await slow.closed).code).toBe(CloseCode.slowConsumer);
+    await until(() => fast.of("message").length === count);
+    expect(server.stats().slowConsumers).toBe(1);
     expect(slow.of("slowConsumer")).toHaveLength(1);
     expect(slow.of("message").length).toBeLessThan(count);
   });
