@@ -1,156 +1,362 @@
 /**
  * FarmHash64 — farmhash `na::Hash64`, which equals `Fingerprint64` — as Nim ≥ 2.2 uses it
- * for `hash(string)` (`std/hashes`, no `nimStringHash2`), hence as nim-sds hashes bloom
- * filter ids and SDS-R keys. Written from the reference algorithm (length classes 0–16,
- * 17–32, 33–64 and the 64-byte loop with seed 81, little-endian loads). It is NOT the
- * `farmhash-modern` npm variant, which differs for lengths that are multiples of 64 above
- * 64. Arithmetic is on 64-bit BigInts wrapped with `BigInt.asUintN`.
+ * for `hash(string)` (`std/hashes`, no `nimStringHash2`), hence as nim-sds hashes bloom ids
+ * and SDS-R keys. Written from the reference algorithm (length classes 0–16, 17–32, 33–64
+ * and the 64-byte loop with seed 81, little-endian loads); NOT the `farmhash-modern` npm
+ * variant, which differs for lengths that are multiples of 64 above 64. For speed, 64-bit
+ * values are (high, low) int32 pairs (small integers to V8: never boxed) and each primitive leaves its result in the module
+ * registers `rh`/`rl`: no BigInt and no allocation per hash.
  */
 
-const MASK64 = (1n << 64n) - 1n;
-const K0 = 0xc3a5c85c97cb3127n;
-const K1 = 0xb492b66fbe98f273n;
-const K2 = 0x9ae16a3b2f90404fn;
-const SEED = 81n;
+const K0H = 0xc3a5c85c | 0, K0L = 0x97cb3127 | 0;
+const K1H = 0xb492b66f | 0, K1L = 0xbe98f273 | 0;
+const K2H = 0x9ae16a3b | 0, K2L = 0x2f90404f | 0;
+const TWO_32 = 4294967296;
 
-const wrap = (value: bigint): bigint => value & MASK64;
-const multiply = (a: bigint, b: bigint): bigint => (a * b) & MASK64;
-const add = (a: bigint, b: bigint): bigint => (a + b) & MASK64;
+/** Result registers of the primitives below (high and low 32 bits, as int32). */
+let rh = 0;
+let rl = 0;
+/** Second-pair registers of `weakHashLen32WithSeeds`. */
+let sh = 0;
+let sl = 0;
 
-/** Rotates a 64-bit value right by `shift` (1…63) bits. */
-function rotate(value: bigint, shift: bigint): bigint {
-  return ((value >> shift) | (value << (64n - shift))) & MASK64;
+/** High 32 bits of the 64-bit product of two uint32 values. */
+function mulHigh32(a: number, b: number): number {
+  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+  const t = a1 * b0 + ((a0 * b0) >>> 16);
+  const w1 = a0 * b1 + (t & 0xffff);
+  return (a1 * b1 + Math.floor(t / 65536) + Math.floor(w1 / 65536)) | 0;
 }
 
-function shiftMix(value: bigint): bigint {
-  return value ^ (value >> 47n);
+/** (rh, rl) = a · b mod 2⁶⁴. */
+function mul(ah: number, al: number, bh: number, bl: number): void {
+  rl = Math.imul(al, bl) | 0;
+  rh = (mulHigh32(al, bl) + Math.imul(ah, bl) + Math.imul(al, bh)) | 0;
 }
 
-/** Little-endian 64-bit load at `offset`. */
-function fetch64(bytes: Uint8Array, offset: number): bigint {
-  const low = (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0;
-  const high =
-    (bytes[offset + 4]! | (bytes[offset + 5]! << 8) | (bytes[offset + 6]! << 16) | (bytes[offset + 7]! << 24)) >>> 0;
-  return (BigInt(high) << 32n) | BigInt(low);
+/** (rh, rl) = a + b mod 2⁶⁴. */
+function add(ah: number, al: number, bh: number, bl: number): void {
+  const low = (al >>> 0) + (bl >>> 0);
+  rl = low | 0;
+  rh = (ah + bh + (low >= TWO_32 ? 1 : 0)) | 0;
 }
 
-/** Little-endian 32-bit load at `offset`. */
-function fetch32(bytes: Uint8Array, offset: number): bigint {
-  return BigInt((bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0);
-}
-
-function hashLen16(u: bigint, v: bigint, mul: bigint): bigint {
-  let a = multiply(u ^ v, mul);
-  a ^= a >> 47n;
-  let b = multiply(v ^ a, mul);
-  b ^= b >> 47n;
-  return multiply(b, mul);
-}
-
-function hashLen0to16(bytes: Uint8Array, length: number): bigint {
-  if (length >= 8) {
-    const mul = add(K2, BigInt(length * 2));
-    const a = add(fetch64(bytes, 0), K2);
-    const b = fetch64(bytes, length - 8);
-    const c = add(multiply(rotate(b, 37n), mul), a);
-    const d = multiply(add(rotate(a, 25n), b), mul);
-    return hashLen16(c, d, mul);
+/** (rh, rl) = a rotated right by `shift` (1…63) bits. */
+function rotate(h: number, l: number, shift: number): void {
+  if (shift >= 32) {
+    const swap = h;
+    h = l;
+    l = swap;
+    shift -= 32;
   }
+  if (shift === 0) {
+    rh = h;
+    rl = l;
+    return;
+  }
+  rl = ((l >>> shift) | (h << (32 - shift))) | 0;
+  rh = ((h >>> shift) | (l << (32 - shift))) | 0;
+}
+
+/** Little-endian uint32 at `offset`. */
+function fetch32(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) | 0;
+}
+
+/** (rh, rl) = little-endian uint64 at `offset`. */
+function fetch64(bytes: Uint8Array, offset: number): void {
+  rl = fetch32(bytes, offset);
+  rh = fetch32(bytes, offset + 4);
+}
+
+/** (rh, rl) = farmhash `HashLen16(u, v, mul)`. */
+function hashLen16(uh: number, ul: number, vh: number, vl: number, mh: number, ml: number): void {
+  mul((uh ^ vh) | 0, (ul ^ vl) | 0, mh, ml);
+  const ah = rh;
+  const al = (rl ^ (rh >>> 15)) | 0;
+  mul((vh ^ ah) | 0, (vl ^ al) | 0, mh, ml);
+  const bh = rh;
+  const bl = (rl ^ (rh >>> 15)) | 0;
+  mul(bh, bl, mh, ml);
+}
+
+function hashLen0to16(bytes: Uint8Array, length: number): void {
   if (length >= 4) {
-    const mul = add(K2, BigInt(length * 2));
+    add(K2H, K2L, 0, length * 2);
+    const mh = rh, ml = rl;
+    if (length >= 8) {
+      fetch64(bytes, 0);
+      add(rh, rl, K2H, K2L);
+      const ah = rh, al = rl;
+      fetch64(bytes, length - 8);
+      const bh = rh, bl = rl;
+      rotate(bh, bl, 37);
+      mul(rh, rl, mh, ml);
+      add(rh, rl, ah, al);
+      const ch = rh, cl = rl;
+      rotate(ah, al, 25);
+      add(rh, rl, bh, bl);
+      mul(rh, rl, mh, ml);
+      hashLen16(ch, cl, rh, rl, mh, ml);
+      return;
+    }
     const a = fetch32(bytes, 0);
-    return hashLen16(BigInt(length) + (a << 3n), fetch32(bytes, length - 4), mul);
+    add(a >>> 29, (a << 3) | 0, 0, length);
+    hashLen16(rh, rl, 0, fetch32(bytes, length - 4), mh, ml);
+    return;
   }
   if (length > 0) {
-    const y = BigInt(bytes[0]! + (bytes[length >> 1]! << 8));
-    const z = BigInt(length + (bytes[length - 1]! << 2));
-    return multiply(shiftMix(multiply(y, K2) ^ multiply(z, K0)), K2);
+    const y = bytes[0]! + (bytes[length >> 1]! << 8);
+    const z = length + (bytes[length - 1]! << 2);
+    mul(0, y, K2H, K2L);
+    const th = rh, tl = rl;
+    mul(0, z, K0H, K0L);
+    const xh = (th ^ rh) | 0;
+    const xl = (tl ^ rl ^ (xh >>> 15)) | 0;
+    mul(xh, xl, K2H, K2L);
+    return;
   }
-  return K2;
+  rh = K2H;
+  rl = K2L;
 }
 
-function hashLen17to32(bytes: Uint8Array, length: number): bigint {
-  const mul = add(K2, BigInt(length * 2));
-  const a = multiply(fetch64(bytes, 0), K1);
-  const b = fetch64(bytes, 8);
-  const c = multiply(fetch64(bytes, length - 8), mul);
-  const d = multiply(fetch64(bytes, length - 16), K2);
-  return hashLen16(
-    add(add(rotate(add(a, b), 43n), rotate(c, 30n)), d),
-    add(add(a, rotate(add(b, K2), 18n)), c),
-    mul,
-  );
+function hashLen17to32(bytes: Uint8Array, length: number): void {
+  add(K2H, K2L, 0, length * 2);
+  const mh = rh, ml = rl;
+  fetch64(bytes, 0);
+  mul(rh, rl, K1H, K1L);
+  const ah = rh, al = rl;
+  fetch64(bytes, 8);
+  const bh = rh, bl = rl;
+  fetch64(bytes, length - 8);
+  mul(rh, rl, mh, ml);
+  const ch = rh, cl = rl;
+  fetch64(bytes, length - 16);
+  mul(rh, rl, K2H, K2L);
+  const dh = rh, dl = rl;
+  // u = rotate(a + b, 43) + rotate(c, 30) + d
+  add(ah, al, bh, bl);
+  rotate(rh, rl, 43);
+  const t1h = rh, t1l = rl;
+  rotate(ch, cl, 30);
+  add(rh, rl, t1h, t1l);
+  add(rh, rl, dh, dl);
+  const uh = rh, ul = rl;
+  // v = a + rotate(b + k2, 18) + c
+  add(bh, bl, K2H, K2L);
+  rotate(rh, rl, 18);
+  add(rh, rl, ah, al);
+  add(rh, rl, ch, cl);
+  hashLen16(uh, ul, rh, rl, mh, ml);
 }
 
-function hashLen33to64(bytes: Uint8Array, length: number): bigint {
-  const mul = add(K2, BigInt(length * 2));
-  const a = multiply(fetch64(bytes, 0), K2);
-  const b = fetch64(bytes, 8);
-  const c = multiply(fetch64(bytes, length - 8), mul);
-  const d = multiply(fetch64(bytes, length - 16), K2);
-  const y = add(add(rotate(add(a, b), 43n), rotate(c, 30n)), d);
-  const z = hashLen16(y, add(add(a, rotate(add(b, K2), 18n)), c), mul);
-  const e = multiply(fetch64(bytes, 16), mul);
-  const f = fetch64(bytes, 24);
-  const g = multiply(add(y, fetch64(bytes, length - 32)), mul);
-  const h = multiply(add(z, fetch64(bytes, length - 24)), mul);
-  return hashLen16(add(add(rotate(add(e, f), 43n), rotate(g, 30n)), h), add(add(e, rotate(add(f, a), 18n)), g), mul);
+function hashLen33to64(bytes: Uint8Array, length: number): void {
+  add(K2H, K2L, 0, length * 2);
+  const mh = rh, ml = rl;
+  fetch64(bytes, 0);
+  mul(rh, rl, K2H, K2L);
+  const ah = rh, al = rl;
+  fetch64(bytes, 8);
+  const bh = rh, bl = rl;
+  fetch64(bytes, length - 8);
+  mul(rh, rl, mh, ml);
+  const ch = rh, cl = rl;
+  fetch64(bytes, length - 16);
+  mul(rh, rl, K2H, K2L);
+  const dh = rh, dl = rl;
+  // y = rotate(a + b, 43) + rotate(c, 30) + d
+  add(ah, al, bh, bl);
+  rotate(rh, rl, 43);
+  const t1h = rh, t1l = rl;
+  rotate(ch, cl, 30);
+  add(rh, rl, t1h, t1l);
+  add(rh, rl, dh, dl);
+  const yh = rh, yl = rl;
+  // z = HashLen16(y, a + rotate(b + k2, 18) + c, mul)
+  add(bh, bl, K2H, K2L);
+  rotate(rh, rl, 18);
+  add(rh, rl, ah, al);
+  add(rh, rl, ch, cl);
+  hashLen16(yh, yl, rh, rl, mh, ml);
+  const zh = rh, zl = rl;
+  fetch64(bytes, 16);
+  mul(rh, rl, mh, ml);
+  const eh = rh, el = rl;
+  fetch64(bytes, 24);
+  const fh = rh, fl = rl;
+  fetch64(bytes, length - 32);
+  add(rh, rl, yh, yl);
+  mul(rh, rl, mh, ml);
+  const gh = rh, gl = rl;
+  fetch64(bytes, length - 24);
+  add(rh, rl, zh, zl);
+  mul(rh, rl, mh, ml);
+  const hh = rh, hl = rl;
+  // HashLen16(rotate(e + f, 43) + rotate(g, 30) + h, e + rotate(f + a, 18) + g, mul)
+  add(eh, el, fh, fl);
+  rotate(rh, rl, 43);
+  const t2h = rh, t2l = rl;
+  rotate(gh, gl, 30);
+  add(rh, rl, t2h, t2l);
+  add(rh, rl, hh, hl);
+  const uh = rh, ul = rl;
+  add(fh, fl, ah, al);
+  rotate(rh, rl, 18);
+  add(rh, rl, eh, el);
+  add(rh, rl, gh, gl);
+  hashLen16(uh, ul, rh, rl, mh, ml);
 }
 
-/** The (first, second) pair of `WeakHashLen32WithSeeds` over the 32 bytes at `offset`. */
-function weakHashLen32WithSeeds(bytes: Uint8Array, offset: number, seedA: bigint, seedB: bigint): [bigint, bigint] {
-  const w = fetch64(bytes, offset);
-  const x = fetch64(bytes, offset + 8);
-  const y = fetch64(bytes, offset + 16);
-  const z = fetch64(bytes, offset + 24);
-  let a = add(seedA, w);
-  let b = rotate(add(add(seedB, a), z), 21n);
-  const c = a;
-  a = add(add(a, x), y);
-  b = add(b, rotate(a, 44n));
-  return [add(a, z), add(b, c)];
+/**
+ * farmhash `WeakHashLen32WithSeeds` over the 32 bytes at `offset` with seeds a and b:
+ * first half of the pair in (rh, rl), second in (sh, sl).
+ */
+function weakHashLen32WithSeeds(bytes: Uint8Array, offset: number, ah: number, al: number, bh: number, bl: number): void {
+  fetch64(bytes, offset);
+  add(ah, al, rh, rl); // a += w
+  ah = rh;
+  al = rl;
+  fetch64(bytes, offset + 24);
+  const zh = rh, zl = rl;
+  add(bh, bl, ah, al);
+  add(rh, rl, zh, zl);
+  rotate(rh, rl, 21); // b = rotate(b + a + z, 21)
+  bh = rh;
+  bl = rl;
+  const ch = ah, cl = al;
+  fetch64(bytes, offset + 8);
+  add(ah, al, rh, rl); // a += x
+  ah = rh;
+  al = rl;
+  fetch64(bytes, offset + 16);
+  add(ah, al, rh, rl); // a += y
+  ah = rh;
+  al = rl;
+  rotate(ah, al, 44);
+  add(bh, bl, rh, rl); // b += rotate(a, 44)
+  add(rh, rl, ch, cl);
+  sh = rh;
+  sl = rl; // second = b + c
+  add(ah, al, zh, zl); // first = a + z
 }
 
 /** The > 64-byte path: 64-byte blocks, then the last 64 bytes with a length-dependent multiplier. */
-function hashLongerThan64(bytes: Uint8Array, length: number): bigint {
-  let x = SEED;
-  let y = wrap(SEED * K1 + 113n);
-  let z = multiply(shiftMix(wrap(y * K2 + 113n)), K2);
-  let v: [bigint, bigint] = [0n, 0n];
-  let w: [bigint, bigint] = [0n, 0n];
-  x = add(multiply(x, K2), fetch64(bytes, 0));
+function hashLongerThan64(bytes: Uint8Array, length: number): void {
+  // x = seed; y = seed·k1 + 113; z = ShiftMix(y·k2 + 113)·k2
+  let xh = 0, xl = 81;
+  mul(0, 81, K1H, K1L);
+  add(rh, rl, 0, 113);
+  let yh = rh, yl = rl;
+  mul(yh, yl, K2H, K2L);
+  add(rh, rl, 0, 113);
+  mul(rh, (rl ^ (rh >>> 15)) | 0, K2H, K2L);
+  let zh = rh, zl = rl;
+  let v0h = 0, v0l = 0, v1h = 0, v1l = 0, w0h = 0, w0l = 0, w1h = 0, w1l = 0;
+  // x = x·k2 + Fetch(s)
+  mul(xh, xl, K2H, K2L);
+  const t0h = rh, t0l = rl;
+  fetch64(bytes, 0);
+  add(rh, rl, t0h, t0l);
+  xh = rh;
+  xl = rl;
   const end = Math.floor((length - 1) / 64) * 64;
   const last64 = end + ((length - 1) & 63) - 63;
   let offset = 0;
-  do {
-    x = multiply(rotate(wrap(x + y + v[0] + fetch64(bytes, offset + 8)), 37n), K1);
-    y = multiply(rotate(wrap(y + v[1] + fetch64(bytes, offset + 48)), 42n), K1);
-    x ^= w[1];
-    y = wrap(y + v[0] + fetch64(bytes, offset + 40));
-    z = multiply(rotate(add(z, w[0]), 33n), K1);
-    v = weakHashLen32WithSeeds(bytes, offset, multiply(v[1], K1), add(x, w[0]));
-    w = weakHashLen32WithSeeds(bytes, offset + 32, add(z, w[1]), add(y, fetch64(bytes, offset + 16)));
-    [z, x] = [x, z];
+  let multiplierH = K1H, multiplierL = K1L;
+  let last = false;
+  for (;;) {
+    if (last) {
+      // Entering the final round: adjust w0 and v0 by the tail length.
+      add(w0h, w0l, 0, (length - 1) & 63);
+      w0h = rh; w0l = rl;
+      add(v0h, v0l, w0h, w0l);
+      v0h = rh; v0l = rl;
+      add(w0h, w0l, v0h, v0l);
+      w0h = rh; w0l = rl;
+    }
+    // x = rotate(x + y + v0 + Fetch(s + 8), 37) · mul
+    add(xh, xl, yh, yl);
+    add(rh, rl, v0h, v0l);
+    const sxh = rh, sxl = rl;
+    fetch64(bytes, offset + 8);
+    add(rh, rl, sxh, sxl);
+    rotate(rh, rl, 37);
+    mul(rh, rl, multiplierH, multiplierL);
+    xh = rh; xl = rl;
+    // y = rotate(y + v1 + Fetch(s + 48), 42) · mul
+    add(yh, yl, v1h, v1l);
+    const syh = rh, syl = rl;
+    fetch64(bytes, offset + 48);
+    add(rh, rl, syh, syl);
+    rotate(rh, rl, 42);
+    mul(rh, rl, multiplierH, multiplierL);
+    yh = rh; yl = rl;
+    if (last) {
+      // x ^= w1 · 9; y += v0 · 9 + Fetch(s + 40)
+      mul(w1h, w1l, 0, 9);
+      xh = (xh ^ rh) | 0; xl = (xl ^ rl) | 0;
+      mul(v0h, v0l, 0, 9);
+    } else {
+      // x ^= w1; y += v0 + Fetch(s + 40)
+      xh = (xh ^ w1h) | 0; xl = (xl ^ w1l) | 0;
+      rh = v0h; rl = v0l;
+    }
+    add(yh, yl, rh, rl);
+    const s2h = rh, s2l = rl;
+    fetch64(bytes, offset + 40);
+    add(rh, rl, s2h, s2l);
+    yh = rh; yl = rl;
+    // z = rotate(z + w0, 33) · mul
+    add(zh, zl, w0h, w0l);
+    rotate(rh, rl, 33);
+    mul(rh, rl, multiplierH, multiplierL);
+    zh = rh; zl = rl;
+    // v = WeakHashLen32WithSeeds(s, v1 · mul, x + w0)
+    add(xh, xl, w0h, w0l);
+    const seedBh = rh, seedBl = rl;
+    mul(v1h, v1l, multiplierH, multiplierL);
+    weakHashLen32WithSeeds(bytes, offset, rh, rl, seedBh, seedBl);
+    const nv0h = rh, nv0l = rl, nv1h = sh, nv1l = sl;
+    // w = WeakHashLen32WithSeeds(s + 32, z + w1, y + Fetch(s + 16))
+    fetch64(bytes, offset + 16);
+    add(rh, rl, yh, yl);
+    const seedDh = rh, seedDl = rl;
+    add(zh, zl, w1h, w1l);
+    weakHashLen32WithSeeds(bytes, offset + 32, rh, rl, seedDh, seedDl);
+    w0h = rh; w0l = rl; w1h = sh; w1l = sl;
+    v0h = nv0h; v0l = nv0l; v1h = nv1h; v1l = nv1l;
+    // swap(z, x)
+    const swapH = zh, swapL = zl;
+    zh = xh; zl = xl;
+    xh = swapH; xl = swapL;
+    if (last) break;
     offset += 64;
-  } while (offset !== end);
-  const mul = add(K1, (z & 0xffn) << 1n);
-  offset = last64;
-  w[0] = add(w[0], BigInt((length - 1) & 63));
-  v[0] = add(v[0], w[0]);
-  w[0] = add(w[0], v[0]);
-  x = multiply(rotate(wrap(x + y + v[0] + fetch64(bytes, offset + 8)), 37n), mul);
-  y = multiply(rotate(wrap(y + v[1] + fetch64(bytes, offset + 48)), 42n), mul);
-  x ^= multiply(w[1], 9n);
-  y = wrap(y + v[0] * 9n + fetch64(bytes, offset + 40));
-  z = multiply(rotate(add(z, w[0]), 33n), mul);
-  v = weakHashLen32WithSeeds(bytes, offset, multiply(v[1], mul), add(x, w[0]));
-  w = weakHashLen32WithSeeds(bytes, offset + 32, add(z, w[1]), add(y, fetch64(bytes, offset + 16)));
-  [z, x] = [x, z];
-  return hashLen16(
-    wrap(hashLen16(v[0], w[0], mul) + multiply(shiftMix(y), K0) + z),
-    add(hashLen16(v[1], w[1], mul), x),
-    mul,
-  );
+    if (offset === end) {
+      // mul = k1 + ((z & 0xff) << 1); s = last64
+      add(K1H, K1L, 0, (zl & 0xff) << 1);
+      multiplierH = rh; multiplierL = rl;
+      offset = last64;
+      last = true;
+    }
+  }
+  // HashLen16(HashLen16(v0, w0, mul) + ShiftMix(y)·k0 + z, HashLen16(v1, w1, mul) + x, mul)
+  hashLen16(v0h, v0l, w0h, w0l, multiplierH, multiplierL);
+  const h1h = rh, h1l = rl;
+  mul(yh, (yl ^ (yh >>> 15)) | 0, K0H, K0L);
+  add(rh, rl, h1h, h1l);
+  add(rh, rl, zh, zl);
+  const uh = rh, ul = rl;
+  hashLen16(v1h, v1l, w1h, w1l, multiplierH, multiplierL);
+  add(rh, rl, xh, xl);
+  hashLen16(uh, ul, rh, rl, multiplierH, multiplierL);
+}
+
+/** Leaves FarmHash64 of `bytes[0..length)` in (rh, rl). */
+function hashInto(bytes: Uint8Array, length: number): void {
+  if (length <= 16) hashLen0to16(bytes, length);
+  else if (length <= 32) hashLen17to32(bytes, length);
+  else if (length <= 64) hashLen33to64(bytes, length);
+  else hashLongerThan64(bytes, length);
 }
 
 /**
@@ -158,10 +364,28 @@ function hashLongerThan64(bytes: Uint8Array, length: number): bigint {
  * `length` defaults to the whole array, so a reusable scratch buffer can be hashed in place.
  */
 export function farmHash64(bytes: Uint8Array, length: number = bytes.length): bigint {
-  if (length <= 16) return hashLen0to16(bytes, length);
-  if (length <= 32) return hashLen17to32(bytes, length);
-  if (length <= 64) return hashLen33to64(bytes, length);
-  return hashLongerThan64(bytes, length);
+  hashInto(bytes, length);
+  return (BigInt(rh >>> 0) << 32n) | BigInt(rl >>> 0);
+}
+
+/**
+ * `|hash| mod modulus` where hash is FarmHash64 of `bytes[0..length)` read as a signed int64
+ * (Nim's `abs(hash(s)) mod m`; |−2⁶³| is taken as 2⁶³). `modulus` is a positive safe integer.
+ * Allocation-free for moduli below 2³⁷ (every bloom filter), BigInt above.
+ */
+export function farmHash64AbsModulo(bytes: Uint8Array, length: number, modulus: number): number {
+  hashInto(bytes, length);
+  let high = rh, low = rl;
+  if (high < 0) {
+    // Two's-complement negation of the 64-bit value.
+    low = (~low + 1) | 0;
+    high = (~high + (low === 0 ? 1 : 0)) | 0;
+  }
+  high >>>= 0;
+  low >>>= 0;
+  if (modulus > 2 ** 37) return Number(((BigInt(high) << 32n) | BigInt(low)) % BigInt(modulus));
+  const highRemainder = ((((high % modulus) * 65536) % modulus) * 65536) % modulus;
+  return (highRemainder + (low % modulus)) % modulus;
 }
 
 const encoder = new TextEncoder();

@@ -5,10 +5,10 @@
  * same id sets different bits under each, so the family is part of a filter's identity.
  */
 import { assert } from "../../assert.js";
-import { farmHash64, nimHash } from "./farmhash64.js";
+import { farmHash64AbsModulo, nimHash } from "./farmhash64.js";
 import { murmur3Hash, murmur3HashPair } from "./murmur3.js";
 
-export { farmHash64, nimHash } from "./farmhash64.js";
+export { farmHash64, farmHash64AbsModulo, nimHash } from "./farmhash64.js";
 export { murmur3Hash } from "./murmur3.js";
 
 /** Which `hash(string)` a bloom filter uses: js-waku's Murmur or Nim ≥ 2.2's FarmHash64. */
@@ -30,12 +30,6 @@ const encoder = new TextEncoder();
 const scratchBytesMax = 4096;
 let utf8Scratch = new Uint8Array(256);
 
-/** `|signed| mod modulus` of a FarmHash64 result, as a Number (modulus < 2⁵³). */
-function absModulo(unsigned: bigint, modulus: bigint): number {
-  const signed = BigInt.asIntN(64, unsigned);
-  return Number((signed < 0n ? -signed : signed) % modulus);
-}
-
 function farmHashPair(text: string, modulus: number, out: Float64Array): void {
   const bytesNeeded = text.length * 3 + 2;
   let buffer = utf8Scratch;
@@ -44,11 +38,10 @@ function farmHashPair(text: string, modulus: number, out: Float64Array): void {
     if (bytesNeeded <= scratchBytesMax) utf8Scratch = buffer;
   }
   const { written } = encoder.encodeInto(text, buffer);
-  const modulusBig = BigInt(modulus);
-  out[0] = absModulo(farmHash64(buffer, written), modulusBig);
+  out[0] = farmHash64AbsModulo(buffer, written, modulus);
   buffer[written] = 0x20;
   buffer[written + 1] = 0x62;
-  out[1] = absModulo(farmHash64(buffer, written + 2), modulusBig);
+  out[1] = farmHash64AbsModulo(buffer, written + 2, modulus);
 }
 
 /**

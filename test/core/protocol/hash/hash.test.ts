@@ -4,6 +4,8 @@ import fc from "fast-check";
 import { hashN as wakuHashN } from "../../../../node_modules/@waku/sds/dist/nim_hashn/nim_hashn.mjs";
 import { farmHash64, hashN, hashPairModulo, hashString, nimHash, murmur3Hash } from "../../../../src/core/protocol/hash/index.js";
 import { murmur3Elements } from "../../../../src/core/protocol/hash/murmur3.js";
+import { farmHash64AbsModulo } from "../../../../src/core/protocol/hash/farmhash64.js";
+import { farmHash64 as referenceFarmHash64 } from "./farmhash64-reference.js";
 
 const vectorsDir = "/work/shared/vectors";
 const readVectors = (name: string): unknown => JSON.parse(readFileSync(`${vectorsDir}/${name}`, "utf8"));
@@ -41,6 +43,20 @@ describe("farmHash64 (reference vectors, lengths 0–299, 1000, 4096)", () => {
     for (const length of [0, 7, 16, 31, 64, 65, 128, 129, 200]) {
       expect(farmHash64(big, length)).toBe(farmHash64(big.slice(0, length)));
     }
+  });
+});
+
+describe("fast farmHash64 against the BigInt reference port", () => {
+  it("agrees on random bytes of every length up to 400 and on |h| mod m (fast-check)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.oneof(fc.integer({ min: 1, max: 2 ** 31 }), fc.constantFrom(1, 150000, 2 ** 37 + 1, 2 ** 53 - 1)), (bytes, modulus) => {
+        const expected = referenceFarmHash64(bytes);
+        expect(farmHash64(bytes)).toBe(expected);
+        const signed = BigInt.asIntN(64, expected);
+        expect(farmHash64AbsModulo(bytes, bytes.length, modulus)).toBe(Number((signed < 0n ? -signed : signed) % BigInt(modulus)));
+      }),
+      { numRuns: 3000, seed },
+    );
   });
 });
 
