@@ -3,8 +3,8 @@
  * every causal dependency is in local history (or was declared met or lost); delivering it
  * wakes exactly the buffered messages waiting on it (reverse index), so a cascade costs
  * O(messages woken), never a scan of the whole buffer (js-waku's sweep is O(n·h·m)).
- * Delivered messages share the history entries of their dependencies instead of keeping
- * their own decoded copies, which keeps a 10,000-entry spec history small in memory.
+ * Delivered messages keep the causal entries the decoder produced; the engine's decoder shares
+ * one object per distinct entry, which keeps a 10,000-entry spec history small in memory.
  */
 import type { SdsMessage } from "../types.js";
 import { cancelRepairs } from "./repair.js";
@@ -41,11 +41,6 @@ export function resolveDependencies(operation: Operation, dependencyIds: readonl
 
 function deliverOne(operation: Operation, message: SdsMessage, retrievalHint: Uint8Array | undefined): void {
   const { state, context, delta } = operation;
-  const causal = message.causalHistory;
-  for (let index = 0; index < causal.length; index++) {
-    const known = state.history.get(causal[index]!.messageId);
-    if (known !== undefined) causal[index] = known.entry;
-  }
   const record = makeRecord(message, retrievalHint);
   const evicted = state.history.insert(record);
   delta.history.upsert(record.messageId, record.message);

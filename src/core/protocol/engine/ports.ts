@@ -11,7 +11,8 @@ import type { SdsConfig } from "../config.js";
 import type { Dialect } from "../dialect.js";
 import { hashPairModulo } from "../hash/index.js";
 import type { DialectName, SdsMessage } from "../types.js";
-import { decodeMessage, encodeMessage } from "../wire/index.js";
+import { DEFAULT_DECODE_LIMITS, decodeMessage, type DecodeLimits } from "../wire/index.js";
+import { fastDecode, fastEncode } from "./fast-codec.js";
 
 /** The channel's own filter of seen ids. */
 export interface LocalBloom {
@@ -98,12 +99,18 @@ export function readPeerBloom(bytes: Uint8Array, dialect: Dialect, config: SdsCo
   }
 }
 
-/** Encodes `message` in the dialect. */
+/** Encodes `message` in the dialect (byte-identical to `encodeMessage`, faster). */
 export function encodeWire(message: SdsMessage, dialect: DialectName): Uint8Array {
-  return encodeMessage(message, { dialect });
+  return fastEncode(message, dialect);
 }
 
-/** Decodes `bytes` in the dialect with the engine's limits. Throws `DecodeError`. */
+/** Decodes `bytes` in the dialect with the engine's limits (fast path, reference decoder for anything unusual). Throws `DecodeError`. */
 export function decodeWire(bytes: Uint8Array, dialect: DialectName, config: SdsConfig): SdsMessage {
-  return decodeMessage(bytes, { dialect, limits: { wireBytesMax: config.wireBytesMax } });
+  let limits = limitsCache.get(config);
+  if (limits === undefined) {
+    limits = { ...DEFAULT_DECODE_LIMITS, wireBytesMax: config.wireBytesMax, contentBytesMax: Math.max(DEFAULT_DECODE_LIMITS.contentBytesMax, config.contentBytesMax) };
+    limitsCache.set(config, limits);
+  }
+  return fastDecode(bytes, dialect, limits) ?? decodeMessage(bytes, { dialect, limits });
 }
+const limitsCache = new WeakMap<SdsConfig, DecodeLimits>();
