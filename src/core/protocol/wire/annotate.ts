@@ -86,7 +86,10 @@ function walk(bytes: Uint8Array, baseOffset: number, schema: Record<number, [str
   return out;
 }
 
-/** Annotates `bytes` as an SDS message of `dialect`, field by field in wire order. */
-export function annotateMessage(bytes: Uint8Array, dialect: DialectName, limits?: Partial<DecodeLimits>): AnnotatedField[] {
-  return walk(bytes, 0, messageSchema(dialect), "", resolveLimits(limits));
+/**
+ * Annotates `bytes` as an SDS message of `dialect`, field by field in wire order.
+ * `baseOffset` is the absolute offset of `bytes[0]` when the message sits inside an envelope.
+ */
+export function annotateMessage(bytes: Uint8Array, dialect: DialectName, limits?: Partial<DecodeLimits>, baseOffset = 0): AnnotatedField[] {
+  return walk(bytes, baseOffset, messageSchema(dialect), "", resolveLimits(limits));
 }

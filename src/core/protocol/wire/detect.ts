@@ -70,10 +70,10 @@ function describeError(error: DecodeError): string {
 }
 
 /** Detects the dialect of `bytes` and keeps both decode attempts. */
-export function detectWithResults(bytes: Uint8Array, limits: DecodeLimits): DetectionOutcome {
+export function detectWithResults(bytes: Uint8Array, limits: DecodeLimits, baseOffset = 0): DetectionOutcome {
   const results = {
-    spec: attempt(() => decodeSpec(bytes, limits)),
-    nim: attempt(() => decodeNim(bytes, limits)),
+    spec: attempt(() => decodeSpec(bytes, limits, baseOffset)),
+    nim: attempt(() => decodeNim(bytes, limits, baseOffset)),
   };
   if (bytes.length === 0) {
     return { results, detection: { dialect: undefined, confidence: "unknown", reason: "empty input: no fields to tell the dialects apart" } };

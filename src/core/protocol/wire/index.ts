@@ -26,6 +26,8 @@ export interface DecodeMessageOptions {
   dialect?: DialectName | "auto";
   /** Overrides for {@link DEFAULT_DECODE_LIMITS}. */
   limits?: Partial<DecodeLimits>;
+  /** Absolute offset of `bytes[0]` in an outer frame (an envelope), for error offsets (default 0). */
+  baseOffset?: number;
 }
 
 /** A decoded message with the dialect it was decoded as and how that was decided. */
@@ -52,11 +54,11 @@ export function encodeMessage(message: SdsMessage, options: { dialect: DialectNa
   throw new SdsError("E_USAGE", `unknown dialect ${String(options.dialect)}`, { dialect: String(options.dialect) });
 }
 
-function checkInput(bytes: unknown, limits: DecodeLimits): asserts bytes is Uint8Array {
+function checkInput(bytes: unknown, limits: DecodeLimits, baseOffset: number): asserts bytes is Uint8Array {
   if (!(bytes instanceof Uint8Array)) {
-    throw new DecodeError("E_DECODE_INVALID", "input is not a Uint8Array", { field: "SdsMessage", offset: 0 });
+    throw new DecodeError("E_DECODE_INVALID", "input is not a Uint8Array", { field: "SdsMessage", offset: baseOffset });
   }
-  checkLimit("wireBytesMax", bytes.length, limits.wireBytesMax, { field: "SdsMessage", offset: limits.wireBytesMax });
+  checkLimit("wireBytesMax", bytes.length, limits.wireBytesMax, { field: "SdsMessage", offset: baseOffset + limits.wireBytesMax });
 }
 
 /**
@@ -71,20 +73,21 @@ export function decodeMessageWithDialect(bytes: Uint8Array, options: DecodeMessa
   } catch (error) {
     throw new DecodeError("E_DECODE_INVALID", error instanceof Error ? error.message : String(error), { field: "limits", offset: 0 });
   }
-  checkInput(bytes, limits);
+  const baseOffset = options.baseOffset ?? 0;
+  checkInput(bytes, limits, baseOffset);
   const dialect = options.dialect ?? "auto";
   if (dialect === "spec" || dialect === "nim") {
-    const message = dialect === "spec" ? decodeSpec(bytes, limits) : decodeNim(bytes, limits);
+    const message = dialect === "spec" ? decodeSpec(bytes, limits, baseOffset) : decodeNim(bytes, limits, baseOffset);
     return { message, dialect, detection: { dialect, confidence: "certain", reason: `dialect ${dialect} was requested` } };
   }
   if (dialect !== "auto") throw new DecodeError("E_DECODE_DIALECT", `unknown dialect ${String(dialect)}`, { field: "dialect", offset: 0 });
-  const { detection, results } = detectWithResults(bytes, limits);
+  const { detection, results } = detectWithResults(bytes, limits, baseOffset);
   if (detection.dialect !== undefined) {
     const result = results[detection.dialect];
     if ("message" in result) return { message: result.message, dialect: detection.dialect, detection };
     throw result.error;
   }
-  if (bytes.length === 0) throw new DecodeError("E_DECODE_DIALECT", "empty input is not an SDS message in any dialect", { field: "SdsMessage", offset: 0 });
+  if (bytes.length === 0) throw new DecodeError("E_DECODE_DIALECT", "empty input is not an SDS message in any dialect", { field: "SdsMessage", offset: baseOffset });
   const specError = (results.spec as { error: DecodeError }).error;
   const nimError = (results.nim as { error: DecodeError }).error;
   throw nimError.offset > specError.offset ? nimError : specError;

@@ -1,0 +1,180 @@
+/**
+ * Blob input for `sds decode`: turns what a user pastes or pipes into binary blobs. Raw
+ * binary, hex (spaces, commas, colons, `0x`/`\x` prefixes tolerated) and base64 (standard or
+ * url-safe, padding optional) are told apart automatically, or forced. Text input is one blob
+ * per line; a line ending in `,` or `\` continues on the next (C-array dumps), and a dump
+ * wrapped at a fixed width (`xxd -p`) can be rejoined by the caller (see {@link splitBlobs}).
+ * Each blob remembers its 1-based line so errors point at it. Pure: no I/O here.
+ */
+import { SdsError } from "../core/errors.js";
+
+/** How input text encodes bytes. */
+export type InputFormat = "raw" | "hex" | "base64";
+
+/** One blob of input, or the reason it could not be read. */
+export type InputBlob =
+  | { index: number; line?: number; format: InputFormat; bytes: Uint8Array }
+  | { index: number; line?: number; format: InputFormat; error: SdsError };
+
+/** The blobs found in an input and how the format was chosen. */
+export interface ParsedInput {
+  format: InputFormat;
+  /** Why this format was chosen (`forced`, or the auto-detection rule). */
+  reason: string;
+  blobs: InputBlob[];
+}
+
+/** Options of {@link splitBlobs}. */
+export interface SplitOptions {
+  format: InputFormat | "auto";
+  /** Treat the whole input as one blob (newlines are just separators). */
+  single?: boolean;
+  /**
+   * Decides whether bytes look like a whole blob (e.g. decode as an SDS message). Used to
+   * rejoin fixed-width wrapped dumps: lines of equal width are joined when the joined bytes
+   * are accepted and the separate lines are not all accepted.
+   */
+  accepts?: (bytes: Uint8Array) => boolean;
+}
+
+const BASE64_LINE = /^[A-Za-z0-9+/_-]+={0,2}$/;
+
+/** True when every byte is printable ASCII or tab / CR / LF: the input is text. */
+export function isText(bytes: Uint8Array): boolean {
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index] as number;
+    if (byte === 0x09 || byte === 0x0a || byte === 0x0d) continue;
+    if (byte < 0x20 || byte > 0x7e) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses one hex blob: tokens separated by whitespace, `,`, `;` or `:`, each with an
+ * optional `0x` prefix, or `\x`-escaped bytes (`\x0a\x05`); a one-digit prefixed byte is
+ * padded (`0x5` = 05), other runs must have an even number of digits. Throws
+ * `E_INPUT_FORMAT` naming the column of the bad token.
+ */
+export function parseHex(text: string): Uint8Array {
+  const out: number[] = [];
+  for (const match of text.matchAll(/[^\s,;:]+/g)) {
+    const column = (match.index ?? 0) + 1;
+    const token = match[0];
+    const prefixed = /^0[xX]/.test(token) || token.startsWith("\\x");
+    const pieces = (/^0[xX]/.test(token) ? token.slice(2) : token).split("\\x");
+    for (const piece of pieces) {
+      const bad = piece.search(/[^0-9a-fA-F]/);
+      if (bad >= 0) throw new SdsError("E_INPUT_FORMAT", `not a hex digit '${piece[bad]}' in '${token}' at column ${column}`, { column });
+      const digits = piece.length === 1 && (prefixed || pieces.length > 1) ? `0${piece}` : piece;
+      if (digits.length % 2 !== 0) throw new SdsError("E_INPUT_FORMAT", `odd number of hex digits in '${token}' at column ${column}`, { column });
+      for (let at = 0; at < digits.length; at += 2) out.push(Number.parseInt(digits.slice(at, at + 2), 16));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** Whether a line reads as hex: digits once prefixes and separators are removed; odd bare runs are not hex. */
+function isHexLine(text: string): boolean {
+  const compact = text.replace(/0[xX]|\\x|[\s,;:]/g, "");
+  if (!/^[0-9a-fA-F]+$/.test(compact)) return false;
+  return compact.length % 2 === 0 || compact.length !== text.length;
+}
+
+/** Parses one base64 blob (standard or url-safe alphabet, padding optional, whitespace ignored). */
+export function parseBase64(text: string): Uint8Array {
+  const compact = text.replace(/\s+/g, "");
+  if (!BASE64_LINE.test(compact)) {
+    const bad = compact.search(/[^A-Za-z0-9+/_=-]/);
+    const where = bad >= 0 ? `character '${compact[bad]}' at position ${bad + 1}` : "misplaced padding";
+    throw new SdsError("E_INPUT_FORMAT", `not base64: ${where}`, { position: bad + 1 });
+  }
+  const body = compact.replace(/=+$/, "");
+  if (body.length % 4 === 1) throw new SdsError("E_INPUT_FORMAT", `not base64: ${body.length} characters cannot encode whole bytes`, {});
+  return new Uint8Array(Buffer.from(body.replace(/-/g, "+").replace(/_/g, "/"), "base64"));
+}
+
+interface Line {
+  text: string;
+  line: number;
+}
+
+/** Non-empty lines with their 1-based numbers, continuation lines (`,` or `\` at the end) joined. */
+function logicalLines(text: string): Line[] {
+  const lines: Line[] = [];
+  let pending: Line | undefined;
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const trimmed = raw.trim();
+    if (trimmed === "" && pending === undefined) return;
+    const current: Line = pending ? { text: `${pending.text} ${trimmed}`, line: pending.line } : { text: trimmed, line: index + 1 };
+    if (/[,\\]$/.test(trimmed)) {
+      pending = { text: current.text.replace(/\\$/, ""), line: current.line };
+      return;
+    }
+    pending = undefined;
+    if (current.text !== "") lines.push(current);
+  });
+  if (pending && pending.text.trim() !== "") lines.push(pending);
+  return lines;
+}
+
+function detectTextFormat(lines: Line[]): { format: InputFormat; reason: string } {
+  if (lines.every((line) => isHexLine(line.text))) return { format: "hex", reason: "every line is hex digits (with optional spaces, commas, 0x)" };
+  if (lines.every((line) => BASE64_LINE.test(line.text.replace(/\s+/g, "")))) return { format: "base64", reason: "every line is base64" };
+  return { format: "raw", reason: "text that is neither hex nor base64: read as raw bytes" };
+}
+
+function parseLine(format: InputFormat, text: string): Uint8Array {
+  return format === "hex" ? parseHex(text) : parseBase64(text);
+}
+
+/** Lines of one fixed width (all but the last, which may be shorter): a wrapped dump. */
+function looksWrapped(lines: Line[]): boolean {
+  if (lines.length < 2) return false;
+  const width = (lines[0] as Line).text.length;
+  if (width < 16) return false;
+  return lines.slice(0, -1).every((line) => line.text.length === width) && (lines[lines.length - 1] as Line).text.length <= width;
+}
+
+function toBlobs(format: InputFormat, lines: Line[]): InputBlob[] {
+  return lines.map((line, index) => {
+    try {
+      return { index, line: line.line, format, bytes: parseLine(format, line.text) };
+    } catch (error) {
+      if (error instanceof SdsError) return { index, line: line.line, format, error };
+      throw error;
+    }
+  });
+}
+
+/**
+ * Splits input into blobs. Raw input (binary, or text that is neither hex nor base64) is one
+ * blob. Hex / base64 text is one blob per logical line unless `single`, or unless the lines
+ * look like a fixed-width wrapped dump and `accepts` prefers the joined bytes. Empty input
+ * (or only whitespace in a text format) is `E_INPUT_INVALID`.
+ */
+export function splitBlobs(input: Uint8Array, options: SplitOptions): ParsedInput {
+  const forced = options.format !== "auto";
+  const textual = isText(input);
+  if (input.length === 0 || (textual && options.format !== "raw" && input.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d))) {
+    throw new SdsError("E_INPUT_INVALID", "empty input: nothing to decode", {});
+  }
+  if (options.format === "raw" || (!forced && !textual)) {
+    return { format: "raw", reason: forced ? "forced" : "binary input", blobs: [{ index: 0, format: "raw", bytes: input }] };
+  }
+  const text = Buffer.from(input).toString("latin1");
+  const lines = logicalLines(text);
+  const detected = forced ? { format: options.format as InputFormat, reason: "forced" } : detectTextFormat(lines);
+  if (detected.format === "raw") return { ...detected, blobs: [{ index: 0, format: "raw", bytes: input }] };
+  const joined: Line = { text: lines.map((line) => line.text).join(" "), line: (lines[0] as Line).line };
+  if (options.single || lines.length === 1) return { ...detected, blobs: toBlobs(detected.format, [joined]) };
+  const perLine = toBlobs(detected.format, lines);
+  if (options.accepts && looksWrapped(lines)) {
+    const whole = toBlobs(detected.format, [joined])[0] as InputBlob;
+    const accepts = options.accepts;
+    const allLinesAccepted = perLine.every((blob) => "bytes" in blob && accepts(blob.bytes));
+    if ("bytes" in whole && !allLinesAccepted && accepts(whole.bytes)) {
+      return { format: detected.format, reason: `${detected.reason}; fixed-width lines rejoined into one blob`, blobs: [whole] };
+    }
+  }
+  return { ...detected, blobs: perLine };
+}

@@ -1,0 +1,200 @@
+/**
+ * `sds decode [FILE|-]`: decode captured wire blobs — SDS messages of either dialect, bloom
+ * filters, Waku envelopes, segments, or any protobuf with `--raw`. Input from a file, stdin,
+ * `--hex` or `--b64`; raw / hex / base64 detected; one blob or many (one per line → NDJSON).
+ * A tree with byte offsets on a terminal, JSON otherwise. A bad blob is reported (stderr and
+ * an `error` record) and the rest still decoded; exit 3 if any failed. Contract:
+ * docs/commands/decode.md.
+ */
+import { once } from "node:events";
+import { open } from "node:fs/promises";
+import { Args, Flags } from "@oclif/core";
+import { DecodeError, SdsError } from "../core/errors.js";
+import { decodeMessage } from "../core/protocol/wire/index.js";
+import { BaseCommand, ExitWith, jsonReplacer } from "../cli/base-command.js";
+import { decodeBlob, type BlobDecodeOptions, type BlobResult, type DecodeTarget } from "../cli/decode-blob.js";
+import { EXIT } from "../cli/exit-codes.js";
+import { type InputBlob, type InputFormat, splitBlobs } from "../cli/input.js";
+import { renderTree } from "../cli/tree.js";
+
+/** Default bound on the whole input, in bytes (64 MiB). */
+export const DECODE_INPUT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+
+export default class Decode extends BaseCommand<typeof Decode> {
+  static override summary = "Decode SDS messages, bloom filters, envelopes and segments (hex, base64 or binary).";
+  static override description = `Reads one blob or many (one per line of hex or base64) from FILE, stdin, --hex or --b64 and decodes each.
+Raw binary, hex (spaces, commas, 0x tolerated) and base64 are detected; the SDS wire dialect (spec or nim) too.
+On a terminal each blob is shown as a tree with byte offsets; otherwise as JSON, one line per blob (NDJSON).
+A blob that fails is reported on stderr with its line and byte offset, the others are still decoded; the exit status is then 3.`;
+
+  static override examples = [
+    "<%= config.bin %> decode --hex 0a05616c696365120265311a0a6d792d6368616e6e656ca2010101",
+    "<%= config.bin %> decode capture.bin",
+    "jq -r .envelope capture.ndjson | <%= config.bin %> decode --json",
+    "<%= config.bin %> decode --raw --hex '0x08, 0x96, 0x01'",
+  ];
+
+  static override enableJsonFlag = true;
+
+  static override args = {
+    file: Args.string({ description: "File to read; `-` or absent for stdin.", required: false, ignoreStdin: true }),
+  };
+
+  static override flags = {
+    hex: Flags.string({ description: "Decode this hex string (one blob) instead of reading input.", exclusive: ["b64"] }),
+    b64: Flags.string({ description: "Decode this base64 string (one blob) instead of reading input.", exclusive: ["hex"] }),
+    "input-format": Flags.string({ description: "How the input encodes bytes.", options: ["auto", "raw", "hex", "base64"], default: "auto" }),
+    single: Flags.boolean({ description: "Treat the whole hex/base64 input as one blob, even across lines." }),
+    dialect: Flags.string({ description: "SDS wire dialect.", options: ["auto", "spec", "nim"], default: "auto" }),
+    what: Flags.string({ description: "What the blobs are.", options: ["auto", "message", "bloom", "envelope", "segment"], default: "auto" }),
+    raw: Flags.boolean({ description: "Schema-less protobuf dump (any protobuf)." }),
+    tree: Flags.boolean({ description: "Print the tree even when stdout is not a terminal.", exclusive: ["json"] }),
+    full: Flags.boolean({ description: "Do not shorten long values in the tree." }),
+    "max-depth": Flags.integer({ description: "--raw: deepest nesting tried as a message.", default: 8, min: 0, max: 64 }),
+    "max-bytes": Flags.integer({ description: "Largest input accepted, in bytes.", default: DECODE_INPUT_BYTES_MAX_DEFAULT, min: 1 }),
+    "bloom-capacity": Flags.integer({ description: "spec bloom filters: the capacity they were built with (their bytes carry none).", min: 1 }),
+    "bloom-error-rate": Flags.string({ description: "spec bloom filters: the error rate they were built with." }),
+  };
+
+  public async run(): Promise<void> {
+    const input = await this.readInput();
+    const blobOptions = this.blobOptions();
+    const format = this.flags.hex !== undefined ? "hex" : this.flags.b64 !== undefined ? "base64" : (this.flags["input-format"] as InputFormat | "auto");
+    const single = this.flags.single || this.flags.hex !== undefined || this.flags.b64 !== undefined;
+    const parsed = splitBlobs(input, { format, single, accepts: (bytes) => acceptsAsMessage(bytes) });
+    const json = this.jsonMode || (!this.flags.tree && !process.stdout.isTTY);
+    this.detail(`input: ${parsed.format} (${parsed.reason}), ${parsed.blobs.length} blob${parsed.blobs.length === 1 ? "" : "s"}`);
+    let failed = 0;
+    for (const blob of parsed.blobs) {
+      if (this.abort.signal.aborted) break;
+      const result: BlobResult = "bytes" in blob ? decodeBlob(blob.bytes, blobOptions) : { record: { type: "error", code: blob.error.code, message: blob.error.message }, title: "error", rows: [], error: blob.error };
+      if (result.error) {
+        failed += 1;
+        this.reportFailure(blob, result.error, parsed.blobs.length);
+      }
+      await this.emit(blob, result, json, parsed.blobs.length);
+    }
+    if (parsed.blobs.length > 1) this.status(`decoded ${parsed.blobs.length - failed} of ${parsed.blobs.length} blobs${failed > 0 ? `, ${failed} failed` : ""}`);
+    if (failed > 0) throw new ExitWith(EXIT.badInput);
+  }
+
+  private blobOptions(): BlobDecodeOptions {
+    const errorRateText = this.flags["bloom-error-rate"];
+    const errorRate = errorRateText === undefined ? undefined : Number(errorRateText);
+    if (errorRate !== undefined && !(errorRate > 0 && errorRate < 1)) {
+      throw new SdsError("E_USAGE", `--bloom-error-rate must be a number between 0 and 1, got ${errorRateText}`);
+    }
+    return {
+      dialect: this.flags.dialect as BlobDecodeOptions["dialect"],
+      what: this.flags.what as DecodeTarget,
+      raw: this.flags.raw,
+      maxDepth: this.flags["max-depth"],
+      bloom: { ...(this.flags["bloom-capacity"] !== undefined ? { capacity: this.flags["bloom-capacity"] } : {}), ...(errorRate !== undefined ? { errorRate } : {}) },
+      bytesShownMax: this.flags.full ? 0 : 48,
+    };
+  }
+
+  /** Input bytes from --hex / --b64, FILE, or stdin, never more than --max-bytes. */
+  private async readInput(): Promise<Uint8Array> {
+    const maxBytes = this.flags["max-bytes"];
+    const inline = this.flags.hex ?? this.flags.b64;
+    if (inline !== undefined) {
+      if (this.args.file !== undefined) throw new SdsError("E_USAGE", "give either FILE or --hex/--b64, not both");
+      const bytes = new TextEncoder().encode(inline);
+      if (bytes.length > maxBytes) throw tooLarge(maxBytes);
+      return bytes;
+    }
+    if (this.args.file !== undefined && this.args.file !== "-") return readFileBounded(this.args.file, maxBytes);
+    if (process.stdin.isTTY) {
+      throw new SdsError("E_USAGE", "no input: pipe a blob into `sds decode`, give a FILE, or use --hex / --b64 (see `sds decode --help`)");
+    }
+    return readStreamBounded(process.stdin, maxBytes, this.abort.signal);
+  }
+
+  private reportFailure(blob: InputBlob, error: SdsError, blobCount: number): void {
+    const where = [blobCount > 1 || blob.line !== undefined ? `blob ${blob.index + 1}` : "blob", blob.line !== undefined ? `line ${blob.line}` : undefined]
+      .filter((part) => part !== undefined)
+      .join(", ");
+    const offset = error instanceof DecodeError ? ` at byte ${error.offset} (field ${error.field})` : "";
+    const p = this.colors.err;
+    process.stderr.write(`${p.red("error")} ${where}: ${error.code}${offset}: ${error.message}\n`);
+  }
+
+  private async emit(blob: InputBlob, result: BlobResult, json: boolean, blobCount: number): Promise<void> {
+    const bytes = "bytes" in blob ? blob.bytes.length : undefined;
+    if (json) {
+      const record = { ...pickType(result.record), index: blob.index, ...(blob.line !== undefined ? { line: blob.line } : {}), inputFormat: blob.format, ...(bytes !== undefined ? { bytes } : {}), ...withoutType(result.record) };
+      await this.write(`${JSON.stringify(record, jsonReplacer)}\n`);
+      return;
+    }
+    if (result.error && result.rows.length === 0) return;
+    const p = this.colors.out;
+    const label = [blobCount > 1 ? `blob ${blob.index + 1}` : undefined, blob.line !== undefined && blobCount > 1 ? `line ${blob.line}` : undefined, blob.format, bytes !== undefined ? `${bytes} bytes` : undefined]
+      .filter((part) => part !== undefined)
+      .join(" · ");
+    const separator = blob.index > 0 ? "\n" : "";
+    await this.write(`${separator}${p.bold(label)} ${p.dim("—")} ${result.title}\n${renderTree(result.rows, p)}\n`);
+  }
+
+  /** Writes to stdout and waits for it to drain when its buffer is full (or the command is aborted). */
+  private async write(text: string): Promise<void> {
+    if (process.stdout.write(text)) return;
+    await Promise.race([once(process.stdout, "drain"), once(this.abort.signal, "abort")]).catch(() => undefined);
+  }
+}
+
+function pickType(record: Record<string, unknown>): Record<string, unknown> {
+  return { type: record.type };
+}
+
+function withoutType(record: Record<string, unknown>): Record<string, unknown> {
+  const { type: _type, ...rest } = record;
+  return rest;
+}
+
+/** Whether bytes decode as an SDS message in some dialect (used to rejoin wrapped dumps). */
+function acceptsAsMessage(bytes: Uint8Array): boolean {
+  try {
+    decodeMessage(bytes);
+    return true;
+  } catch (error) {
+    if (error instanceof SdsError) return false;
+    throw error;
+  }
+}
+
+function tooLarge(maxBytes: number): SdsError {
+  return new SdsError("E_PAYLOAD_TOO_LARGE", `input is larger than --max-bytes ${maxBytes}; raise --max-bytes to decode it`, { maxBytes });
+}
+
+/** Reads a whole file, refusing one larger than `maxBytes` before reading it. */
+async function readFileBounded(path: string, maxBytes: number): Promise<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "EIO";
+    throw new SdsError("E_INPUT_INVALID", `cannot read ${path}: ${code === "ENOENT" ? "no such file" : code}`, { path, errno: code });
+  }
+  try {
+    const size = (await handle.stat()).size;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    return new Uint8Array(await handle.readFile());
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a stream to its end, stopping with `E_PAYLOAD_TOO_LARGE` once it passes `maxBytes`. */
+async function readStreamBounded(stream: NodeJS.ReadableStream, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    if (signal.aborted) break;
+    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    total += buffer.length;
+    if (total > maxBytes) throw tooLarge(maxBytes);
+    chunks.push(buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
