@@ -153,3 +153,60 @@ export class TestPersistence implements Persistence {
 export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 /** `bytes` as text. */
 export const text = (data: Uint8Array): string => new TextDecoder().decode(data);
+
+import { ReliabilityManager, type ReliabilityManagerOptions } from "../../../../src/core/reliability-manager.js";
+import type { Delivered } from "../../../../src/core/protocol/engine/index.js";
+
+/**
+ * An in-process bus (nim-sds `TestBus` style): every published wire goes to every other peer
+ * unless the test drops it; records the wire log and each peer's deliveries.
+ */
+export class TestBus {
+  readonly peers = new Map<string, ReliabilityManager>();
+  readonly delivered = new Map<string, Delivered[]>();
+  readonly wireLog: Array<{ from: string; wire: Uint8Array }> = [];
+  /** Return true to drop `wire` from `from` on its way to `to`. */
+  drop: (from: string, to: string, wire: Uint8Array) => boolean = () => false;
+
+  constructor(readonly clock = new FakeClock(), readonly defaults: Partial<ReliabilityManagerOptions> = {}) {}
+
+  add(participantId: string, options: Partial<ReliabilityManagerOptions> = {}): ReliabilityManager {
+    const manager = new ReliabilityManager({ participantId, now: this.clock.now, random: seededRandom(participantId.length * 7919), ...this.defaults, ...options });
+    this.peers.set(participantId, manager);
+    this.delivered.set(participantId, []);
+    return manager;
+  }
+
+  /** Publishes `wires` from `from` to every other peer (in order). */
+  async publish(from: string, wires: readonly Uint8Array[]): Promise<void> {
+    for (const wire of wires) {
+      this.wireLog.push({ from, wire });
+      for (const [to, peer] of this.peers) {
+        if (to === from || this.drop(from, to, wire)) continue;
+        const result = await peer.receive(wire);
+        this.delivered.get(to)!.push(...result.delivered);
+      }
+    }
+  }
+
+  /** Sends `text` from `from` on `channelId` and publishes it; returns the message id. */
+  async send(from: string, channelId: string, message: string): Promise<string> {
+    const sent = await this.peers.get(from)!.send(channelId, bytes(message));
+    await this.publish(from, [sent.wire]);
+    return sent.messageId;
+  }
+
+  /** Ticks every peer once and publishes what each produced. */
+  async tick(): Promise<void> {
+    for (const [id, peer] of this.peers) {
+      const result = await peer.tick();
+      this.delivered.get(id)!.push(...result.delivered);
+      await this.publish(id, result.wire);
+    }
+  }
+
+  /** Texts delivered to `peer`, in order. */
+  texts(peer: string): string[] {
+    return this.delivered.get(peer)!.map((delivered) => text(delivered.content));
+  }
+}
