@@ -32,6 +32,8 @@ export interface BlobDecodeOptions {
 export interface BlobResult {
   record: Record<string, unknown>;
   title: string;
+  /** A second, dimmed line under the title (how the dialect was decided). */
+  note?: string;
   rows: TreeRow[];
   error?: SdsError;
 }
@@ -105,8 +107,8 @@ function asMessage(bytes: Uint8Array, options: BlobDecodeOptions, baseOffset = 0
     bytesShownMax: options.bytesShownMax,
     describe: (field) => (field.name === "bloomFilter" && bloomLine !== undefined ? bloomLine : undefined),
   }).map((row) => ({ ...row, depth: row.depth + depth }));
-  const title = `${dialect} ${kind} message (${detection.confidence}: ${detection.reason})`;
-  return { record, title, rows };
+  const title = `${dialect} ${kind} message`;
+  return { record, title, note: `${"  ".repeat(depth)}  dialect ${dialect}, ${detection.confidence}: ${detection.reason}`, rows };
 }
 
 function asBloom(bytes: Uint8Array, options: BlobDecodeOptions): BlobResult {

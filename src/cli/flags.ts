@@ -33,11 +33,10 @@ export const keyFlag = Flags.string({
   helpGroup: "CHANNEL",
 });
 
-/** `--dialect`: the SDS wire dialect of the channel. */
+/** `--dialect`: the SDS wire dialect of the channel (default: what it was created with, else `spec`). */
 export const dialectFlag = Flags.option({
-  description: "SDS wire dialect of the channel.",
+  description: "SDS wire dialect of the channel (default: the one it was created with, else spec).",
   options: ["spec", "nim"] as const,
-  default: "spec",
   helpGroup: "CHANNEL",
 })();
 
@@ -53,4 +52,13 @@ export const channelFlags = {
 /** `--timeout SECONDS` (0 = none). */
 export function timeoutFlag(description: string) {
   return Flags.integer({ description, min: 0, default: 0 });
+}
+
+/**
+ * oclif short flags must be letters, but `-0` is what websocat, xargs and find users type for
+ * NUL-separated records: rewrite a lone `-0` (before any `--`) to `--null`.
+ */
+export function nulShorthand(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--");
+  return argv.map((arg, index) => (arg === "-0" && (end === -1 || index < end) ? "--null" : arg));
 }

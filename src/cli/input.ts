@@ -117,9 +117,20 @@ function logicalLines(text: string): Line[] {
   return lines;
 }
 
+/**
+ * Hex when at least half the lines read as hex, else base64 when at least half read as
+ * base64, else raw: one bad line must not flip the format of all the others (it becomes a
+ * per-blob error instead). Hex wins ties because even-length hex is also valid base64.
+ */
 function detectTextFormat(lines: Line[]): { format: InputFormat; reason: string } {
-  if (lines.every((line) => isHexLine(line.text))) return { format: "hex", reason: "every line is hex digits (with optional spaces, commas, 0x)" };
-  if (lines.every((line) => BASE64_LINE.test(line.text.replace(/\s+/g, "")))) return { format: "base64", reason: "every line is base64" };
+  const hexLines = lines.filter((line) => isHexLine(line.text)).length;
+  if (hexLines * 2 >= lines.length && hexLines > 0) {
+    return { format: "hex", reason: hexLines === lines.length ? "every line is hex digits (spaces, commas, 0x allowed)" : `${hexLines} of ${lines.length} lines are hex` };
+  }
+  const base64Lines = lines.filter((line) => BASE64_LINE.test(line.text.replace(/\s+/g, ""))).length;
+  if (base64Lines * 2 >= lines.length && base64Lines > 0) {
+    return { format: "base64", reason: base64Lines === lines.length ? "every line is base64" : `${base64Lines} of ${lines.length} lines are base64` };
+  }
   return { format: "raw", reason: "text that is neither hex nor base64: read as raw bytes" };
 }
 

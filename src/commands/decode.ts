@@ -9,7 +9,7 @@
 import { once } from "node:events";
 import { open } from "node:fs/promises";
 import { Args, Flags } from "@oclif/core";
-import { DecodeError, SdsError } from "../core/errors.js";
+import { SdsError } from "../core/errors.js";
 import { decodeMessage } from "../core/protocol/wire/index.js";
 import { BaseCommand, ExitWith, jsonReplacer } from "../cli/base-command.js";
 import { decodeBlob, type BlobDecodeOptions, type BlobResult, type DecodeTarget } from "../cli/decode-blob.js";
@@ -115,9 +115,8 @@ A blob that fails is reported on stderr with its line and byte offset, the other
     const where = [blobCount > 1 || blob.line !== undefined ? `blob ${blob.index + 1}` : "blob", blob.line !== undefined ? `line ${blob.line}` : undefined]
       .filter((part) => part !== undefined)
       .join(", ");
-    const offset = error instanceof DecodeError ? ` at byte ${error.offset} (field ${error.field})` : "";
     const p = this.colors.err;
-    process.stderr.write(`${p.red("error")} ${where}: ${error.code}${offset}: ${error.message}\n`);
+    process.stderr.write(`${p.red("error")} ${where}: ${error.code}: ${error.message}\n`);
   }
 
   private async emit(blob: InputBlob, result: BlobResult, json: boolean, blobCount: number): Promise<void> {
@@ -133,7 +132,8 @@ A blob that fails is reported on stderr with its line and byte offset, the other
       .filter((part) => part !== undefined)
       .join(" · ");
     const separator = blob.index > 0 ? "\n" : "";
-    await this.write(`${separator}${p.bold(label)} ${p.dim("—")} ${result.title}\n${renderTree(result.rows, p)}\n`);
+    const note = result.note !== undefined ? `${p.dim(result.note)}\n` : "";
+    await this.write(`${separator}${p.bold(label)} ${p.dim("—")} ${result.title}\n${note}${renderTree(result.rows, p)}\n`);
   }
 
   /** Writes to stdout and waits for it to drain when its buffer is full (or the command is aborted). */

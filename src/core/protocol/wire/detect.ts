@@ -35,23 +35,25 @@ interface Markers {
 
 /** Scans top-level keys until the first malformed one, noting fields only one dialect has. */
 function scanMarkers(bytes: Uint8Array): Markers {
-  const markers: Markers = { spec: [], nim: [] };
+  const field2 = new Set<number>();
+  const only: Record<DialectName, Set<number>> = { spec: new Set(), nim: new Set() };
   const reader = new ProtoReader(bytes);
-  const seen = new Set<string>();
-  const note = (dialect: DialectName, text: string) => {
-    if (!seen.has(text)) markers[dialect].push(text);
-    seen.add(text);
-  };
   try {
     while (!reader.eof()) {
       const tag = reader.readTag();
-      if (tag.field === 2) note(tag.wireType === WireType.Varint ? "nim" : "spec", tag.wireType === WireType.Varint ? "field 2 is a varint (nim lamport_timestamp)" : "field 2 is length-delimited (spec message_id)");
-      else if (tag.field === 10 || tag.field === 11 || tag.field === 12 || tag.field === 20) note("spec", `field ${tag.field} is present (spec only)`);
-      else if (tag.field >= 4 && tag.field <= 7) note("nim", `field ${tag.field} is present (nim only)`);
+      if (tag.field === 2) field2.add(tag.wireType);
+      else if (tag.field === 10 || tag.field === 11 || tag.field === 12 || tag.field === 20) only.spec.add(tag.field);
+      else if (tag.field >= 4 && tag.field <= 7) only.nim.add(tag.field);
       reader.skip(tag.wireType);
     }
   } catch (error) {
     if (!(error instanceof DecodeError)) throw error;
+  }
+  const markers: Markers = { spec: [], nim: [] };
+  if (field2.has(WireType.Varint)) markers.nim.push("field 2 is a varint (nim lamport_timestamp)");
+  if (field2.has(WireType.LengthDelimited)) markers.spec.push("field 2 is length-delimited (spec message_id)");
+  for (const dialect of ["spec", "nim"] as const) {
+    if (only[dialect].size > 0) markers[dialect].push(`${dialect}-only field${only[dialect].size > 1 ? "s" : ""} ${[...only[dialect]].join(", ")}`);
   }
   return markers;
 }
@@ -66,7 +68,7 @@ function attempt(decode: () => SdsMessage): { message: SdsMessage } | { error: D
 }
 
 function describeError(error: DecodeError): string {
-  return `${error.code} at byte ${error.offset} (${error.field})`;
+  return `${error.code} at byte ${error.offset}, ${error.field}`;
 }
 
 /** Detects the dialect of `bytes` and keeps both decode attempts. */
@@ -87,7 +89,7 @@ export function detectWithResults(bytes: Uint8Array, limits: DecodeLimits, baseO
     const own = markers[dialect];
     const confidence = own.length > 0 && markers[other].length === 0 ? "certain" : "likely";
     const otherError = results[other] as { error: DecodeError };
-    const why = own.length > 0 ? `; ${own.join(", ")}` : "";
+    const why = own.length > 0 ? `; ${own.join("; ")}` : "";
     return { results, detection: { dialect, confidence, reason: `decodes only as ${dialect} (as ${other}: ${describeError(otherError.error)})${why}` } };
   }
   if (specOk && nimOk) {
@@ -96,7 +98,7 @@ export function detectWithResults(bytes: Uint8Array, limits: DecodeLimits, baseO
   const specError = (results.spec as { error: DecodeError }).error;
   const nimError = (results.nim as { error: DecodeError }).error;
   const lean: DialectName | undefined = markers.nim.length > markers.spec.length ? "nim" : markers.spec.length > markers.nim.length ? "spec" : undefined;
-  const leanText = lean ? `; markers point to ${lean}: ${markers[lean].join(", ")}` : "";
+  const leanText = lean ? `; markers point to ${lean}: ${markers[lean].join("; ")}` : "";
   return {
     results,
     detection: { dialect: lean, confidence: "unknown", reason: `decodes as neither dialect (spec: ${describeError(specError)}; nim: ${describeError(nimError)})${leanText}` },
