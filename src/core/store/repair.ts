@@ -1,0 +1,136 @@
+/**
+ * `inspect-db --repair`: take the writer lock, write a backup (`<db>.backup`, an online
+ * SQLite backup), then in one transaction set aside every row that fails its checks (moved
+ * to `sdstk.quarantine` with the reason, never deleted), re-checksum rows whose checksum row
+ * alone is damaged, drop checksum rows about nothing, rebuild missing `sds.meta` rows and
+ * insertion counters — and say exactly what changed. Finally re-inspect.
+ */
+import fs from "node:fs";
+import { StoreError } from "../errors.js";
+import { type InspectReport, type InspectOptions, inspectOpen } from "./inspect.js";
+import { type InspectProblem, inspectRows } from "./inspect-rows.js";
+import { acquireWriterLock } from "./lock.js";
+import { ProtoWriter } from "../protocol/wire/proto.js";
+import { CATEGORY, FORMAT_SETTING, FORMAT_VERSION, aboutKey, channelKey, frameRow, sumRow } from "./rows.js";
+import { encodeChannelMeta } from "./snapshot.js";
+import { Kv, openDatabase, toStoreError } from "./sqlite-db.js";
+import { adoptForeignRows } from "./sqlite-write.js";
+import { describeOwner, globalSettingKey } from "./sqlite.js";
+
+/** One change repair made. */
+export interface RepairChange {
+  action: "quarantined" | "re-checksummed" | "deleted" | "rebuilt-meta" | "rebuilt-counter" | "adopted";
+  category: string;
+  key: string;
+  channelId: string | undefined;
+  reason: string;
+}
+
+/** What repair did and the inspection after it. */
+export interface RepairResult {
+  backupPath: string;
+  changes: RepairChange[];
+  after: InspectReport;
+}
+
+const fromHex = (text: string) => Uint8Array.from(Buffer.from(text, "hex"));
+
+function quarantineBody(problem: InspectProblem, payload: Uint8Array, nowMs: number): Uint8Array {
+  return new ProtoWriter().stringField(1, problem.category).bytesField(2, fromHex(problem.key)).bytesField(3, payload).stringField(4, problem.reason).uint64Field(5, nowMs).finish();
+}
+
+function fix(kv: Kv, problem: InspectProblem, nowMs: number, changes: RepairChange[]): void {
+  const rowKey = fromHex(problem.key);
+  const base = { category: problem.category, key: problem.key, channelId: problem.channelId, reason: problem.reason };
+  if (problem.action === "quarantine") {
+    const payload = kv.get(problem.category, rowKey);
+    if (payload === undefined) return;
+    const qKey = aboutKey(problem.category, rowKey);
+    kv.put(CATEGORY.quarantine, qKey, frameRow(CATEGORY.quarantine, qKey, 0n, quarantineBody(problem, payload, nowMs)));
+    kv.delete(problem.category, rowKey);
+    if (problem.category === CATEGORY.meta || problem.category === CATEGORY.log) kv.delete(CATEGORY.sum, aboutKey(problem.category, rowKey));
+    changes.push({ action: "quarantined", ...base });
+  } else if (problem.action === "rebuild-sum") {
+    const payload = kv.get(problem.category, rowKey);
+    if (payload === undefined) return;
+    const sum = sumRow(problem.category, rowKey, payload);
+    kv.put(CATEGORY.sum, sum.key, sum.payload);
+    changes.push({ action: "re-checksummed", ...base });
+  } else if (problem.action === "delete") {
+    kv.delete(problem.category, rowKey);
+    changes.push({ action: "deleted", ...base });
+  } else if (problem.action === "rebuild-counter") {
+    kv.delete(problem.category, rowKey);
+    changes.push({ action: "deleted", ...base, reason: `${problem.reason}; counter rebuilt below` });
+  }
+}
+
+/** Rebuilds what derives from other rows: missing meta rows (lamport = highest seen) and counters. */
+function rebuild(kv: Kv, changes: RepairChange[]): void {
+  const pass = inspectRows(kv);
+  for (const rows of pass.channels.values()) {
+    const sequences = [rows.outgoing, rows.incoming, rows.outgoingRepair, rows.incomingRepair].flat().map((e) => e.sequence);
+    const maxSequence = sequences.reduce((a, b) => (b > a ? b : a), 0n);
+    if (rows.meta === undefined) {
+      const lamports = [...rows.history, ...rows.outgoing.map((e) => e.value.message)].map((m) => m.lamportTimestamp ?? 0n);
+      const lamport = lamports.reduce((a, b) => (b > a ? b : a), 0n);
+      const payload = encodeChannelMeta({ schemaVersion: 1, lamportTimestamp: lamport, outgoingBuffer: [], incomingBuffer: [], outgoingRepairBuffer: [], incomingRepairBuffer: [] });
+      const rowKey = channelKey(rows.channelId);
+      kv.put(CATEGORY.meta, rowKey, payload);
+      if (pass.ours) {
+        const sum = sumRow(CATEGORY.meta, rowKey, payload);
+        kv.put(CATEGORY.sum, sum.key, sum.payload);
+      }
+      changes.push({ action: "rebuilt-meta", category: CATEGORY.meta, key: Buffer.from(rowKey).toString("hex"), channelId: rows.channelId, reason: `no sds.meta; lamport set to the highest seen (${lamport})` });
+    }
+    if (sequences.length > 0 && (rows.nextSequence === undefined || rows.nextSequence <= maxSequence)) {
+      const rowKey = channelKey(rows.channelId);
+      kv.put(CATEGORY.channel, rowKey, frameRow(CATEGORY.channel, rowKey, 0n, new ProtoWriter().uint64Field(1, maxSequence + 1n).finish()));
+      changes.push({ action: "rebuilt-counter", category: CATEGORY.channel, key: Buffer.from(rowKey).toString("hex"), channelId: rows.channelId, reason: `next insertion sequence set to ${maxSequence + 1n}` });
+    }
+  }
+}
+
+/** Writes `<path>.backup` with SQLite's online backup (WAL content included). */
+async function backup(db: import("better-sqlite3").Database, path: string): Promise<string> {
+  const backupPath = `${path}.backup`;
+  fs.rmSync(backupPath, { force: true });
+  await db.backup(backupPath);
+  return backupPath;
+}
+
+/**
+ * Repairs the database at `path` (see the module comment). Throws {@link StoreError}:
+ * E_STORE_LOCKED when a writer holds it, E_STORE_* when it cannot be opened or written.
+ */
+export async function repairDatabase(path: string, options: InspectOptions = {}): Promise<RepairResult> {
+  if (!fs.existsSync(path)) throw new StoreError("E_STORE_NOT_FOUND", `no database at ${path}`, { path });
+  const lock = acquireWriterLock(path, () => describeOwner(path));
+  try {
+    const db = openDatabase(path, { fileMustExist: true });
+    try {
+      const backupPath = await backup(db, path);
+      const kv = new Kv(db);
+      const nowMs = options.nowMs ?? Date.now();
+      const changes: RepairChange[] = [];
+      db.transaction(() => {
+        const formatKey = globalSettingKey(FORMAT_SETTING);
+        const ours = kv.get(CATEGORY.settings, formatKey) !== undefined;
+        for (const problem of inspectRows(kv).problems) fix(kv, problem, nowMs, changes);
+        if (!ours) {
+          const count = adoptForeignRows(kv);
+          changes.push({ action: "adopted", category: CATEGORY.sum, key: "", channelId: undefined, reason: `foreign file: added ${count} checksum row(s) and the format marker` });
+        }
+        if (kv.get(CATEGORY.settings, formatKey) === undefined) kv.put(CATEGORY.settings, formatKey, frameRow(CATEGORY.settings, formatKey, 0n, Uint8Array.of(FORMAT_VERSION)));
+        rebuild(kv, changes);
+      }).immediate();
+      return { backupPath, changes, after: inspectOpen(path, db, options) };
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    throw toStoreError(error, "repairing the database", path);
+  } finally {
+    lock.release();
+  }
+}
