@@ -1,8 +1,8 @@
 /**
  * The SDS bloom filter: k = `kHashes` indices per id by double hashing (`hashPairModulo`),
  * bits stored as 64-bit words like nim-sds and js-waku (bit h lives in word ⌊h/64⌋, bit
- * h mod 64). Words are kept as little-endian 32-bit halves in one `Uint32Array`, so `add`
- * and `has` touch no BigInt and allocate nothing for ordinary ids. Parameters are fixed
+ * h mod 64). The words are kept as bytes in the spec wire layout (big-endian words), so
+ * `add`/`has` touch no BigInt and allocate nothing, and spec (de)serialization is a copy. Parameters are fixed
  * at construction; the byte layouts per dialect live in `./codec.ts`.
  */
 import { assert } from "../../assert.js";
@@ -85,22 +85,23 @@ const pairScratch = new Float64Array(2);
 export class BloomFilter {
   /** The filter's fixed parameters. */
   readonly params: BloomFilterParams;
-  /** Word i is `halves[2i]` (bits 0–31) + `halves[2i+1]` (bits 32–63). */
-  private readonly halves: Uint32Array;
+  /** The words, each 8 bytes big-endian: bit h is byte `(h >>> 3) ^ 7`, mask `1 << (h & 7)`. */
+  private readonly bits: Uint8Array;
 
   /**
    * Builds an empty filter sized from `options` (throws `E_BLOOM_PARAMS` on bad options).
-   * `restored` is for codecs and `clone`: already validated parameters and their words
-   * (two 32-bit halves per word, low half first), taken as they are.
+   * `restored` is for codecs and `clone`: already validated parameters and their bit bytes
+   * (spec layout: 8 bytes per word, big-endian), taken as they are, not copied.
    */
-  constructor(options: BloomFilterOptions = {}, restored?: { params: BloomFilterParams; halves: Uint32Array }) {
+  constructor(options: BloomFilterOptions = {}, restored?: { params: BloomFilterParams; bits: Uint8Array }) {
     if (restored !== undefined) {
-      const { params, halves } = restored;
+      const { params, bits } = restored;
       assert(Number.isSafeInteger(params.mBits) && params.mBits >= 1, "bloom mBits must be a positive integer");
       assert(Number.isInteger(params.kHashes) && params.kHashes >= 1, "bloom kHashes must be a positive integer");
-      assert(halves.length === wordCountForBits(params.mBits) * 2, "bloom word count must be 1 + mBits div 64");
+      assert(bits.length === wordCountForBits(params.mBits) * 8, "bloom word count must be 1 + mBits div 64");
+      assert(bits.byteOffset % 4 === 0, "bloom bit bytes must be 4-byte aligned");
       this.params = Object.freeze({ ...params });
-      this.halves = halves;
+      this.bits = bits;
       return;
     }
     const hashFamily = options.hashFamily ?? defaultHashFamily(options.dialect ?? "spec");
@@ -114,7 +115,7 @@ export class BloomFilter {
       options.limits ?? DEFAULT_BLOOM_LIMITS,
     );
     this.params = Object.freeze({ capacity, errorRate, kHashes: sizing.kHashes, mBits: sizing.mBits, hashFamily });
-    this.halves = new Uint32Array(sizing.wordCount * 2);
+    this.bits = new Uint8Array(sizing.wordCount * 8);
   }
 
   /**
@@ -123,9 +124,9 @@ export class BloomFilter {
    * words and the parameters (default filter: 18,768 bytes).
    */
   toBytes(dialect: DialectName): Uint8Array {
-    if (dialect === "spec") return encodeSpecWords(this.halves);
+    if (dialect === "spec") return encodeSpecWords(this.bits);
     const { capacity, errorRate, kHashes, mBits } = this.params;
-    return encodeNimBloom({ capacity, errorRateMicros: Math.trunc(errorRate * 1_000_000), kHashes, mBits, halves: this.halves });
+    return encodeNimBloom({ capacity, errorRateMicros: Math.trunc(errorRate * 1_000_000), kHashes, mBits, bits: this.bits });
   }
 
   /**
@@ -141,8 +142,8 @@ export class BloomFilter {
     const location = { field: options.field ?? "bloomFilter", baseOffset: options.baseOffset ?? 0 };
     if (options.dialect === "spec") {
       const shape = new BloomFilter({ ...options, hashFamily, limits }).params;
-      const halves = decodeSpecWords(bytes, wordCountForBits(shape.mBits), location);
-      return new BloomFilter({}, { params: shape, halves });
+      const bits = decodeSpecWords(bytes, wordCountForBits(shape.mBits), location);
+      return new BloomFilter({}, { params: shape, bits });
     }
     const fields = decodeNimBloom(bytes, limits, location);
     const params: BloomFilterParams = {
@@ -152,19 +153,20 @@ export class BloomFilter {
       mBits: fields.mBits,
       hashFamily,
     };
-    return new BloomFilter({}, { params, halves: fields.halves });
+    return new BloomFilter({}, { params, bits: fields.bits });
   }
 
   /** Number of 64-bit words stored and serialized (1 + ⌊mBits / 64⌋). */
   get wordCount(): number {
-    return this.halves.length >>> 1;
+    return this.bits.length >>> 3;
   }
 
   /** Number of bits currently set (a fill indicator: ≈ m·(1 − e^(−kn/m)) after n ids). */
   get bitCount(): number {
     let count = 0;
-    for (let index = 0; index < this.halves.length; index++) {
-      let value = this.halves[index]!;
+    const words = new Uint32Array(this.bits.buffer, this.bits.byteOffset, this.bits.length >>> 2);
+    for (let index = 0; index < words.length; index++) {
+      let value = words[index]!;
       value -= (value >>> 1) & 0x55555555;
       value = (value & 0x33333333) + ((value >>> 2) & 0x33333333);
       count += (Math.imul((value + (value >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
@@ -178,10 +180,10 @@ export class BloomFilter {
     hashPairModulo(hashFamily, id, mBits, pairScratch);
     const hashA = pairScratch[0]!;
     const hashB = pairScratch[1]!;
-    const halves = this.halves;
+    const bits = this.bits;
     for (let n = 0; n < kHashes; n++) {
       const index = (hashA + n * hashB) % mBits;
-      halves[index >>> 5] |= 1 << (index & 31);
+      bits[(index >>> 3) ^ 7] |= 1 << (index & 7);
     }
   }
 
@@ -194,10 +196,10 @@ export class BloomFilter {
     hashPairModulo(hashFamily, id, mBits, pairScratch);
     const hashA = pairScratch[0]!;
     const hashB = pairScratch[1]!;
-    const halves = this.halves;
+    const bits = this.bits;
     for (let n = 0; n < kHashes; n++) {
       const index = (hashA + n * hashB) % mBits;
-      if ((halves[index >>> 5]! & (1 << (index & 31))) === 0) return false;
+      if ((bits[(index >>> 3) ^ 7]! & (1 << (index & 7))) === 0) return false;
     }
     return true;
   }
@@ -213,23 +215,24 @@ export class BloomFilter {
 
   /** An independent copy with the same parameters and bits. */
   clone(): BloomFilter {
-    return new BloomFilter({}, { params: this.params, halves: this.halves.slice() });
+    return new BloomFilter({}, { params: this.params, bits: this.bits.slice() });
   }
 
   /** Sets every bit to 0, keeping the parameters. */
   clear(): void {
-    this.halves.fill(0);
+    this.bits.fill(0);
   }
 
   /** Word `index` as an unsigned 64-bit value (0 ≤ index < wordCount). */
   word(index: number): bigint {
     assert(Number.isInteger(index) && index >= 0 && index < this.wordCount, "bloom word index out of range");
-    return (BigInt(this.halves[index * 2 + 1]!) << 32n) | BigInt(this.halves[index * 2]!);
+    return new DataView(this.bits.buffer, this.bits.byteOffset + index * 8, 8).getBigUint64(0, false);
   }
 
-  /** The raw 32-bit halves (read-only view for codecs; mutate only through `add`). */
-  get halfWords(): Readonly<Uint32Array> {
-    return this.halves;
+  /** True when bit `bitIndex` (0 ≤ bitIndex < mBits) is set. */
+  isBitSet(bitIndex: number): boolean {
+    assert(Number.isInteger(bitIndex) && bitIndex >= 0 && bitIndex < this.params.mBits, "bloom bit index out of range");
+    return (this.bits[(bitIndex >>> 3) ^ 7]! & (1 << (bitIndex & 7))) !== 0;
   }
 
   /** True when `other` has the same parameters (so its bits mean the same ids). */

@@ -18,23 +18,27 @@ export interface BloomBytesLocation {
   baseOffset?: number;
 }
 
-/** Serializes words (two little-endian 32-bit halves each) as js-waku does: 8 bytes big-endian per word. */
-export function encodeSpecWords(halves: Readonly<Uint32Array>): Uint8Array {
-  const bytes = new Uint8Array(halves.length * 4);
-  const view = new DataView(bytes.buffer);
-  for (let word = 0; word < halves.length >>> 1; word++) {
-    view.setUint32(word * 8, halves[word * 2 + 1]!, false);
-    view.setUint32(word * 8 + 4, halves[word * 2]!, false);
-  }
-  return bytes;
+/**
+ * In-memory layout of every filter: the spec wire layout itself — 64-bit words, each
+ * big-endian — so bit h is byte `(h >>> 3) ^ 7`, mask `1 << (h & 7)`. Spec (de)serialization
+ * is then a copy; the nim layout (words little-endian) reverses each 8-byte group.
+ */
+export function bitByteIndex(bitIndex: number): number {
+  return (bitIndex >>> 3) ^ 7;
+}
+
+/** Serializes a filter as js-waku does: its words big-endian, i.e. a copy of the bit bytes. */
+export function encodeSpecWords(bits: Uint8Array): Uint8Array {
+  return bits.slice();
 }
 
 /**
- * Reads a spec-dialect filter of exactly `wordCount` words. js-waku reads whatever is there
- * (a short blob throws a RangeError, a long one is silently truncated); we require the exact
- * length the receiver's parameters imply, so a peer with other parameters is noticed.
+ * Reads a spec-dialect filter of exactly `wordCount` words into a fresh bit array. js-waku
+ * reads whatever is there (a short blob throws a RangeError, a long one is silently
+ * truncated); we require the exact length the receiver's parameters imply, so a peer with
+ * other parameters is noticed.
  */
-export function decodeSpecWords(bytes: Uint8Array, wordCount: number, location: BloomBytesLocation = {}): Uint32Array {
+export function decodeSpecWords(bytes: Uint8Array, wordCount: number, location: BloomBytesLocation = {}): Uint8Array {
   const field = location.field ?? "bloomFilter";
   const offset = location.baseOffset ?? 0;
   if (bytes.length !== wordCount * 8) {
@@ -45,13 +49,12 @@ export function decodeSpecWords(bytes: Uint8Array, wordCount: number, location: 
       { lengthBytes: bytes.length, expectedBytes: wordCount * 8 },
     );
   }
-  const halves = new Uint32Array(wordCount * 2);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let word = 0; word < wordCount; word++) {
-    halves[word * 2 + 1] = view.getUint32(word * 8, false);
-    halves[word * 2] = view.getUint32(word * 8 + 4, false);
-  }
-  return halves;
+  return bytes.slice();
+}
+
+/** Copies `source` into `target` reversing each 8-byte group (big-endian ⇄ little-endian words). */
+function swapWordBytes(source: Uint8Array, target: Uint8Array, targetOffset: number): void {
+  for (let index = 0; index < source.length; index++) target[targetOffset + (index ^ 7)] = source[index]!;
 }
 
 /** Parameters carried by a nim-dialect filter. */
@@ -61,22 +64,24 @@ export interface NimBloomFields {
   errorRateMicros: number;
   kHashes: number;
   mBits: number;
-  /** The words, two little-endian 32-bit halves each. */
-  halves: Uint32Array;
+  /** The bits in the in-memory (spec, big-endian words) layout. */
+  bits: Uint8Array;
 }
 
 /** Serializes a nim-dialect filter: fields 1–5 in order, words little-endian. */
 export function encodeNimBloom(fields: NimBloomFields): Uint8Array {
-  const words = new Uint8Array(fields.halves.length * 4);
-  const view = new DataView(words.buffer);
-  for (let half = 0; half < fields.halves.length; half++) view.setUint32(half * 4, fields.halves[half]!, true);
-  return new ProtoWriter()
-    .bytesField(1, words)
+  const tail = new ProtoWriter()
     .uint64Field(2, fields.capacity)
     .uint64Field(3, fields.errorRateMicros)
     .uint64Field(4, fields.kHashes)
     .uint64Field(5, fields.mBits)
     .finish();
+  const head = new ProtoWriter().tag(1, WireType.LengthDelimited).varint(fields.bits.length).finish();
+  const output = new Uint8Array(head.length + fields.bits.length + tail.length);
+  output.set(head, 0);
+  swapWordBytes(fields.bits, output, head.length);
+  output.set(tail, head.length + fields.bits.length);
+  return output;
 }
 
 const FIELD_NAMES = ["", "words", "capacity", "errorRate", "kHashes", "mBits"] as const;
@@ -143,8 +148,7 @@ export function decodeNimBloom(bytes: Uint8Array, limits: BloomLimits, location:
       { lengthBytes: words.length, expectedBytes: wordCount * 8 },
     );
   }
-  const halves = new Uint32Array(wordCount * 2);
-  const view = new DataView(words.buffer, words.byteOffset, words.byteLength);
-  for (let half = 0; half < halves.length; half++) halves[half] = view.getUint32(half * 4, true);
-  return { capacity, errorRateMicros, kHashes, mBits, halves };
+  const bits = new Uint8Array(words.length);
+  swapWordBytes(words, bits, 0);
+  return { capacity, errorRateMicros, kHashes, mBits, bits };
 }

@@ -104,6 +104,8 @@ describe("spec dialect against @waku/sds BloomFilter", () => {
         theirs.insert(id);
       }
       expect(hex(ours.toBytes("spec"))).toBe(hex(theirs.toBytes()));
+      for (let word = 0; word < ours.wordCount; word += 97) expect(ours.word(word)).toBe(BigInt.asUintN(64, theirs.data[word]!));
+      for (const index of ours.indicesOf(inserted[0]!)) expect(ours.isBitSet(index)).toBe(true);
       for (const id of inserted) expect(ours.has(id)).toBe(true);
       for (let index = 0; index < 3000; index++) {
         const probe = randomId(random);
