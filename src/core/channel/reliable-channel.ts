@@ -10,76 +10,20 @@
 import { createHash, randomUUID } from "node:crypto";
 import { SdsError, isSdsError } from "../errors.js";
 import type { HistoryEntry } from "../protocol/types.js";
+import { decodeMessage } from "../protocol/wire/index.js";
 import type { Delivered } from "../protocol/engine/events.js";
 import { RELIABLE_CHANNEL_META_BYTES, contentTopicFor, hasAcceptableMeta, toHex, type WakuEnvelope } from "../relay/envelope.js";
 import type { ReceivedEnvelope, RelayTransport, Subscription } from "../relay/transport.js";
-import { ChannelCipher, type ChannelCipherOptions } from "./encryption.js";
-import { ChannelEvents, emptyCounters, type ChannelCounters, type ChannelEventMap, type ChannelEventName, type ChannelListener, type ChannelScheduler, type DropReason } from "./events.js";
-import { EpochRateLimiter, RateLimitedQueue, type RateLimitConfig } from "./rate-limit.js";
-import { Reassembler, type ReassemblerOptions, type ReassemblyOutcome } from "./reassembly.js";
+import { ChannelCipher } from "./encryption.js";
+import { ChannelEvents, emptyCounters, type ChannelCounters, type ChannelEventMap, type ChannelEventName, type ChannelListener, type DropReason } from "./events.js";
+import { MissingDependencies } from "./missing.js";
+import type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
+import { EpochRateLimiter, RateLimitedQueue } from "./rate-limit.js";
+import { Reassembler, type ReassemblyOutcome } from "./reassembly.js";
 import { SEGMENT_BYTES_MAX_DEFAULT, SEGMENT_TOTAL_COUNT_MAX_DEFAULT, chunkBytesFor, segmentPayload } from "./segmentation.js";
 import { SendTracker, type SendEvent } from "./send-state.js";
 
-/** What the channel needs from an SDS engine (the `ReliabilityManager` API of issue 3). */
-export interface ReliabilityEngine {
-  send(channelId: string, payload: Uint8Array, options?: { ephemeral?: boolean }): Promise<{ messageId: string; wire: Uint8Array }>;
-  receive(wire: Uint8Array, options?: { retrievalHint?: Uint8Array }): Promise<{ channelId: string; messageId: string; duplicate: boolean; delivered: Delivered[]; missing: HistoryEntry[]; acknowledged: string[] }>;
-  tick(): Promise<{ wire: Uint8Array[]; delivered: Delivered[]; lost: HistoryEntry[]; acknowledged: string[]; undelivered: string[] }>;
-}
-
-/** Options of a {@link ReliableChannel}. */
-export interface ReliableChannelOptions {
-  /** SDS channel id; also names the content topic `/sds/1/<channelId>/proto` unless `contentTopic` is set. */
-  channelId: string;
-  contentTopic?: string;
-  engine: ReliabilityEngine;
-  transport: RelayTransport;
-  /** Clock in ms (default Date.now); stamps envelopes and drives reassembly timeouts and rate limits. */
-  now?: () => number;
-  /** Runs periodic ticks; without one, call {@link ReliableChannel.tick} yourself. */
-  scheduler?: ChannelScheduler;
-  /** Interval between engine ticks (resends, sync, repair, sweeps), ms (default 1000). */
-  tickIntervalMs?: number;
-  /** 32-byte channel key: enables AES-256-GCM on every envelope payload. */
-  key?: Uint8Array;
-  cipher?: ChannelCipherOptions;
-  /** Limit first transmissions per epoch; resends and repairs are not charged. */
-  rateLimit?: RateLimitConfig;
-  /** Segments waiting for rate-limit budget at most (default 10 000). */
-  rateLimitQueueMax?: number;
-  /** Bound on one encoded segment, bytes (default 102 400). */
-  segmentBytesMax?: number;
-  /** Most segments per payload (default 256). */
-  totalSegmentCountMax?: number;
-  /** Reassembly limits (sets, buffered bytes, per-set timeout). */
-  reassembly?: Omit<ReassemblerOptions, "now" | "segmentBytesMax" | "totalSegmentCountMax">;
-  /** Wrap payloads in segments (default true). Off: SDS content is the raw payload (js-waku style, ≤ one message). */
-  segmentation?: boolean;
-  /** Deliver SDS content that is not a segment as-is (default true: peers that do not segment). */
-  acceptUnsegmented?: boolean;
-  /** Send requests tracked at once (default 100 000). */
-  requestsMax?: number;
-  /** Envelopes waiting for the engine at once before new ones are dropped (default 10 000). */
-  incomingQueueMax?: number;
-  /** Do not ask the store for the same retrieval hint again sooner than this, ms (default 5000). */
-  fetchRetryMs?: number;
-  /** Retrieval hints remembered as asked (default 10 000). */
-  fetchHintsMax?: number;
-  /** Catch up from the relay store from this relay time (ns) when starting. */
-  sinceTimestampNs?: bigint;
-  /** Id of a new send request (default randomUUID). */
-  newRequestId?: () => string;
-}
-
-/** What {@link ReliableChannel.send} returns once every segment is SDS-wrapped and queued. */
-export interface SendReceipt {
-  requestId: string;
-  /** SDS message ids of the segments, in order. */
-  messageIds: string[];
-}
-
-/** Where a request stands, also after it is final (recent ones are remembered). */
-export type RequestOutcome = "pending" | "sent" | "delivered" | "undelivered" | "unknown";
+export type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
 
 interface Outgoing {
   messageId: string | undefined;
@@ -111,10 +55,16 @@ export class ReliableChannel {
   private readonly wireToMessage = new Map<string, string>();
   private readonly messageToWire = new Map<string, string>();
   private readonly outcomes = new Map<string, RequestOutcome>();
-  private readonly fetchedHints = new Map<string, number>();
+  private readonly missing: MissingDependencies;
+  private readonly queuedMessageIds = new Set<string>();
+  private readonly hinted = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private lane: Promise<unknown> = Promise.resolve();
   private ingressWaiting = 0;
+  private lowestStoredAtNs: bigint | undefined;
+  private highestStoredAtNs: bigint | undefined;
+  private storeSyncMarkNs: bigint | undefined;
+  private lastStoreSyncMs: number | undefined;
   private subscription: Subscription | undefined;
   private cancelTick: (() => void) | undefined;
   private cancelDrain: (() => void) | undefined;
@@ -131,6 +81,7 @@ export class ReliableChannel {
     chunkBytesFor(this.segmentBytesMax); // validates early
     this.reassembler = new Reassembler<SegmentTag>({ ...options.reassembly, now: this.now, segmentBytesMax: this.segmentBytesMax, totalSegmentCountMax: this.totalSegmentCountMax });
     this.tracker = new SendTracker({ requestsMax: options.requestsMax });
+    this.missing = new MissingDependencies(options.fetchRetryMs ?? 5000, options.fetchHintsMax ?? 10_000);
   }
 
   private get segmentBytesMax(): number {
@@ -220,8 +171,12 @@ export class ReliableChannel {
       this.wireToMessage.set(key, item.messageId);
       this.messageToWire.set(item.messageId, key);
       const outgoing: Outgoing = { messageId: item.messageId, wire: item.wire, ephemeral };
-      if (this.queue) this.queue.push(outgoing);
-      else this.dispatch(outgoing);
+      if (this.queue) {
+        this.queue.push(outgoing);
+        this.queuedMessageIds.add(item.messageId);
+      } else {
+        this.dispatch(outgoing);
+      }
     }
     if (this.queue) this.drainQueue();
     return { requestId, messageIds };
@@ -232,7 +187,9 @@ export class ReliableChannel {
     try {
       const result = await this.inLane(() => this.engine.tick());
       for (const wire of result.wire) {
+        if (!this.ownsWire(wire)) continue;
         const messageId = this.wireToMessage.get(wireKey(wire));
+        if (messageId !== undefined && this.queuedMessageIds.has(messageId)) continue; // first transmission still waits for budget
         if (messageId !== undefined) this.counters.resent += 1;
         this.dispatch({ messageId, wire, ephemeral: false });
       }
@@ -245,11 +202,53 @@ export class ReliableChannel {
     }
     this.handleReassembly(this.reassembler.sweep());
     if (this.queue) this.drainQueue();
+    this.fetchMissing();
+    this.storeSync();
+  }
+
+  /**
+   * Every `storeSyncIntervalMs`, fetches from the relay store everything stored since the last
+   * such sync (relay store times are strictly increasing, so consecutive windows leave no gap).
+   * This closes "tail" losses nothing else reveals: a last message dropped on a lossy link that
+   * no later content message references. Duplicates are cheap: SDS drops them.
+   */
+  private storeSync(): void {
+    const intervalMs = this.options.storeSyncIntervalMs ?? 30_000;
+    const nowMs = this.now();
+    if (intervalMs <= 0 || (this.lastStoreSyncMs !== undefined && nowMs - this.lastStoreSyncMs < intervalMs)) return;
+    this.lastStoreSyncMs = nowMs;
+    if (this.storeSyncMarkNs === undefined) {
+      const start = this.options.sinceTimestampNs ?? this.lowestStoredAtNs;
+      if (start === undefined) return; // nothing seen yet: no window to check
+      this.storeSyncMarkNs = start - 1n;
+    }
+    const since = this.storeSyncMarkNs + 1n;
+    const limit = this.options.gapFetchEnvelopesMax ?? 2000;
+    const highestAtStart = this.highestStoredAtNs;
+    this.counters.fetchRequests += 1;
+    this.fetchAndIngest(
+      this.transport.fetchSince(this.contentTopic, since, { limit }).then((found) => {
+        const last = found[found.length - 1];
+        if (found.length >= limit && last !== undefined) {
+          this.storeSyncMarkNs = last.storedAtNs; // more to read: continue from here on the next tick
+          this.lastStoreSyncMs = undefined;
+        } else {
+          let mark = last?.storedAtNs ?? since - 1n;
+          if (highestAtStart !== undefined && highestAtStart > mark) mark = highestAtStart;
+          this.storeSyncMarkNs = mark;
+        }
+        return found;
+      }),
+    );
   }
 
   /** Feeds one received envelope through the incoming pipeline (used by the subscription, store fetches and replays). */
   async ingest(message: ReceivedEnvelope): Promise<void> {
     this.counters.envelopesReceived += 1;
+    if (message.storedAtNs > 0n) {
+      if (this.lowestStoredAtNs === undefined || message.storedAtNs < this.lowestStoredAtNs) this.lowestStoredAtNs = message.storedAtNs;
+      if (this.highestStoredAtNs === undefined || message.storedAtNs > this.highestStoredAtNs) this.highestStoredAtNs = message.storedAtNs;
+    }
     const envelope = message.envelope;
     if (envelope.contentTopic !== this.contentTopic) return this.drop("bad-topic", envelope.contentTopic);
     if (!hasAcceptableMeta(envelope)) return this.drop("bad-meta", Buffer.from(envelope.meta ?? []).toString("latin1"));
@@ -266,7 +265,7 @@ export class ReliableChannel {
     this.ingressWaiting += 1;
     let result;
     try {
-      result = await this.inLane(() => this.engine.receive(wire, { retrievalHint: message.hash }));
+      result = await this.inLane(() => this.engine.receive(wire, { retrievalHint: message.hash, channelId: this.channelId }));
     } catch (error) {
       if (isSdsError(error) && (error.errorClass === "input" || error.name === "DecodeError")) {
         return this.drop(error.code === "E_CHANNEL_UNKNOWN" ? "foreign-channel" : "decode", `envelope ${message.hashHex}: ${error.message}`);
@@ -275,13 +274,26 @@ export class ReliableChannel {
     } finally {
       this.ingressWaiting -= 1;
     }
-    if (result.channelId !== this.channelId) return this.drop("foreign-channel", `SDS channel ${result.channelId}`);
+    if (result.ignored === true || result.channelId !== this.channelId) return this.drop("foreign-channel", `SDS channel ${result.channelId}`);
     this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
     this.handleDelivered(result.delivered);
-    if (result.missing.length > 0) this.fetchMissing(result.missing);
+    if (result.missing.length > 0) {
+      this.missing.report(result.missing, this.now(), message.storedAtNs);
+      this.fetchMissing();
+    }
+  }
+
+  /** True unless `wire` decodes as another channel's message (an engine ticks all its channels). */
+  private ownsWire(wire: Uint8Array): boolean {
+    try {
+      return decodeMessage(wire, { dialect: this.engine.dialect?.name ?? "auto", limits: { wireBytesMax: Math.max(wire.length, 1) } }).channelId === this.channelId;
+    } catch {
+      return true;
+    }
   }
 
   private handleDelivered(delivered: readonly Delivered[]): void {
+    if (delivered.length > 0) this.missing.resolve(delivered.map((item) => item.messageId));
     for (const item of delivered) {
       if (item.channelId !== this.channelId || item.content.length === 0) continue;
       const tag: SegmentTag = { messageId: item.messageId, senderId: item.senderId, lamportTimestamp: item.lamportTimestamp };
@@ -318,30 +330,31 @@ export class ReliableChannel {
   }
 
   private reportLost(entries: readonly HistoryEntry[]): void {
+    this.missing.resolve(entries.map((entry) => entry.messageId));
     this.counters.lost += entries.length;
     this.events.emit("lost", { source: "sds", messageIds: entries.map((entry) => entry.messageId) });
   }
 
-  /** Asks the relay store for missing dependencies that carry a retrieval hint, at most once per `fetchRetryMs`. */
-  private fetchMissing(missing: readonly HistoryEntry[]): void {
+  /**
+   * Asks the relay store for missing dependencies: by retrieval hint (again every `fetchRetryMs`),
+   * and by time range for dependencies nobody gave a hint for.
+   */
+  private fetchMissing(): void {
     const nowMs = this.now();
-    const retryMs = this.options.fetchRetryMs ?? 5000;
-    const hints: Uint8Array[] = [];
-    for (const entry of missing) {
-      if (!entry.retrievalHint || entry.retrievalHint.length === 0) continue;
-      const key = toHex(entry.retrievalHint);
-      const asked = this.fetchedHints.get(key);
-      if (asked !== undefined && nowMs - asked < retryMs) continue;
-      this.fetchedHints.delete(key);
-      this.fetchedHints.set(key, nowMs);
-      hints.push(entry.retrievalHint);
+    const since = this.missing.gapSince(nowMs, this.options.gapLookbackMs ?? 600_000);
+    if (since !== undefined) {
+      this.counters.fetchRequests += 1;
+      this.fetchAndIngest(this.transport.fetchSince(this.contentTopic, since, { limit: this.options.gapFetchEnvelopesMax ?? 2000 }));
     }
-    const hintsMax = this.options.fetchHintsMax ?? 10_000;
-    while (this.fetchedHints.size > hintsMax) this.fetchedHints.delete(this.fetchedHints.keys().next().value as string);
+    const hints = this.missing.due(nowMs);
     if (hints.length === 0) return;
     this.counters.fetchRequests += 1;
+    this.fetchAndIngest(this.transport.fetchByHashes(this.contentTopic, hints));
+  }
+
+  private fetchAndIngest(fetching: Promise<ReceivedEnvelope[]>): void {
     this.track(
-      this.transport.fetchByHashes(this.contentTopic, hints).then(
+      fetching.then(
         async (found) => {
           this.counters.fetchedEnvelopes += found.length;
           for (const message of found) await this.ingest(message);
@@ -357,9 +370,11 @@ export class ReliableChannel {
     if (outgoing.ephemeral) envelope.ephemeral = true;
     this.track(
       this.transport.publish(this.contentTopic, envelope).then(
-        () => {
+        (ack) => {
           this.counters.published += 1;
-          if (outgoing.messageId !== undefined) this.applySendEvents(this.tracker.published(outgoing.messageId));
+          if (outgoing.messageId === undefined) return;
+          this.recordOwnHint(outgoing.messageId, ack.hash);
+          this.applySendEvents(this.tracker.published(outgoing.messageId));
         },
         (error: unknown) => {
           this.counters.publishFailed += 1;
@@ -370,10 +385,21 @@ export class ReliableChannel {
     );
   }
 
+  /** Gives the engine the envelope hash of our message's first confirmed publish, once. */
+  private recordOwnHint(messageId: string, hint: Uint8Array): void {
+    const setHint = this.engine.setRetrievalHint;
+    if (setHint === undefined || this.hinted.has(messageId) || !this.tracker.requestOf(messageId)) return;
+    this.hinted.add(messageId);
+    this.track(this.inLane(() => setHint.call(this.engine, this.channelId, messageId, hint)).catch((error: unknown) => this.reportError(error, "tick")));
+  }
+
   private drainQueue(): void {
     if (!this.queue) return;
     const { released, nextAtMs } = this.queue.drain();
-    for (const outgoing of released) this.dispatch(outgoing);
+    for (const outgoing of released) {
+      if (outgoing.messageId !== undefined) this.queuedMessageIds.delete(outgoing.messageId);
+      this.dispatch(outgoing);
+    }
     this.cancelDrain?.();
     this.cancelDrain = undefined;
     if (nextAtMs !== undefined && this.running && this.options.scheduler) {
@@ -409,6 +435,7 @@ export class ReliableChannel {
     for (const messageId of messageIds) {
       const key = this.messageToWire.get(messageId);
       this.messageToWire.delete(messageId);
+      this.hinted.delete(messageId);
       if (key !== undefined) this.wireToMessage.delete(key);
     }
     this.outcomes.delete(requestId);
