@@ -103,10 +103,21 @@ function asMessage(bytes: Uint8Array, options: BlobDecodeOptions, baseOffset = 0
     } else if (error) record.bloomError = errorJson(error);
   }
   const fields = annotateMessage(bytes, dialect, undefined, baseOffset);
-  const rows = rowsFromAnnotated(fields, {
+  const rows: TreeRow[] = [];
+  for (const row of rowsFromAnnotated(fields, {
     bytesShownMax: options.bytesShownMax,
     describe: (field) => (field.name === "bloomFilter" && bloomLine !== undefined ? bloomLine : undefined),
-  }).map((row) => ({ ...row, depth: row.depth + depth }));
+  })) {
+    rows.push({ ...row, depth: row.depth + depth });
+    if (depth > 0 && row.name === "content" && message.content && message.content.length > 0) {
+      const contentAt = row.offset + row.length - message.content.length;
+      const segment = trySegment(message.content, options, contentAt, depth + 2);
+      if (segment) {
+        record.contentSegment = segment.record.segment;
+        rows.push({ depth: depth + 1, offset: contentAt, length: message.content.length, field: 20, name: "segment", value: segment.title }, ...segment.rows);
+      }
+    }
+  }
   const title = `${dialect} ${kind} message`;
   return { record, title, note: `${"  ".repeat(depth)}  dialect ${dialect}, ${detection.confidence}: ${detection.reason}`, rows };
 }
@@ -141,8 +152,31 @@ function asSegment(bytes: Uint8Array, options: BlobDecodeOptions, baseOffset = 0
   const segment = decodeSegment(bytes, {}, baseOffset);
   const kind = segment.isParity ? "parity" : "data";
   const count = segment.isParity ? segment.paritySegmentCount ?? 0 : segment.dataSegmentCount;
-  const rows = rowsFromDump(dumpProtobuf(bytes, { maxDepth: 0 }).fields.map((node) => shift(node, baseOffset)), { bytesShownMax: options.bytesShownMax }).map((row) => ({ ...row, depth: row.depth + depth }));
+  const rows = rowsFromDump(dumpProtobuf(bytes, { maxDepth: 0 }).fields.map((node) => shift(node, baseOffset)), { bytesShownMax: options.bytesShownMax }).map((row) => ({
+    ...row,
+    name: SEGMENT_NAMES[row.field] ?? row.name,
+    depth: row.depth + depth,
+  }));
   return { record: { type: "segment", segment: segmentJson(segment) }, title: `${kind} segment ${segment.index + 1} of ${count} (payload ${segment.originalPayloadLength} bytes)`, rows };
+}
+
+const SEGMENT_NAMES: Record<number, string> = {
+  1: "originalPayloadHash",
+  2: "originalPayloadLength",
+  3: "index",
+  4: "dataSegmentCount",
+  5: "paritySegmentCount",
+  6: "isParity",
+  7: "segmentPayload",
+};
+
+function trySegment(bytes: Uint8Array, options: BlobDecodeOptions, baseOffset: number, depth: number): BlobResult | undefined {
+  try {
+    return asSegment(bytes, options, baseOffset, depth);
+  } catch (error) {
+    if (error instanceof SdsError) return undefined;
+    throw error;
+  }
 }
 
 function shift(node: DumpNode, by: number): DumpNode {
@@ -173,22 +207,33 @@ function asEnvelope(bytes: Uint8Array, options: BlobDecodeOptions, requireTopic:
     throw new DecodeError("E_DECODE_INVALID", `content topic ${JSON.stringify(envelope.contentTopic)} is not /app/version/name/encoding`, { field: "contentTopic", offset: 0 });
   }
   const record: Record<string, unknown> = { type: "envelope", envelope: envelopeJson(envelope) };
-  const rows: TreeRow[] = rowsFromDump(dumpProtobuf(bytes, { maxDepth: 0 }).fields, { bytesShownMax: options.bytesShownMax }).map((row) => ({
-    ...row,
-    name: ENVELOPE_NAMES[row.field] ?? row.name,
-  }));
-  let title = `waku envelope on ${envelope.contentTopic}`;
   const at = payloadOffset(bytes);
   const inner = nested(envelope.payload, options, at);
+  const rows: TreeRow[] = [];
+  for (const row of rowsFromDump(dumpProtobuf(bytes, { maxDepth: 0 }).fields, { bytesShownMax: options.bytesShownMax })) {
+    const named = { ...row, name: ENVELOPE_NAMES[row.field] ?? row.name };
+    if (row.field === 10 && envelope.timestampNs !== undefined) named.value = showTimestampNs(envelope.timestampNs);
+    rows.push(named);
+    if (row.field === 1 && inner && row.offset + row.length - envelope.payload.length === at) {
+      rows.push({ depth: 1, offset: at, length: envelope.payload.length, field: 1, name: "payload", value: inner.title }, ...inner.rows);
+    }
+  }
+  let title = `waku envelope on ${envelope.contentTopic}`;
   if (inner) {
     record.payloadDecoded = inner.record;
-    rows.push({ depth: 1, offset: at, length: envelope.payload.length, field: 1, name: "payload", value: inner.title }, ...inner.rows);
     title += `, carrying a ${inner.title}`;
   } else if (envelope.payload.length > 0) {
     record.payloadDecoded = null;
-    title += `, payload not an SDS message or segment (${showBytes(envelope.payload, { bytesShownMax: 8 })}; encrypted?)`;
+    title += ", payload not an SDS message or segment (encrypted?)";
   }
   return { record, title, rows };
+}
+
+/** Unix nanoseconds with an ISO date. */
+function showTimestampNs(value: bigint): string {
+  const ms = value / 1_000_000n;
+  const date = ms > -8_640_000_000_000_000n && ms < 8_640_000_000_000_000n ? ` (${new Date(Number(ms)).toISOString()})` : "";
+  return `${value} ns${date}`;
 }
 
 const ENVELOPE_NAMES: Record<number, string> = { 1: "payload", 2: "contentTopic", 3: "version", 10: "timestamp", 11: "meta", 21: "rateLimitProof", 31: "ephemeral" };
