@@ -3,7 +3,13 @@
  * colon-separated internally (`channel:open`); users type spaces.
  */
 import Decode from "./commands/decode.js";
+import InspectDb from "./commands/inspect-db.js";
+import Relay from "./commands/relay.js";
+import Send from "./commands/send.js";
 
 export const COMMANDS = {
   decode: Decode,
+  "inspect-db": InspectDb,
+  relay: Relay,
+  send: Send,
 };
