@@ -240,115 +240,114 @@ function weakHashLen32WithSeeds(bytes: Uint8Array, offset: number, ah: number, a
   add(ah, al, zh, zl); // first = a + z
 }
 
-/** The > 64-byte path: 64-byte blocks, then the last 64 bytes with a length-dependent multiplier. */
-function hashLongerThan64(bytes: Uint8Array, length: number): void {
-  // x = seed; y = seed·k1 + 113; z = ShiftMix(y·k2 + 113)·k2
-  let xh = 0, xl = 81;
+/** State of the > 64-byte path (x, y, z and the pairs v, w), as int32 halves. */
+let xh = 0, xl = 0, yh = 0, yl = 0, zh = 0, zl = 0;
+let v0h = 0, v0l = 0, v1h = 0, v1l = 0, w0h = 0, w0l = 0, w1h = 0, w1l = 0;
+
+/** x = seed·k2 + Fetch(0); y = seed·k1 + 113; z = ShiftMix(y·k2 + 113)·k2; v = w = 0. */
+function startLong(bytes: Uint8Array): void {
   mul(0, 81, K1H, K1L);
   add(rh, rl, 0, 113);
-  let yh = rh, yl = rl;
+  yh = rh; yl = rl;
   mul(yh, yl, K2H, K2L);
   add(rh, rl, 0, 113);
   mul(rh, (rl ^ (rh >>> 15)) | 0, K2H, K2L);
-  let zh = rh, zl = rl;
-  let v0h = 0, v0l = 0, v1h = 0, v1l = 0, w0h = 0, w0l = 0, w1h = 0, w1l = 0;
-  // x = x·k2 + Fetch(s)
-  mul(xh, xl, K2H, K2L);
-  const t0h = rh, t0l = rl;
+  zh = rh; zl = rl;
+  v0h = v0l = v1h = v1l = w0h = w0l = w1h = w1l = 0;
+  mul(0, 81, K2H, K2L);
+  const th = rh, tl = rl;
   fetch64(bytes, 0);
-  add(rh, rl, t0h, t0l);
-  xh = rh;
-  xl = rl;
-  const end = Math.floor((length - 1) / 64) * 64;
-  const last64 = end + ((length - 1) & 63) - 63;
-  let offset = 0;
-  let multiplierH = K1H, multiplierL = K1L;
-  let last = false;
-  for (;;) {
-    if (last) {
-      // Entering the final round: adjust w0 and v0 by the tail length.
-      add(w0h, w0l, 0, (length - 1) & 63);
-      w0h = rh; w0l = rl;
-      add(v0h, v0l, w0h, w0l);
-      v0h = rh; v0l = rl;
-      add(w0h, w0l, v0h, v0l);
-      w0h = rh; w0l = rl;
-    }
-    // x = rotate(x + y + v0 + Fetch(s + 8), 37) · mul
-    add(xh, xl, yh, yl);
-    add(rh, rl, v0h, v0l);
-    const sxh = rh, sxl = rl;
-    fetch64(bytes, offset + 8);
-    add(rh, rl, sxh, sxl);
-    rotate(rh, rl, 37);
-    mul(rh, rl, multiplierH, multiplierL);
-    xh = rh; xl = rl;
-    // y = rotate(y + v1 + Fetch(s + 48), 42) · mul
-    add(yh, yl, v1h, v1l);
-    const syh = rh, syl = rl;
-    fetch64(bytes, offset + 48);
-    add(rh, rl, syh, syl);
-    rotate(rh, rl, 42);
-    mul(rh, rl, multiplierH, multiplierL);
-    yh = rh; yl = rl;
-    if (last) {
-      // x ^= w1 · 9; y += v0 · 9 + Fetch(s + 40)
-      mul(w1h, w1l, 0, 9);
-      xh = (xh ^ rh) | 0; xl = (xl ^ rl) | 0;
-      mul(v0h, v0l, 0, 9);
-    } else {
-      // x ^= w1; y += v0 + Fetch(s + 40)
-      xh = (xh ^ w1h) | 0; xl = (xl ^ w1l) | 0;
-      rh = v0h; rl = v0l;
-    }
-    add(yh, yl, rh, rl);
-    const s2h = rh, s2l = rl;
-    fetch64(bytes, offset + 40);
-    add(rh, rl, s2h, s2l);
-    yh = rh; yl = rl;
-    // z = rotate(z + w0, 33) · mul
-    add(zh, zl, w0h, w0l);
-    rotate(rh, rl, 33);
-    mul(rh, rl, multiplierH, multiplierL);
-    zh = rh; zl = rl;
-    // v = WeakHashLen32WithSeeds(s, v1 · mul, x + w0)
-    add(xh, xl, w0h, w0l);
-    const seedBh = rh, seedBl = rl;
-    mul(v1h, v1l, multiplierH, multiplierL);
-    weakHashLen32WithSeeds(bytes, offset, rh, rl, seedBh, seedBl);
-    const nv0h = rh, nv0l = rl, nv1h = sh, nv1l = sl;
-    // w = WeakHashLen32WithSeeds(s + 32, z + w1, y + Fetch(s + 16))
-    fetch64(bytes, offset + 16);
-    add(rh, rl, yh, yl);
-    const seedDh = rh, seedDl = rl;
-    add(zh, zl, w1h, w1l);
-    weakHashLen32WithSeeds(bytes, offset + 32, rh, rl, seedDh, seedDl);
-    w0h = rh; w0l = rl; w1h = sh; w1l = sl;
-    v0h = nv0h; v0l = nv0l; v1h = nv1h; v1l = nv1l;
-    // swap(z, x)
-    const swapH = zh, swapL = zl;
-    zh = xh; zl = xl;
-    xh = swapH; xl = swapL;
-    if (last) break;
-    offset += 64;
-    if (offset === end) {
-      // mul = k1 + ((z & 0xff) << 1); s = last64
-      add(K1H, K1L, 0, (zl & 0xff) << 1);
-      multiplierH = rh; multiplierL = rl;
-      offset = last64;
-      last = true;
-    }
+  add(rh, rl, th, tl);
+  xh = rh; xl = rl;
+}
+
+/**
+ * One 64-byte round at `offset` with multiplier (mh, ml). The final round (`last`) mixes in
+ * the tail length first and multiplies w1 and v0 by 9, as the reference does.
+ */
+function longRound(bytes: Uint8Array, offset: number, mh: number, ml: number, last: boolean, tailLength: number): void {
+  if (last) {
+    // w0 += tailLength; v0 += w0; w0 += v0
+    add(w0h, w0l, 0, tailLength);
+    w0h = rh; w0l = rl;
+    add(v0h, v0l, w0h, w0l);
+    v0h = rh; v0l = rl;
+    add(w0h, w0l, v0h, v0l);
+    w0h = rh; w0l = rl;
   }
+  // x = rotate(x + y + v0 + Fetch(s + 8), 37) · mul
+  add(xh, xl, yh, yl);
+  add(rh, rl, v0h, v0l);
+  const sxh = rh, sxl = rl;
+  fetch64(bytes, offset + 8);
+  add(rh, rl, sxh, sxl);
+  rotate(rh, rl, 37);
+  mul(rh, rl, mh, ml);
+  xh = rh; xl = rl;
+  // y = rotate(y + v1 + Fetch(s + 48), 42) · mul
+  add(yh, yl, v1h, v1l);
+  const syh = rh, syl = rl;
+  fetch64(bytes, offset + 48);
+  add(rh, rl, syh, syl);
+  rotate(rh, rl, 42);
+  mul(rh, rl, mh, ml);
+  yh = rh; yl = rl;
+  // x ^= w1 (·9 when last); y += v0 (·9 when last) + Fetch(s + 40)
+  if (last) mul(w1h, w1l, 0, 9);
+  else { rh = w1h; rl = w1l; }
+  xh ^= rh; xl ^= rl;
+  if (last) mul(v0h, v0l, 0, 9);
+  else { rh = v0h; rl = v0l; }
+  add(yh, yl, rh, rl);
+  const s2h = rh, s2l = rl;
+  fetch64(bytes, offset + 40);
+  add(rh, rl, s2h, s2l);
+  yh = rh; yl = rl;
+  // z = rotate(z + w0, 33) · mul
+  add(zh, zl, w0h, w0l);
+  rotate(rh, rl, 33);
+  mul(rh, rl, mh, ml);
+  zh = rh; zl = rl;
+  // v = WeakHashLen32WithSeeds(s, v1 · mul, x + w0)
+  add(xh, xl, w0h, w0l);
+  const seedBh = rh, seedBl = rl;
+  mul(v1h, v1l, mh, ml);
+  weakHashLen32WithSeeds(bytes, offset, rh, rl, seedBh, seedBl);
+  const nv0h = rh, nv0l = rl, nv1h = sh, nv1l = sl;
+  // w = WeakHashLen32WithSeeds(s + 32, z + w1, y + Fetch(s + 16))
+  fetch64(bytes, offset + 16);
+  add(rh, rl, yh, yl);
+  const seedDh = rh, seedDl = rl;
+  add(zh, zl, w1h, w1l);
+  weakHashLen32WithSeeds(bytes, offset + 32, rh, rl, seedDh, seedDl);
+  w0h = rh; w0l = rl; w1h = sh; w1l = sl;
+  v0h = nv0h; v0l = nv0l; v1h = nv1h; v1l = nv1l;
+  // swap(z, x)
+  const swapH = zh, swapL = zl;
+  zh = xh; zl = xl;
+  xh = swapH; xl = swapL;
+}
+
+/** The > 64-byte path: 64-byte blocks, then the last 64 bytes with a length-dependent multiplier. */
+function hashLongerThan64(bytes: Uint8Array, length: number): void {
+  startLong(bytes);
+  const end = Math.floor((length - 1) / 64) * 64;
+  for (let offset = 0; offset !== end; offset += 64) longRound(bytes, offset, K1H, K1L, false, 0);
+  // mul = k1 + ((z & 0xff) << 1); the last round reads the final 64 bytes.
+  add(K1H, K1L, 0, (zl & 0xff) << 1);
+  const mh = rh, ml = rl;
+  const tailLength = (length - 1) & 63;
+  longRound(bytes, end + tailLength - 63, mh, ml, true, tailLength);
   // HashLen16(HashLen16(v0, w0, mul) + ShiftMix(y)·k0 + z, HashLen16(v1, w1, mul) + x, mul)
-  hashLen16(v0h, v0l, w0h, w0l, multiplierH, multiplierL);
+  hashLen16(v0h, v0l, w0h, w0l, mh, ml);
   const h1h = rh, h1l = rl;
   mul(yh, (yl ^ (yh >>> 15)) | 0, K0H, K0L);
   add(rh, rl, h1h, h1l);
   add(rh, rl, zh, zl);
   const uh = rh, ul = rl;
-  hashLen16(v1h, v1l, w1h, w1l, multiplierH, multiplierL);
+  hashLen16(v1h, v1l, w1h, w1l, mh, ml);
   add(rh, rl, xh, xl);
-  hashLen16(uh, ul, rh, rl, multiplierH, multiplierL);
+  hashLen16(uh, ul, rh, rl, mh, ml);
 }
 
 /** Leaves FarmHash64 of `bytes[0..length)` in (rh, rl). */
