@@ -18,6 +18,8 @@ type SendEvent = Extract<SimEvent, { k: "send" }>;
 interface Index {
   sends: Map<string, SendEvent & { index: number }>;
   syncIds: Set<string>;
+  /** `sender \0 contentHash` of sends whose commit was ambiguous (landed, reported failed). */
+  ambiguousSends: Set<string>;
 }
 
 function key(channel: string, id: string): string {
@@ -27,11 +29,13 @@ function key(channel: string, id: string): string {
 function buildIndex(events: readonly SimEvent[]): Index {
   const sends = new Map<string, SendEvent & { index: number }>();
   const syncIds = new Set<string>();
+  const ambiguousSends = new Set<string>();
   events.forEach((event, index) => {
     if (event.k === "send") sends.set(key(event.channel, event.id), { ...event, index });
     else if (event.k === "wire" && event.kind === "sync") syncIds.add(event.id);
+    else if (event.k === "ambiguous" && event.op === "send") ambiguousSends.add(`${event.peer}\u0000${event.contentHash}`);
   });
-  return { sends, syncIds };
+  return { sends, syncIds, ambiguousSends };
 }
 
 /** S1, S2, S3, S6 over every delivery, in history order. */
@@ -51,6 +55,10 @@ function checkDeliveries(events: readonly SimEvent[], index: Index, params: Worl
     }
     if (event.k !== "deliver") return;
     const send = index.sends.get(key(event.channel, event.id));
+    if (send === undefined && index.ambiguousSends.has(`${event.sender}\u0000${event.contentHash}`)) {
+      counters.add("check.deliver.ambiguous-send");
+      return;
+    }
     if (send === undefined) {
       violations.report("S3", `${event.peer} delivered ${event.id} on ${event.channel}, which nobody sent`, false, at);
       return;
@@ -129,13 +137,15 @@ export interface FinalState {
   corePeers: string[];
   /** channel → ids held in some core peer's stored history or outgoing buffer. */
   heldByCore: Map<string, Set<string>>;
+  /** `peer \0 channel` → ids in that peer's stored history. */
+  historyOf: Map<string, Set<string>>;
 }
 
 /** L1: every accepted message reached every core peer, or someone said it would not. */
 function checkEventualDelivery(events: readonly SimEvent[], final: FinalState, violations: Violations, counters: Counters): void {
   const ledger = new DeliveryLedger();
   ledger.feed(events);
-  ledger.classify(final.corePeers, final.heldByCore, (status, send, peer) => {
+  ledger.classify(final.corePeers, final.heldByCore, final.historyOf, (status, send, peer) => {
     counters.add(`l1.${status}`);
     if (status !== "owed") return;
     violations.report("L1", `${peer} never got ${send.id} (sent by ${send.peer} on ${send.channel} at t=${send.t}) and nobody reported it lost or undelivered`, false, send.index);

@@ -5,11 +5,13 @@
  *   --seed S          replay one seed exactly; prints the first violated invariant and the
  *                     events around it, the trace hash and the counters
  *   --policy P        write-before-release (default) | best-effort
- *   --store K         memory (default) | sqlite | mixed (every 10th seed on SQLite files)
+ *   --store K         memory (default) | sqlite | model (the simulator's reference store) |
+ *                     mixed (every 10th seed on SQLite files)
  *   --scenario F      force a scenario (F0…F13, swarm) instead of seed mod 14
  *   --once            skip the second run per seed (no D1 check)
  *   --no-regressions  do not prepend the regression list; --record appends new failures to it
  *   --report FILE     write the campaign summary as JSON (docs/reliability.md figures)
+ *   --grep TEXT       with --seed: also print every event containing TEXT (a message id, a peer)
  * Exit status: 0 all passed, 1 a seed failed or a blind spot was found, 2 usage.
  */
 import { execFileSync } from "node:child_process";
@@ -29,10 +31,12 @@ interface CliOptions {
   regressions: boolean;
   record: boolean;
   report?: string;
+  /** Replay: also print every event whose JSON contains this text (e.g. a message id). */
+  grep?: string;
 }
 
 function usage(message: string): never {
-  process.stderr.write(`sim: ${message}\nusage: npm run sim -- (--seeds N | --seed S) [--policy write-before-release|best-effort] [--store memory|sqlite|mixed] [--scenario F0..F13|swarm] [--base B] [--once] [--no-regressions] [--record] [--report FILE]\n`);
+  process.stderr.write(`sim: ${message}\nusage: npm run sim -- (--seeds N | --seed S) [--policy write-before-release|best-effort] [--store memory|sqlite|model|mixed] [--scenario F0..F13|swarm] [--base B] [--once] [--no-regressions] [--record] [--report FILE]\n`);
   process.exit(2);
 }
 
@@ -56,7 +60,7 @@ function parse(argv: readonly string[]): CliOptions {
       options.policy = value;
     } else if (flag === "--store") {
       const value = next();
-      if (value !== "memory" && value !== "sqlite" && value !== "mixed") usage("--store is memory, sqlite or mixed");
+      if (value !== "memory" && value !== "sqlite" && value !== "model" && value !== "mixed") usage("--store is memory, sqlite, model or mixed");
       options.store = value;
     } else if (flag === "--scenario") {
       const value = next() as ScenarioId;
@@ -66,6 +70,7 @@ function parse(argv: readonly string[]): CliOptions {
     else if (flag === "--no-regressions") options.regressions = false;
     else if (flag === "--record") options.record = true;
     else if (flag === "--report") options.report = next();
+    else if (flag === "--grep") options.grep = next();
     else usage(`unknown argument ${flag}`);
   }
   if ((options.seeds === undefined) === (options.seed === undefined)) usage("give exactly one of --seeds N or --seed S");
@@ -100,6 +105,13 @@ async function replay(options: CliOptions, seed: number): Promise<number> {
     process.stdout.write(`${outcome.failures.length} violation(s) in total: ${[...new Set(outcome.failures.map((failure) => failure.invariant))].join(", ")}\n`);
   }
   process.stdout.write(`counters ${JSON.stringify(outcome.counters.toJSON())}\n`);
+  if (options.grep !== undefined) {
+    const needle = options.grep;
+    result.history?.events.forEach((event, index) => {
+      const line = JSON.stringify(event);
+      if (line.includes(needle)) process.stdout.write(`#${index} ${line}\n`);
+    });
+  }
   return first === undefined ? 0 : 1;
 }
 

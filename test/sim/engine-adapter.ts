@@ -1,7 +1,8 @@
 /**
  * The one place the simulator touches the code under test: it builds the real
  * `ReliabilityManager` for a peer (injected clock and seeded randomness, the seed's config and
- * persistence policy) and the real stores (memory, or a SQLite file per peer). Every engine
+ * persistence policy) and the real stores (memory, or a SQLite file per peer; `model` is the
+ * simulator's own reference store). Every engine
  * event is collected through the manager's emitter, so the simulator sees exactly what an
  * application would, after the commit.
  */
@@ -11,6 +12,7 @@ import type { Delivered } from "../../src/core/protocol/engine/events.js";
 import { ReliabilityManager } from "../../src/core/reliability-manager.js";
 import type { Persistence } from "../../src/core/store/contract.js";
 import { type Result, ok } from "../../src/core/errors.js";
+import { MemoryPersistence } from "../../src/core/store/memory.js";
 import { ModelStore } from "./model-store.js";
 import type { SimRandom } from "./prng.js";
 import type { StoreKind, WorldParams } from "./scenarios.js";
@@ -38,6 +40,16 @@ export interface EngineHandle {
   send(channel: string, payload: Uint8Array, ephemeral: boolean): Promise<SendOutcome>;
   receive(bytes: Uint8Array): Promise<OperationOutcome>;
   tick(): Promise<OperationOutcome>;
+  /** What the running manager holds for `channel` (cheap, in memory); undefined when not loaded. */
+  holdings(channel: string): Holdings | undefined;
+}
+
+/** A peer's view of one channel: history ids, unacknowledged ids, and buffered entry counts. */
+export interface Holdings {
+  history: Set<string>;
+  outgoing: Set<string>;
+  /** Entries in the incoming and both repair buffers. */
+  buffered: number;
 }
 
 /** Options for {@link openEngine}. */
@@ -86,6 +98,14 @@ export async function openEngine(options: OpenEngineOptions): Promise<Result<Eng
       const result = await manager.tick();
       return { wire: result.wire, delivered: result.delivered, ...drain() };
     },
+    holdings(channel) {
+      const state = manager.inspect(channel);
+      if (state === undefined) return undefined;
+      return {
+        history: new Set(state.history.ids()), outgoing: new Set(state.outgoing.keys()),
+        buffered: state.incoming.size + state.outgoingRepair.size + state.incomingRepair.size,
+      };
+    },
   };
   return ok(handle);
 }
@@ -101,8 +121,8 @@ export interface BackingStore {
 
 /** Opens (or reopens after a crash) the backing store of `peerId`. */
 export async function openBackingStore(kind: StoreKind, directory: string | undefined, peerId: string, previous: BackingStore | undefined): Promise<BackingStore> {
-  if (kind === "memory") {
-    const persistence = previous?.persistence ?? new ModelStore();
+  if (kind === "memory" || kind === "model") {
+    const persistence = previous?.persistence ?? (kind === "memory" ? new MemoryPersistence() : new ModelStore());
     const store: BackingStore = {
       persistence, closed: false, onCrashClose: async () => undefined,
       async close() {

@@ -13,7 +13,7 @@ export type WireKind = "content" | "sync" | "ephemeral" | "resend" | "repair" | 
 export type SimEvent =
   | { t: number; k: "send"; peer: string; channel: string; id: string; lamport: string; deps: string[]; contentHash: string; ephemeral: boolean }
   | { t: number; k: "wire"; peer: string; channel: string; id: string; sender: string; kind: WireKind; repairRequests: number; bytes: number }
-  | { t: number; k: "recv"; peer: string; from: string; id: string; kind: WireKind }
+  | { t: number; k: "recv"; peer: string; from: string; id: string; kind: WireKind; deps: string[] }
   | { t: number; k: "deliver"; peer: string; channel: string; id: string; sender: string; lamport: string; contentHash: string }
   | { t: number; k: "ack"; peer: string; channel: string; id: string; by: string }
   | { t: number; k: "lost"; peer: string; channel: string; id: string }
@@ -23,6 +23,7 @@ export type SimEvent =
   | { t: number; k: "restart"; peer: string; lamport: string }
   | { t: number; k: "fault"; kind: string; detail: string }
   | { t: number; k: "error"; peer: string; op: string; code: string }
+  | { t: number; k: "ambiguous"; peer: string; op: string; channel: string; contentHash: string }
   | { t: number; k: "phase"; name: string };
 
 /** Distributes `Omit` over the union, so each variant keeps its own fields. */

@@ -8,7 +8,9 @@
 import type { SimEvent } from "./history.js";
 
 /** Where one (message, peer) pair stands. */
-export type PairStatus = "ok" | "reported.lost" | "reported.undelivered" | "excused.ancestor-of-lost" | "excused.held-by-nobody" | "owed";
+export type PairStatus =
+  | "ok" | "reported.lost" | "reported.undelivered"
+  | "excused.ancestor-of-lost" | "excused.held-by-nobody" | "excused.ambiguous-commit" | "excused.never-referenced" | "owed";
 
 interface SendRecord {
   peer: string;
@@ -27,16 +29,23 @@ function key(channel: string, id: string): string {
 export class DeliveryLedger {
   private consumed = 0;
   readonly sends = new Map<string, SendRecord>();
+  private readonly sendsById = new Map<string, SendRecord[]>();
   private readonly delivered = new Set<string>();
   private readonly lostAt = new Map<string, Set<string>>();
   private readonly undelivered = new Set<string>();
+  /** Peers that saw a commit land while it reported failure (their deliveries then may not be released). */
+  private readonly ambiguousPeers = new Set<string>();
+  /** `peer \0 channel` → ids that peer received or saw referenced in a received causal history. */
+  private readonly known = new Map<string, Set<string>>();
 
   /** Reads history events not seen yet. */
   feed(events: readonly SimEvent[]): void {
     for (; this.consumed < events.length; this.consumed += 1) {
       const event = events[this.consumed] as SimEvent;
       if (event.k === "send" && !event.ephemeral) {
-        this.sends.set(key(event.channel, event.id), { peer: event.peer, channel: event.channel, id: event.id, deps: event.deps, t: event.t, index: this.consumed });
+        const record = { peer: event.peer, channel: event.channel, id: event.id, deps: event.deps, t: event.t, index: this.consumed };
+        this.sends.set(key(event.channel, event.id), record);
+        this.sendsById.set(event.id, [...(this.sendsById.get(event.id) ?? []), record]);
       } else if (event.k === "deliver") this.delivered.add(`${event.peer}\u0000${key(event.channel, event.id)}`);
       else if (event.k === "lost") {
         const slot = `${event.peer}\u0000${event.channel}`;
@@ -44,7 +53,26 @@ export class DeliveryLedger {
         ids.add(event.id);
         this.lostAt.set(slot, ids);
       } else if (event.k === "undelivered") this.undelivered.add(key(event.channel, event.id));
+      else if (event.k === "ambiguous" && event.op !== "send") this.ambiguousPeers.add(event.peer);
+      else if (event.k === "recv") {
+        for (const channel of this.channelsOf(event.id, event.deps)) {
+          const slot = `${event.peer}\u0000${channel}`;
+          const ids = this.known.get(slot) ?? new Set<string>();
+          ids.add(event.id);
+          for (const dependency of event.deps) ids.add(dependency);
+          this.known.set(slot, ids);
+        }
+      }
     }
+  }
+
+  /** Channels a received message may belong to (recv events do not carry the channel). */
+  private channelsOf(id: string, deps: readonly string[]): string[] {
+    const channels = new Set<string>();
+    for (const candidate of [id, ...deps]) {
+      for (const send of this.sendsById.get(candidate) ?? []) channels.add(send.channel);
+    }
+    return channels.size > 0 ? [...channels] : ["?"];
   }
 
   /** Causal ancestors of `roots` by the dependencies recorded at send. */
@@ -64,9 +92,13 @@ export class DeliveryLedger {
 
   /**
    * Classifies every (accepted message, core peer ≠ sender) pair. `heldByCore` maps a channel to
-   * the ids some core peer's store still holds. Calls `visit` for each pair.
+   * the ids some core peer's store still holds; `historyOf` maps `peer \0 channel` to the ids in
+   * that peer's stored history. Calls `visit` for each pair.
    */
-  classify(corePeers: readonly string[], heldByCore: ReadonlyMap<string, ReadonlySet<string>>, visit: (status: PairStatus, send: SendRecord, peer: string) => void): void {
+  classify(
+    corePeers: readonly string[], heldByCore: ReadonlyMap<string, ReadonlySet<string>>, historyOf: ReadonlyMap<string, ReadonlySet<string>>,
+    visit: (status: PairStatus, send: SendRecord, peer: string) => void,
+  ): void {
     const excusedCache = new Map<string, Set<string>>();
     for (const send of this.sends.values()) {
       for (const peer of corePeers) {
@@ -84,7 +116,9 @@ export class DeliveryLedger {
             excusedCache.set(slot, excused);
           }
           if (excused.has(send.id)) status = "excused.ancestor-of-lost";
+          else if (this.ambiguousPeers.has(peer) && historyOf.get(slot)?.has(send.id) === true) status = "excused.ambiguous-commit";
           else if (heldByCore.get(send.channel)?.has(send.id) !== true) status = "excused.held-by-nobody";
+          else if (this.known.get(slot)?.has(send.id) !== true) status = "excused.never-referenced";
           else status = "owed";
         }
         visit(status, send, peer);
@@ -93,9 +127,9 @@ export class DeliveryLedger {
   }
 
   /** Pairs still owed (convergence needs 0). */
-  owedCount(corePeers: readonly string[], heldByCore: ReadonlyMap<string, ReadonlySet<string>>): number {
+  owedCount(corePeers: readonly string[], heldByCore: ReadonlyMap<string, ReadonlySet<string>>, historyOf: ReadonlyMap<string, ReadonlySet<string>>): number {
     let owed = 0;
-    this.classify(corePeers, heldByCore, (status) => {
+    this.classify(corePeers, heldByCore, historyOf, (status) => {
       if (status === "owed") owed += 1;
     });
     return owed;

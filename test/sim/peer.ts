@@ -12,7 +12,7 @@ import type { Delivered, EngineEvent } from "../../src/core/protocol/engine/even
 import type { SdsMessage } from "../../src/core/protocol/types.js";
 import { decodeMessage } from "../../src/core/protocol/wire/index.js";
 import type { Counters } from "./counters.js";
-import { type EngineHandle, type OperationOutcome, type SendOutcome, openEngine } from "./engine-adapter.js";
+import { type EngineHandle, type Holdings, type OperationOutcome, type SendOutcome, openEngine } from "./engine-adapter.js";
 import { type History, type WireKind, shortHash } from "./history.js";
 import type { SimRelay } from "./network.js";
 import type { SimRandom } from "./prng.js";
@@ -59,6 +59,11 @@ export class SimPeer {
 
   /** This peer's wall clock. */
   readonly now = (): number => this.context.worldNow() + this.clockOffsetMs;
+
+  /** What the running engine holds for `channel` (undefined when down or not loaded). */
+  holdings(channel: string): Holdings | undefined {
+    return this.engine?.holdings(channel);
+  }
 
   /** Whether the peer is running. */
   get up(): boolean {
@@ -146,9 +151,13 @@ export class SimPeer {
   }
 
   /** Records a typed failure, or reports S12 for an untyped throw. */
-  private failed(operation: string, error: unknown): void {
+  private failed(operation: string, error: unknown, channel = "", contentHash = ""): void {
     const code = isSdsError(error) ? error.code : "UNTYPED";
     this.context.history.record({ k: "error", peer: this.id, op: operation, code });
+    if (this.store?.ambiguous === true) {
+      this.store.ambiguous = false;
+      this.context.history.record({ k: "ambiguous", peer: this.id, op: operation, channel, contentHash });
+    }
     this.context.counters.add(`error.${operation}.${code}`);
     if (!isSdsError(error)) {
       this.context.violations.report("S12", `${this.id} ${operation} threw an untyped ${String(error instanceof Error ? error.stack : error)}`);
@@ -163,7 +172,7 @@ export class SimPeer {
     try {
       outcome = await engine.send(channel, payload, ephemeral);
     } catch (error) {
-      this.failed("send", error);
+      this.failed("send", error, channel, shortHash(payload));
       if (this.store?.crashed !== undefined) await this.crash(this.store.crashed);
       return false;
     }
@@ -197,7 +206,10 @@ export class SimPeer {
     const engine = this.engine;
     if (engine === undefined) return;
     const message = this.decode(bytes);
-    this.context.history.record({ k: "recv", peer: this.id, from, id: message?.messageId ?? "?", kind: message === undefined ? "undecodable" : kindOf(message) });
+    this.context.history.record({
+      k: "recv", peer: this.id, from, id: message?.messageId ?? "?", kind: message === undefined ? "undecodable" : kindOf(message),
+      deps: (message?.causalHistory ?? []).map((entry) => entry.messageId),
+    });
     let outcome: OperationOutcome;
     try {
       outcome = await engine.receive(bytes);
@@ -243,20 +255,28 @@ export class SimPeer {
     for (const wire of outcome.wire) this.publish(wire);
   }
 
-  /** Records deliveries and engine events in the history. */
+  /** Records deliveries and engine events in the history, in the order the engine emitted them. */
   private absorb(outcome: OperationOutcome): void {
     const { history, counters } = this.context;
-    for (const delivered of outcome.delivered) this.recordDelivery(delivered);
     for (const code of outcome.deferredCommits) counters.add(`store.deferred.${code}`);
+    const announced = new Set<Delivered>();
     for (const event of outcome.events) {
       counters.add(`engine.${event.type}${detailOf(event)}`);
-      if (event.type === "acknowledged") history.record({ k: "ack", peer: this.id, channel: event.channelId, id: event.messageId, by: event.by });
+      if (event.type === "delivered") {
+        announced.add(event.delivered);
+        this.recordDelivery(event.delivered);
+      } else if (event.type === "acknowledged") history.record({ k: "ack", peer: this.id, channel: event.channelId, id: event.messageId, by: event.by });
       else if (event.type === "undelivered") history.record({ k: "undelivered", peer: this.id, channel: event.channelId, id: event.messageId });
       else if (event.type === "lost") {
         for (const entry of event.missing) history.record({ k: "lost", peer: this.id, channel: event.channelId, id: entry.messageId });
       } else if (event.type === "missing") {
         for (const entry of event.missing) history.record({ k: "missing", peer: this.id, channel: event.channelId, id: entry.messageId });
       }
+    }
+    for (const delivered of outcome.delivered) {
+      if (announced.has(delivered)) continue;
+      counters.add("check.delivered-without-event");
+      this.recordDelivery(delivered);
     }
   }
 

@@ -45,7 +45,7 @@ function figuresOf(scenario: string, outcomes: readonly SeedOutcome[]): Scenario
   const times = outcomes.map((outcome) => outcome.convergenceMs).filter((value): value is number => value !== null).sort((a, b) => a - b);
   const accepted = counters.get("workload.accepted");
   const wire = counters.get("wire.content") + counters.get("wire.resend") + counters.get("wire.repair") + counters.get("wire.sync") + counters.get("wire.ephemeral");
-  const excused = counters.get("l1.excused.ancestor-of-lost") + counters.get("l1.excused.held-by-nobody");
+  const excused = counters.entries().filter(([name]) => name.startsWith("l1.excused.")).reduce((sum, [, value]) => sum + value, 0);
   const delivered = counters.get("l1.ok");
   const reportedLost = counters.get("l1.reported.lost");
   const reportedUndelivered = counters.get("l1.reported.undelivered");

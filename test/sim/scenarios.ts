@@ -41,8 +41,8 @@ export const CRASH_POINTS: readonly CrashPoint[] = ["idle", "before-commit", "af
 
 /** Which persistence policy the engine runs under. */
 export type PolicyName = "write-before-release" | "best-effort";
-/** Which store backs the peers. */
-export type StoreKind = "memory" | "sqlite";
+/** Which store backs the peers: the real memory or SQLite-file store, or the simulator's model store. */
+export type StoreKind = "memory" | "sqlite" | "model";
 
 /** Everything one seed's world is made of. Times in virtual ms. */
 export interface WorldParams {
@@ -63,7 +63,11 @@ export interface WorldParams {
   partitions: { count: number; modes: PartitionMode[]; symmetricBp: number; durationMs: [number, number] };
   outages: { count: number; durationMs: number };
   crashes: { perPeer: number; points: CrashPoint[]; restartDelayMs: [number, number] };
-  storage: { commitFailBp: number; loadFailBp: number; fullEpisodes: number; busyEpisodes: number; episodeMs: number };
+  /**
+   * Storage faults: commits failing cleanly, commits that land but report failure (an ambiguous
+   * commit), loads failing, and disk-full / busy episodes.
+   */
+  storage: { commitFailBp: number; ambiguousCommitBp: number; loadFailBp: number; fullEpisodes: number; busyEpisodes: number; episodeMs: number };
   clock: { skewMs: number[]; backwardJumps: number; jumpMs: number };
   config: Partial<SdsConfig>;
 }
@@ -100,7 +104,7 @@ const NO_FAULTS = {
   partitions: { count: 0, modes: ["isolate_single"] as PartitionMode[], symmetricBp: 10_000, durationMs: [0, 0] as [number, number] },
   outages: { count: 0, durationMs: 0 },
   crashes: { perPeer: 0, points: [] as CrashPoint[], restartDelayMs: [0, 0] as [number, number] },
-  storage: { commitFailBp: 0, loadFailBp: 0, fullEpisodes: 0, busyEpisodes: 0, episodeMs: 0 },
+  storage: { commitFailBp: 0, ambiguousCommitBp: 0, loadFailBp: 0, fullEpisodes: 0, busyEpisodes: 0, episodeMs: 0 },
 };
 
 /** Options a campaign imposes on every seed. */
@@ -137,8 +141,8 @@ function drawCrashes(params: WorldParams, random: SimRandom, points: CrashPoint[
 
 function drawStorage(params: WorldParams, random: SimRandom): void {
   params.storage = {
-    commitFailBp: random.range(0, 1_000), loadFailBp: random.range(0, 1_000),
-    fullEpisodes: random.range(0, 3), busyEpisodes: random.range(0, 3), episodeMs: random.range(200, 3_000),
+    commitFailBp: random.range(0, 1_000), ambiguousCommitBp: random.range(0, 300), loadFailBp: random.range(500, 5_000),
+    fullEpisodes: random.range(1, 3), busyEpisodes: random.range(1, 3), episodeMs: random.range(200, 3_000),
   };
 }
 

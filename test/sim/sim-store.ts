@@ -17,6 +17,8 @@ import type { CrashPoint } from "./scenarios.js";
 /** Per-seed storage fault knobs (basis points for probabilities). */
 export interface StorageFaults {
   commitFailBp: number;
+  /** The write lands but the call reports failure (the caller cannot tell which). */
+  ambiguousCommitBp: number;
   loadFailBp: number;
 }
 
@@ -32,6 +34,8 @@ export class SimStore implements Persistence {
   crashed: CrashPoint | undefined;
   /** Commits that landed. */
   commits = 0;
+  /** Set when the last failed commit had in fact landed; the peer reads and clears it. */
+  ambiguous = false;
 
   constructor(
     readonly inner: Persistence,
@@ -68,6 +72,11 @@ export class SimStore implements Persistence {
     if (fault !== undefined) return err(fault);
     const result = await this.inner.commit(deltas);
     if (result.ok) this.commits += 1;
+    if (result.ok && this.faultsEnabled && this.random.chance(this.faults.ambiguousCommitBp)) {
+      this.counters.add("store.fault.ambiguous-commit");
+      this.ambiguous = true;
+      return err(new StoreError("E_STORE_IO", "simulated I/O error reported after the write landed"));
+    }
     if (result.ok && this.armedCrash === "after-commit") {
       this.armedCrash = undefined;
       this.crashed = "after-commit";

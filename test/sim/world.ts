@@ -17,6 +17,7 @@ import { History } from "./history.js";
 import { DeliveryLedger } from "./ledger.js";
 import { SimRelay } from "./network.js";
 import { SimPeer } from "./peer.js";
+import type { Holdings } from "./engine-adapter.js";
 import { SimRandom } from "./prng.js";
 import { Scheduler } from "./scheduler.js";
 import type { WorldParams } from "./scenarios.js";
@@ -121,7 +122,7 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
     history.record({ k: "phase", name: "safety" });
     await scheduler.runUntil(SIM_EPOCH_MS + params.safetyMs);
     const livenessStart = await enterLiveness(world);
-    const convergenceMs = await runLiveness(world, livenessStart, backing);
+    const convergenceMs = await runLiveness(world, livenessStart);
     running = false;
     const final = await finalState(world, backing);
     checkStores(final.snapshots, history.events, params, violations, counters);
@@ -202,24 +203,56 @@ async function snapshotStores(world: WorldHandle, backing: Map<string, BackingSt
   return snapshots;
 }
 
-function heldBy(snapshots: readonly StoreSnapshot[]): Map<string, Set<string>> {
+/** One peer's holdings of one channel, from its store (end of run) or its running engine (probes). */
+interface PeerHoldings {
+  peer: string;
+  channel: string;
+  holdings: Holdings;
+}
+
+function fromSnapshots(snapshots: readonly StoreSnapshot[]): PeerHoldings[] {
+  return snapshots.map(({ peer, channel, data }) => ({
+    peer, channel,
+    holdings: {
+      history: new Set((data?.history ?? []).map((message) => message.messageId)),
+      outgoing: new Set((data?.meta.outgoingBuffer ?? []).map((entry) => entry.message.messageId)),
+      buffered: (data?.meta.incomingBuffer.length ?? 0) + (data?.meta.outgoingRepairBuffer.length ?? 0) + (data?.meta.incomingRepairBuffer.length ?? 0),
+    },
+  }));
+}
+
+function fromEngines(world: WorldHandle): PeerHoldings[] {
+  const all: PeerHoldings[] = [];
+  for (const peer of world.peers) {
+    for (const channel of world.params.channels) {
+      const holdings = peer.holdings(channel) ?? { history: new Set<string>(), outgoing: new Set<string>(), buffered: 0 };
+      all.push({ peer: peer.id, channel, holdings });
+    }
+  }
+  return all;
+}
+
+function heldBy(all: readonly PeerHoldings[]): Map<string, Set<string>> {
   const held = new Map<string, Set<string>>();
-  for (const { channel, data } of snapshots) {
+  for (const { channel, holdings } of all) {
     const ids = held.get(channel) ?? new Set<string>();
-    for (const message of data?.history ?? []) ids.add(message.messageId);
-    for (const entry of data?.meta.outgoingBuffer ?? []) ids.add(entry.message.messageId);
+    for (const id of holdings.history) ids.add(id);
+    for (const id of holdings.outgoing) ids.add(id);
     held.set(channel, ids);
   }
   return held;
 }
 
-function buffersEmpty(snapshots: readonly StoreSnapshot[]): boolean {
-  return snapshots.every(({ data }) => data === undefined || (data.meta.outgoingBuffer.length === 0 && data.meta.incomingBuffer.length === 0
-    && data.meta.outgoingRepairBuffer.length === 0 && data.meta.incomingRepairBuffer.length === 0));
+function historiesOf(all: readonly PeerHoldings[]): Map<string, Set<string>> {
+  return new Map(all.map(({ peer, channel, holdings }) => [`${peer}\u0000${channel}`, holdings.history] as const));
+}
+
+function buffersEmpty(all: readonly PeerHoldings[]): boolean {
+  return all.every(({ holdings }) => holdings.outgoing.size === 0 && holdings.buffered === 0);
 }
 
 /** Runs until converged (then a cool-down for L4) or the budget is spent. */
-async function runLiveness(world: WorldHandle, startMs: number, backing: Map<string, BackingStore>): Promise<number | null> {
+async function runLiveness(world: WorldHandle, startMs: number): Promise<number | null> {
   const { scheduler, history, params, counters } = world;
   const ledger = new DeliveryLedger();
   const core = world.peers.map((peer) => peer.id);
@@ -228,8 +261,8 @@ async function runLiveness(world: WorldHandle, startMs: number, backing: Map<str
     if (convergedAt !== null) return;
     ledger.feed(history.events);
     if (world.relay.inFlightCount === 0) {
-      const snapshots = await snapshotStores(world, backing);
-      if (buffersEmpty(snapshots) && ledger.owedCount(core, heldBy(snapshots)) === 0) {
+      const holdings = fromEngines(world);
+      if (buffersEmpty(holdings) && ledger.owedCount(core, heldBy(holdings), historiesOf(holdings)) === 0) {
         convergedAt = scheduler.nowMs;
         return;
       }
@@ -252,7 +285,8 @@ async function runLiveness(world: WorldHandle, startMs: number, backing: Map<str
 
 async function finalState(world: WorldHandle, backing: Map<string, BackingStore>): Promise<FinalState & { snapshots: StoreSnapshot[] }> {
   const snapshots = await snapshotStores(world, backing);
-  return { corePeers: world.peers.map((peer) => peer.id), heldByCore: heldBy(snapshots), snapshots };
+  const holdings = fromSnapshots(snapshots);
+  return { corePeers: world.peers.map((peer) => peer.id), heldByCore: heldBy(holdings), historyOf: historiesOf(holdings), snapshots };
 }
 
 function reportPending(snapshots: readonly StoreSnapshot[], violations: Violations): void {
