@@ -16,7 +16,7 @@ import { RELIABLE_CHANNEL_META_BYTES, contentTopicFor, hasAcceptableMeta, toHex,
 import type { ReceivedEnvelope, RelayTransport, Subscription } from "../relay/transport.js";
 import { ChannelCipher } from "./encryption.js";
 import { ChannelEvents, emptyCounters, type ChannelCounters, type ChannelEventMap, type ChannelEventName, type ChannelListener, type DropReason } from "./events.js";
-import { MissingDependencies } from "./missing.js";
+import { StoreCatchUp } from "./catch-up.js";
 import type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
 import { EpochRateLimiter, RateLimitedQueue } from "./rate-limit.js";
 import { Reassembler, type ReassemblyOutcome } from "./reassembly.js";
@@ -55,16 +55,12 @@ export class ReliableChannel {
   private readonly wireToMessage = new Map<string, string>();
   private readonly messageToWire = new Map<string, string>();
   private readonly outcomes = new Map<string, RequestOutcome>();
-  private readonly missing: MissingDependencies;
+  private readonly catchUp: StoreCatchUp;
   private readonly queuedMessageIds = new Set<string>();
   private readonly hinted = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private lane: Promise<unknown> = Promise.resolve();
   private ingressWaiting = 0;
-  private lowestStoredAtNs: bigint | undefined;
-  private highestStoredAtNs: bigint | undefined;
-  private storeSyncMarkNs: bigint | undefined;
-  private lastStoreSyncMs: number | undefined;
   private subscription: Subscription | undefined;
   private cancelTick: (() => void) | undefined;
   private cancelDrain: (() => void) | undefined;
@@ -81,7 +77,18 @@ export class ReliableChannel {
     chunkBytesFor(this.segmentBytesMax); // validates early
     this.reassembler = new Reassembler<SegmentTag>({ ...options.reassembly, now: this.now, segmentBytesMax: this.segmentBytesMax, totalSegmentCountMax: this.totalSegmentCountMax });
     this.tracker = new SendTracker({ requestsMax: options.requestsMax });
-    this.missing = new MissingDependencies(options.fetchRetryMs ?? 5000, options.fetchHintsMax ?? 10_000);
+    this.catchUp = new StoreCatchUp(
+      {
+        transport: this.transport,
+        contentTopic: this.contentTopic,
+        now: this.now,
+        counters: this.counters,
+        ingest: (message) => this.ingest(message),
+        track: (promise) => this.track(promise),
+        onError: (error) => this.reportError(error, "fetch"),
+      },
+      options,
+    );
   }
 
   private get segmentBytesMax(): number {
@@ -134,6 +141,33 @@ export class ReliableChannel {
     const status = this.tracker.status(requestId);
     if (status) return status.sent ? "sent" : "pending";
     return this.outcomes.get(requestId) ?? "unknown";
+  }
+
+  /**
+   * Resolves with `requestId`'s outcome once it is `sent` or final (`until: "sent"`), or final
+   * (`until: "final"`, default). Safe to call after the events fired (they can fire before
+   * `send` resolves). Rejects with `signal.reason` when `signal` aborts first.
+   */
+  waitFor(requestId: string, until: "sent" | "final" = "final", signal?: AbortSignal): Promise<RequestOutcome> {
+    const reached = (outcome: RequestOutcome): boolean => outcome === "delivered" || outcome === "undelivered" || outcome === "unknown" || (until === "sent" && outcome === "sent");
+    const current = this.outcome(requestId);
+    if (reached(current)) return Promise.resolve(current);
+    return new Promise<RequestOutcome>((resolve, reject) => {
+      const stops: Array<() => void> = [];
+      const finish = (settle: () => void): void => {
+        for (const stop of stops) stop();
+        signal?.removeEventListener("abort", onAbort);
+        settle();
+      };
+      const check = (event: { requestId: string }): void => {
+        const outcome = this.outcome(requestId);
+        if (event.requestId === requestId && reached(outcome)) finish(() => resolve(outcome));
+      };
+      const onAbort = (): void => finish(() => reject(signal?.reason));
+      stops.push(this.on("sent", check), this.on("delivered", check), this.on("undelivered", check));
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** Requests not yet delivered or undelivered. */
@@ -202,53 +236,13 @@ export class ReliableChannel {
     }
     this.handleReassembly(this.reassembler.sweep());
     if (this.queue) this.drainQueue();
-    this.fetchMissing();
-    this.storeSync();
-  }
-
-  /**
-   * Every `storeSyncIntervalMs`, fetches from the relay store everything stored since the last
-   * such sync (relay store times are strictly increasing, so consecutive windows leave no gap).
-   * This closes "tail" losses nothing else reveals: a last message dropped on a lossy link that
-   * no later content message references. Duplicates are cheap: SDS drops them.
-   */
-  private storeSync(): void {
-    const intervalMs = this.options.storeSyncIntervalMs ?? 30_000;
-    const nowMs = this.now();
-    if (intervalMs <= 0 || (this.lastStoreSyncMs !== undefined && nowMs - this.lastStoreSyncMs < intervalMs)) return;
-    this.lastStoreSyncMs = nowMs;
-    if (this.storeSyncMarkNs === undefined) {
-      const start = this.options.sinceTimestampNs ?? this.lowestStoredAtNs;
-      if (start === undefined) return; // nothing seen yet: no window to check
-      this.storeSyncMarkNs = start - 1n;
-    }
-    const since = this.storeSyncMarkNs + 1n;
-    const limit = this.options.gapFetchEnvelopesMax ?? 2000;
-    const highestAtStart = this.highestStoredAtNs;
-    this.counters.fetchRequests += 1;
-    this.fetchAndIngest(
-      this.transport.fetchSince(this.contentTopic, since, { limit }).then((found) => {
-        const last = found[found.length - 1];
-        if (found.length >= limit && last !== undefined) {
-          this.storeSyncMarkNs = last.storedAtNs; // more to read: continue from here on the next tick
-          this.lastStoreSyncMs = undefined;
-        } else {
-          let mark = last?.storedAtNs ?? since - 1n;
-          if (highestAtStart !== undefined && highestAtStart > mark) mark = highestAtStart;
-          this.storeSyncMarkNs = mark;
-        }
-        return found;
-      }),
-    );
+    this.catchUp.tick();
   }
 
   /** Feeds one received envelope through the incoming pipeline (used by the subscription, store fetches and replays). */
   async ingest(message: ReceivedEnvelope): Promise<void> {
     this.counters.envelopesReceived += 1;
-    if (message.storedAtNs > 0n) {
-      if (this.lowestStoredAtNs === undefined || message.storedAtNs < this.lowestStoredAtNs) this.lowestStoredAtNs = message.storedAtNs;
-      if (this.highestStoredAtNs === undefined || message.storedAtNs > this.highestStoredAtNs) this.highestStoredAtNs = message.storedAtNs;
-    }
+    this.catchUp.observe(message);
     const envelope = message.envelope;
     if (envelope.contentTopic !== this.contentTopic) return this.drop("bad-topic", envelope.contentTopic);
     if (!hasAcceptableMeta(envelope)) return this.drop("bad-meta", Buffer.from(envelope.meta ?? []).toString("latin1"));
@@ -277,10 +271,7 @@ export class ReliableChannel {
     if (result.ignored === true || result.channelId !== this.channelId) return this.drop("foreign-channel", `SDS channel ${result.channelId}`);
     this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
     this.handleDelivered(result.delivered);
-    if (result.missing.length > 0) {
-      this.missing.report(result.missing, this.now(), message.storedAtNs);
-      this.fetchMissing();
-    }
+    if (result.missing.length > 0) this.catchUp.reportMissing(result.missing, message);
   }
 
   /** True unless `wire` decodes as another channel's message (an engine ticks all its channels). */
@@ -293,7 +284,7 @@ export class ReliableChannel {
   }
 
   private handleDelivered(delivered: readonly Delivered[]): void {
-    if (delivered.length > 0) this.missing.resolve(delivered.map((item) => item.messageId));
+    if (delivered.length > 0) this.catchUp.resolve(delivered.map((item) => item.messageId));
     for (const item of delivered) {
       if (item.channelId !== this.channelId || item.content.length === 0) continue;
       const tag: SegmentTag = { messageId: item.messageId, senderId: item.senderId, lamportTimestamp: item.lamportTimestamp };
@@ -330,38 +321,9 @@ export class ReliableChannel {
   }
 
   private reportLost(entries: readonly HistoryEntry[]): void {
-    this.missing.resolve(entries.map((entry) => entry.messageId));
+    this.catchUp.resolve(entries.map((entry) => entry.messageId));
     this.counters.lost += entries.length;
     this.events.emit("lost", { source: "sds", messageIds: entries.map((entry) => entry.messageId) });
-  }
-
-  /**
-   * Asks the relay store for missing dependencies: by retrieval hint (again every `fetchRetryMs`),
-   * and by time range for dependencies nobody gave a hint for.
-   */
-  private fetchMissing(): void {
-    const nowMs = this.now();
-    const since = this.missing.gapSince(nowMs, this.options.gapLookbackMs ?? 600_000);
-    if (since !== undefined) {
-      this.counters.fetchRequests += 1;
-      this.fetchAndIngest(this.transport.fetchSince(this.contentTopic, since, { limit: this.options.gapFetchEnvelopesMax ?? 2000 }));
-    }
-    const hints = this.missing.due(nowMs);
-    if (hints.length === 0) return;
-    this.counters.fetchRequests += 1;
-    this.fetchAndIngest(this.transport.fetchByHashes(this.contentTopic, hints));
-  }
-
-  private fetchAndIngest(fetching: Promise<ReceivedEnvelope[]>): void {
-    this.track(
-      fetching.then(
-        async (found) => {
-          this.counters.fetchedEnvelopes += found.length;
-          for (const message of found) await this.ingest(message);
-        },
-        (error: unknown) => this.reportError(error, "fetch"),
-      ),
-    );
   }
 
   private dispatch(outgoing: Outgoing): void {

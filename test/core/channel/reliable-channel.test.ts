@@ -5,6 +5,8 @@ import { contentTopicFor } from "../../../src/core/relay/envelope.js";
 import { ReliableChannel, type ReliableChannelOptions } from "../../../src/core/channel/reliable-channel.js";
 import type { ChannelEventMap } from "../../../src/core/channel/events.js";
 import type { SdsConfig } from "../../../src/core/protocol/config.js";
+import type { ChannelScheduler } from "../../../src/core/channel/events.js";
+import { encodeSegment, payloadHash } from "../../../src/core/channel/segmentation.js";
 
 const SEED = Number(process.env.SDS_SEED ?? Date.now() % 100_000);
 console.log(`reliable-channel.test seed ${SEED} (set SDS_SEED to replay)`);
@@ -27,8 +29,8 @@ function world(hubOptions: ConstructorParameters<typeof MemoryHub>[0] = {}) {
   const now = () => time;
   const hub = new MemoryHub({ ...hubOptions, nowMs: now });
   const peers: Peer[] = [];
-  const join = (name: string, options: Partial<ReliableChannelOptions> = {}, config: Partial<SdsConfig> = FAST): Peer => {
-    const engine = new ReliabilityManager({ participantId: name, now, config });
+  const join = (name: string, options: Partial<ReliableChannelOptions> = {}, config: Partial<SdsConfig> = FAST, dialect: "spec" | "nim" = "spec"): Peer => {
+    const engine = new ReliabilityManager({ participantId: name, now, config, dialect });
     const transport = hub.connect();
     const channel = new ReliableChannel({ channelId: "demo", engine, transport, now, ...options });
     const peer: Peer = { name, channel, transport, engine, received: [], events: [] };
@@ -51,7 +53,10 @@ function world(hubOptions: ConstructorParameters<typeof MemoryHub>[0] = {}) {
     for (const peer of peers) await peer.channel.tick();
     await settle();
   };
-  return { hub, join, settle, advance, now, peers };
+  const setTime = (ms: number): void => {
+    time = ms;
+  };
+  return { hub, join, settle, advance, now, peers, setTime };
 }
 
 const named = (peer: Peer, name: string) => peer.events.filter((entry) => entry.name === name).map((entry) => entry.event);
@@ -185,5 +190,92 @@ describe("ReliableChannel over the in-memory hub", () => {
     expect(bob.received.map((event) => decode(event.payload))).toEqual(["first", "reply"]);
     expect(bob.channel.counters.fetchRequests).toBeGreaterThan(0);
     expect(bob.channel.counters.fetchedEnvelopes).toBe(1);
+  });
+
+  it("runs its periodic work on an injected scheduler and stops cleanly", async () => {
+    const timers: Array<{ atMs: number; run: () => void; cancelled: boolean }> = [];
+    const { join, settle, now, setTime } = world();
+    const scheduler: ChannelScheduler = {
+      schedule(delayMs, run) {
+        const timer = { atMs: now() + delayMs, run, cancelled: false };
+        timers.push(timer);
+        return () => (timer.cancelled = true);
+      },
+    };
+    const runDue = async (): Promise<void> => {
+      for (const timer of timers.splice(0)) {
+        if (timer.cancelled) continue;
+        if (timer.atMs <= now()) timer.run();
+        else timers.push(timer);
+      }
+      await settle();
+    };
+    const alice = join("alice", { scheduler, tickIntervalMs: 500 }, { ...FAST, maxResendAttempts: 1 });
+    const receipt = await alice.channel.send(text("nobody listens"));
+    await settle();
+    for (let step = 0; step < 20 && alice.channel.outcome(receipt.requestId) !== "undelivered"; step++) {
+      setTime(now() + 500);
+      await runDue();
+    }
+    expect(await alice.channel.waitFor(receipt.requestId)).toBe("undelivered");
+    await alice.channel.stop();
+    expect(timers.every((timer) => timer.cancelled)).toBe(true);
+  });
+
+  it("waitFor resolves after the fact and honours an abort signal", async () => {
+    const { join, settle } = world();
+    const alice = join("alice");
+    join("bob");
+    const receipt = await alice.channel.send(text("hi"));
+    await settle();
+    expect(await alice.channel.waitFor(receipt.requestId, "sent")).toBe("sent");
+    const controller = new AbortController();
+    const waiting = alice.channel.waitFor(receipt.requestId, "final", controller.signal);
+    controller.abort(new Error("gave up"));
+    await expect(waiting).rejects.toThrow("gave up");
+    expect(alice.channel.outcome("no-such-request")).toBe("unknown");
+  });
+
+  it("reports a segment set that never completes as lost after the reassembly timeout", async () => {
+    const { join, settle, advance } = world();
+    const bob = join("bob", { reassembly: { setTimeoutMs: 5_000 } });
+    const forger = new ReliabilityManager({ participantId: "forger", config: FAST });
+    const payload = text("half of a two-part message");
+    const segment = encodeSegment({ originalPayloadHash: payloadHash(payload), originalPayloadLength: payload.length, index: 0, dataSegmentCount: 2, isParity: false, segmentPayload: payload.subarray(0, 10) });
+    const sent = await forger.send("demo", segment);
+    const topic = contentTopicFor("demo");
+    await (bob.transport as unknown as { hub: MemoryHub }).hub.connect().publish(topic, { payload: sent.wire, contentTopic: topic });
+    await settle();
+    expect(bob.received).toHaveLength(0);
+    await advance(5_000);
+    expect(named(bob, "lost")).toMatchObject([{ source: "reassembly", reason: "expired", held: 1, expected: 2, messageIds: [sent.messageId] }]);
+    expect(bob.channel.counters.lost).toBe(1);
+  });
+
+  it("sends ephemeral payloads (final at sent) and works in the nim dialect", async () => {
+    const { join, settle } = world();
+    const alice = join("alice");
+    const bob = join("bob");
+    const receipt = await alice.channel.send(text("typing…"), { ephemeral: true });
+    await settle();
+    expect(bob.received.map((event) => decode(event.payload))).toEqual(["typing…"]);
+    expect(alice.channel.outcome(receipt.requestId)).toBe("sent");
+    expect(alice.channel.pendingRequests).toBe(0);
+
+    const nim = world();
+    const nimAlice = nim.join("alice", {}, FAST, "nim");
+    const nimBob = nim.join("bob", {}, FAST, "nim");
+    await nimAlice.channel.send(text("hello from nim"));
+    await nim.settle();
+    expect(nimBob.received.map((event) => decode(event.payload))).toEqual(["hello from nim"]);
+  });
+
+  it("refuses payloads above payloadBytesMax and does not queue beyond the rate-limit queue", async () => {
+    const { join } = world();
+    const alice = join("alice", { segmentBytesMax: 192, totalSegmentCountMax: 4, rateLimit: { epochPeriodMs: 1000, messagesPerEpoch: 1 }, rateLimitQueueMax: 5 });
+    expect(alice.channel.payloadBytesMax).toBe(256);
+    await expect(alice.channel.send(new Uint8Array(257))).rejects.toMatchObject({ code: "E_PAYLOAD_TOO_LARGE" });
+    await alice.channel.send(new Uint8Array(256)); // 4 segments: 1 released, 3 queued
+    await expect(alice.channel.send(new Uint8Array(256))).rejects.toMatchObject({ code: "E_BUFFER_FULL" });
   });
 });
