@@ -139,11 +139,16 @@ export class BloomFilter {
   static fromBytes(bytes: Uint8Array, options: BloomFromBytesOptions): BloomFilter {
     const limits = options.limits ?? DEFAULT_BLOOM_LIMITS;
     const hashFamily = options.hashFamily ?? defaultHashFamily(options.dialect);
+    if (!BLOOM_HASH_FAMILIES.includes(hashFamily)) {
+      throw new SdsError("E_BLOOM_PARAMS", `unknown bloom hash family ${String(hashFamily)}`, { hashFamily });
+    }
     const location = { field: options.field ?? "bloomFilter", baseOffset: options.baseOffset ?? 0 };
     if (options.dialect === "spec") {
-      const shape = new BloomFilter({ ...options, hashFamily, limits }).params;
-      const bits = decodeSpecWords(bytes, wordCountForBits(shape.mBits), location);
-      return new BloomFilter({}, { params: shape, bits });
+      const capacity = options.capacity ?? DEFAULT_BLOOM_CAPACITY;
+      const errorRate = options.errorRate ?? DEFAULT_BLOOM_ERROR_RATE;
+      const sizing = sizeBloomFilter({ capacity, errorRate, kHashes: options.kHashes ?? 0, forceNBitsPerElem: options.forceNBitsPerElem ?? 0 }, limits);
+      const bits = decodeSpecWords(bytes, sizing.wordCount, location);
+      return new BloomFilter({}, { params: { capacity, errorRate, kHashes: sizing.kHashes, mBits: sizing.mBits, hashFamily }, bits });
     }
     const fields = decodeNimBloom(bytes, limits, location);
     const params: BloomFilterParams = {
