@@ -129,14 +129,17 @@ export class RelayServer {
     });
     this.http = http;
     this.wss = new WebSocketServer({ server: http, maxPayload: this.frameBytesMax, perMessageDeflate: false });
+    // ws re-emits the HTTP server's errors; listen errors are reported by start() below.
+    this.wss.on("error", () => undefined);
     this.wss.on("connection", (ws, request) => {
       if (this.options.unref) request.socket.unref();
       this.accept(ws);
     });
     await new Promise<void>((resolve, reject) => {
-      http.once("error", (error: NodeJS.ErrnoException) =>
-        reject(new RelayError("E_RELAY_UNAVAILABLE", `cannot listen on ${host}:${this.options.port ?? DEFAULT_RELAY_PORT}: ${error.code ?? error.message}`, { host, errno: error.code }, { cause: error })),
-      );
+      http.once("error", (error: NodeJS.ErrnoException) => {
+        this.store.close();
+        reject(new RelayError("E_RELAY_UNAVAILABLE", `cannot listen on ${host}:${this.options.port ?? DEFAULT_RELAY_PORT}: ${error.code ?? error.message}`, { host, errno: error.code }, { cause: error }));
+      });
       http.listen(this.options.port ?? DEFAULT_RELAY_PORT, host, () => resolve());
     });
     if (this.options.unref) http.unref();
