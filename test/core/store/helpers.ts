@@ -7,7 +7,11 @@ import { encodeMessage } from "../../../src/core/protocol/wire/index.js";
 import type { ChannelMeta } from "../../../src/core/store/contract.js";
 import { key, keyPart, toKey } from "../../../src/core/store/keys.js";
 import { encodeChannelMeta } from "../../../src/core/store/snapshot.js";
-import { message } from "./fixtures.js";
+import { SqlitePersistence } from "../../../src/core/store/sqlite.js";
+import { emptyDelta, message } from "./fixtures.js";
+
+/** The clock the inspect tests use. */
+export const NOW = 1_700_000_200_000;
 
 const dirs: string[] = [];
 
@@ -53,3 +57,24 @@ export function buildNimLayoutDb(file: string, channelId = "nimchan"): { meta: C
   db.close();
   return { meta };
 }
+
+/** A database of ours with a row in every category. */
+export async function buildOurDb(file: string): Promise<void> {
+  const store = must(SqlitePersistence.open(file));
+  for (const channelId of ["alpha", "beta"]) {
+    const delta = emptyDelta(channelId, 1_700_000_100n);
+    for (let i = 1; i <= 4; i++) {
+      const m = message(channelId, `${channelId}-m${i}`, BigInt(1_700_000_000 + i), { causalHistory: i > 1 ? [{ messageId: `${channelId}-m${i - 1}` }] : [] });
+      delta.history.append.push(m);
+      if (i > 2) delta.outgoing.upsert.push({ message: m, sendTimeMs: NOW - 5000 * i, resendAttempts: i - 2, wire: Uint8Array.of(i) });
+    }
+    delta.incoming.upsert.push({ message: message(channelId, `${channelId}-w`, 1_700_000_050n), missingDeps: ["lost-1"], receivedAtMs: NOW - 1000 });
+    delta.outgoingRepair.upsert.push({ entry: { messageId: "lost-1", senderId: "bob" }, minTimeRepairReqMs: NOW + 30_000 });
+    delta.incomingRepair.upsert.push({ entry: { messageId: `${channelId}-m1`, senderId: "carol" }, cachedMessage: Uint8Array.of(1, 2), minTimeRepairRespMs: NOW + 1000 });
+    delta.retrievalHints.push({ messageId: `${channelId}-m1`, hint: Uint8Array.of(0xab) });
+    must(await store.commit([delta]));
+  }
+  must(store.putChannelSetting("alpha", "dialect", new TextEncoder().encode("spec")));
+  await store.close();
+}
+

@@ -7,31 +7,10 @@ import { inspectDatabase } from "../../../src/core/store/inspect.js";
 import { repairDatabase } from "../../../src/core/store/repair.js";
 import { SqlitePersistence } from "../../../src/core/store/sqlite.js";
 import { emptyDelta, message } from "./fixtures.js";
-import { buildNimLayoutDb, cleanTemp, must, tempDb } from "./helpers.js";
+import { NOW, buildNimLayoutDb, buildOurDb, cleanTemp, must, tempDb } from "./helpers.js";
 
 afterEach(cleanTemp);
-const NOW = 1_700_000_200_000;
 const seed = Number(process.env.SDS_SEED ?? Date.now() % 1_000_000);
-
-/** A database of ours with a row in every category. */
-export async function buildOurDb(file: string): Promise<void> {
-  const store = must(SqlitePersistence.open(file));
-  for (const channelId of ["alpha", "beta"]) {
-    const delta = emptyDelta(channelId, 1_700_000_100n);
-    for (let i = 1; i <= 4; i++) {
-      const m = message(channelId, `${channelId}-m${i}`, BigInt(1_700_000_000 + i), { causalHistory: i > 1 ? [{ messageId: `${channelId}-m${i - 1}` }] : [] });
-      delta.history.append.push(m);
-      if (i > 2) delta.outgoing.upsert.push({ message: m, sendTimeMs: NOW - 5000 * i, resendAttempts: i - 2, wire: Uint8Array.of(i) });
-    }
-    delta.incoming.upsert.push({ message: message(channelId, `${channelId}-w`, 1_700_000_050n), missingDeps: ["lost-1"], receivedAtMs: NOW - 1000 });
-    delta.outgoingRepair.upsert.push({ entry: { messageId: "lost-1", senderId: "bob" }, minTimeRepairReqMs: NOW + 30_000 });
-    delta.incomingRepair.upsert.push({ entry: { messageId: `${channelId}-m1`, senderId: "carol" }, cachedMessage: Uint8Array.of(1, 2), minTimeRepairRespMs: NOW + 1000 });
-    delta.retrievalHints.push({ messageId: `${channelId}-m1`, hint: Uint8Array.of(0xab) });
-    must(await store.commit([delta]));
-  }
-  must(store.putChannelSetting("alpha", "dialect", new TextEncoder().encode("spec")));
-  await store.close();
-}
 
 describe("inspectDatabase", () => {
   it("reports header facts, a per-channel summary and passing checks on a healthy database of ours", async () => {
