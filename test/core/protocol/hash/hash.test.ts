@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { hashN as wakuHashN } from "../../../../node_modules/@waku/sds/dist/nim_hashn/nim_hashn.mjs";
@@ -7,7 +8,7 @@ import { murmur3Elements } from "../../../../src/core/protocol/hash/murmur3.js";
 import { farmHash64AbsModulo } from "../../../../src/core/protocol/hash/farmhash64.js";
 import { farmHash64 as referenceFarmHash64 } from "./farmhash64-reference.js";
 
-const vectorsDir = "/work/shared/vectors";
+const vectorsDir = fileURLToPath(new URL("./vectors", import.meta.url));
 const readVectors = (name: string): unknown => JSON.parse(readFileSync(`${vectorsDir}/${name}`, "utf8"));
 
 interface FarmCase { inputHex: string; length: number; unsigned: string; nimHash: string }
