@@ -40,6 +40,8 @@ export interface SdsConfig {
   repairResponseGroups: number;
   /** Repair requests attached to one outgoing message (3 in both references). */
   maxRepairRequests: number;
+  /** Times one missing message is asked for before `repairAbandoned` (ours; both references ask once). */
+  repairAttemptsMax: number;
   /** Rebroadcasts answered in one `tick`, across all channels of a manager's call (ours; bounds amplification). */
   repairResponsesPerTickMax: number;
   /** Rebroadcasts of one message id within one T_max window (ours; bounds amplification). */
@@ -69,6 +71,7 @@ const SHARED_DEFAULTS = {
   repairTMinMs: 30_000,
   repairResponseGroups: 1,
   maxRepairRequests: 3,
+  repairAttemptsMax: 10,
   repairResponsesPerTickMax: 32,
   repairResponsesPerMessageMax: 2,
   incomingBufferEntriesMax: 10_000,
@@ -110,7 +113,7 @@ export function defaultConfig(dialect: DialectName): Readonly<SdsConfig> {
 
 const POSITIVE_INTEGERS: ReadonlyArray<keyof SdsConfig> = [
   "historyEntriesMax", "bloomCapacity", "bloomAckThreshold", "resendIntervalMs", "outgoingBufferEntriesMax",
-  "incomingBufferEntriesMax", "repairBufferEntriesMax", "contentBytesMax", "wireBytesMax", "repairResponseGroups",
+  "incomingBufferEntriesMax", "repairBufferEntriesMax", "contentBytesMax", "wireBytesMax", "repairResponseGroups", "repairAttemptsMax",
 ];
 const NON_NEGATIVE_INTEGERS: ReadonlyArray<keyof SdsConfig> = [
   "causalHistorySize", "maxResendAttempts", "syncIntervalMs", "repairTMinMs", "repairTMaxMs", "maxRepairRequests",

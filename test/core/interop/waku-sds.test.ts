@@ -5,7 +5,7 @@
  * messages and ephemeral messages. @waku/sds reads `Date.now()`, so time is faked with vitest
  * and our managers read the same clock.
  */
-import { Message, MessageChannel } from "@waku/sds";
+import { Message, MessageChannel, MessageChannelEvent } from "@waku/sds";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { decodeMessage } from "../../../src/core/protocol/wire/index.js";
 import { ReliabilityManager, type ReliabilityManagerOptions } from "../../../src/core/reliability-manager.js";
@@ -20,9 +20,9 @@ class WakuPeer {
   readonly syncs: string[] = [];
   constructor(readonly id: string, options: ConstructorParameters<typeof MessageChannel>[2] = {}) {
     this.channel = new MessageChannel(CHANNEL, id, options);
-    this.channel.addEventListener("sds:in:message-delivered", (event) => this.delivered.push((event as CustomEvent<string>).detail));
-    this.channel.addEventListener("sds:out:message-acknowledged", (event) => this.acknowledged.push((event as CustomEvent<string>).detail));
-    this.channel.addEventListener("sds:in:sync-received", (event) => this.syncs.push((event as CustomEvent<Message>).detail.messageId));
+    this.channel.addEventListener(MessageChannelEvent.InMessageDelivered, (event) => this.delivered.push((event as CustomEvent<string>).detail));
+    this.channel.addEventListener(MessageChannelEvent.OutMessageAcknowledged, (event) => this.acknowledged.push((event as CustomEvent<string>).detail));
+    this.channel.addEventListener(MessageChannelEvent.InSyncReceived, (event) => this.syncs.push((event as CustomEvent<Message>).detail.messageId));
   }
   async send(payload: string): Promise<{ messageId: string; wire: Uint8Array }> {
     let captured: Message | undefined;
@@ -131,7 +131,7 @@ describe("interop with @waku/sds MessageChannel (spec dialect)", () => {
     expect(decodeMessage(carrier.wire, { dialect: "spec" }).repairRequest.map((entry) => entry.messageId)).toEqual([gap.messageId]);
     await carol.receive(carrier.wire);
     vi.advanceTimersByTime(120_000);
-    const answers = await carol.channel.sweepRepairIncomingBuffer(async () => undefined);
+    const answers = await carol.channel.sweepRepairIncomingBuffer(async () => true);
     expect(answers.map((message) => message.messageId)).toEqual([gap.messageId]);
     const result = await us.receive(answers[0]!.encode());
     expect(result.delivered.map((delivered) => text(delivered.content))).toEqual(["gap", "reveal"]);

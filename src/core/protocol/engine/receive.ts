@@ -97,7 +97,10 @@ export function receiveMessage(operation: Operation, message: SdsMessage, retrie
   reviewAcknowledgements(operation, message);
   if (kind === "sync") {
     operation.emit({ type: "syncReceived", channelId: state.channelId, messageId: id, senderId: message.senderId });
-    return { messageId: id, kind, duplicate: false, missing: [] };
+    // A sync message is never buffered, but what it references and we lack is missing all the same.
+    const missing = message.causalHistory.filter((entry) => !isDependencyMet(state, entry.messageId) && !state.incoming.has(entry.messageId));
+    reportMissing(operation, id, missing);
+    return { messageId: id, kind, duplicate: false, missing };
   }
   state.bloom.add(id);
   const stored: SdsMessage = message.bloomFilter === undefined ? message : { ...message, bloomFilter: undefined };
@@ -123,12 +126,15 @@ function bufferIncoming(operation: Operation, message: SdsMessage, missingIds: S
   for (const dependency of missingIds) addWaiter(state, dependency, id);
   // Dependencies already received (buffered) are not missing from the network: no report, no repair.
   const missing = message.causalHistory.filter((entry) => missingIds.has(entry.messageId) && !state.incoming.has(entry.messageId));
-  if (missing.length > 0) {
-    operation.effects.missing.push(...missing);
-    operation.emit({ type: "missing", channelId: state.channelId, messageId: id, missing });
-    scheduleRepairs(operation, missing);
-  }
+  reportMissing(operation, id, missing);
   return { messageId: id, kind: "content", duplicate: false, missing };
+}
+
+function reportMissing(operation: Operation, messageId: string, missing: HistoryEntry[]): void {
+  if (missing.length === 0) return;
+  operation.effects.missing.push(...missing);
+  operation.emit({ type: "missing", channelId: operation.state.channelId, messageId, missing });
+  scheduleRepairs(operation, missing);
 }
 
 function evictOldestIncoming(operation: Operation): void {

@@ -2,8 +2,8 @@
  * SDS-R (repair) inside the engine: scheduling requests for missing dependencies (T_req),
  * attaching eligible requests to outgoing messages, answering other peers' requests after
  * T_resp with the cached bytes, and cancelling on sight of the message. Beyond both
- * references: an unanswered request is asked again with doubling back-off (T_min, 2·T_min, …)
- * until `firstMissingAtMs + 2·T_max`, then reported `repairAbandoned`; answers are bounded
+ * references: an unanswered request is asked again with doubling back-off (T_min, 2·T_min, …,
+ * capped at T_max) up to `repairAttemptsMax` times, then reported `repairAbandoned`; answers are bounded
  * per tick and per message id, and at most `maxRepairRequests` entries of a received message
  * are looked at, so hostile requests cannot amplify traffic.
  */
@@ -61,12 +61,12 @@ export function scheduleRepairs(operation: Operation, entries: readonly HistoryE
 export function eligibleRepairs(operation: Operation): HistoryEntry[] {
   if (!repairActive(operation) || operation.state.outgoingRepair.size === 0) return [];
   const { nowMs, config } = operation.context;
-  const eligible = [...operation.state.outgoingRepair.values()].filter((repair) => repair.minTimeRepairReqMs <= nowMs);
+  const eligible = [...operation.state.outgoingRepair.values()].filter((repair) => repair.minTimeRepairReqMs <= nowMs && (repair.attempts ?? 0) < config.repairAttemptsMax);
   eligible.sort((a, b) => a.minTimeRepairReqMs - b.minTimeRepairReqMs);
   return eligible.slice(0, config.maxRepairRequests).map((repair) => repair.entry);
 }
 
-/** Marks `entries` as asked now: the next ask waits T_min·2^(attempts−1). */
+/** Marks `entries` as asked now: the next ask waits min(T_min·2^(attempts−1), T_max). */
 export function markRepairsAsked(operation: Operation, entries: readonly HistoryEntry[], carrierMessageId: string): void {
   if (entries.length === 0) return;
   const { state, context, delta } = operation;
@@ -74,7 +74,8 @@ export function markRepairsAsked(operation: Operation, entries: readonly History
     const repair = state.outgoingRepair.get(entry.messageId);
     if (repair === undefined) continue;
     const attempts = (repair.attempts ?? 0) + 1;
-    const updated = { ...repair, attempts, minTimeRepairReqMs: context.nowMs + context.config.repairTMinMs * 2 ** (attempts - 1) };
+    const backoffMs = Math.min(context.config.repairTMinMs * 2 ** Math.min(attempts - 1, 30), context.config.repairTMaxMs);
+    const updated = { ...repair, attempts, minTimeRepairReqMs: context.nowMs + Math.max(backoffMs, 1) };
     state.outgoingRepair.set(entry.messageId, updated);
     delta.outgoingRepair.upsert(entry.messageId, updated);
   }
@@ -140,8 +141,8 @@ export function sweepRepairs(operation: Operation, budget: RepairBudget): void {
     }
   }
   for (const [id, repair] of state.outgoingRepair) {
-    const deadlineMs = (repair.firstMissingAtMs ?? repair.minTimeRepairReqMs - config.repairTMaxMs) + 2 * config.repairTMaxMs;
-    if (nowMs <= deadlineMs) continue;
+    // Abandon once the last allowed ask went unanswered for its whole back-off.
+    if ((repair.attempts ?? 0) < config.repairAttemptsMax || nowMs < repair.minTimeRepairReqMs) continue;
     state.outgoingRepair.delete(id);
     delta.outgoingRepair.remove(id);
     operation.emit({ type: "repairAbandoned", channelId: state.channelId, messageId: id });
