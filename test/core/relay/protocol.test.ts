@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../../src/core/errors.js";
-import { encodeEnvelope, toHex } from "../../../src/core/relay/envelope.js";
+import { DEFAULT_PUBSUB_TOPIC, encodeEnvelope, messageHash, toHex } from "../../../src/core/relay/envelope.js";
 import { decodeFrame, encodeFrame, type Frame, isClientFrame } from "../../../src/core/relay/protocol.js";
 import { testSeed } from "./seed.js";
 
@@ -41,6 +41,15 @@ describe("relay frames", () => {
     expect(toHex(encodeFrame(SAMPLES[2] as Frame))).toBe("0103" + "0807" + "1218" + "0a0368690a" + "1211" + Buffer.from("/sds/1/demo/proto").toString("hex"));
     const ack: Frame = { type: "publishAck", requestId: 7, hash: bytes(32, 0xab), duplicate: false, storedAtNs: 1_700_000_000_000_000_000n };
     expect(toHex(encodeFrame(ack))).toBe("0182" + "0807" + "1220" + "ab".repeat(32) + "20" + "8080a8b1e39fe7cb17");
+  });
+
+  it("pin the worked example of docs/relay-protocol.md §9", () => {
+    const envelope = { payload: new TextEncoder().encode("hi\n"), contentTopic: "/sds/1/demo/proto", timestampNs: 1_700_000_000_000_000_000n, meta: new TextEncoder().encode("RELIABLE-CHANNEL-API/1") };
+    const envelopeHex = "0a0368690a12112f7364732f312f64656d6f2f70726f746f508080d0e2c6bfce972f5a1652454c4941424c452d4348414e4e454c2d4150492f31";
+    expect(toHex(encodeFrame({ type: "publish", requestId: 7, envelope: encodeEnvelope(envelope) }))).toBe("01030807123a" + envelopeHex);
+    const hash = messageHash(DEFAULT_PUBSUB_TOPIC, envelope);
+    expect(toHex(hash)).toBe("8f7ac95eb9709a057100712955080d1676570a40786ae37939a6849a2d453a5b");
+    expect(toHex(encodeFrame({ type: "publishAck", requestId: 7, hash, duplicate: false, storedAtNs: 1_763_766_000_000_000_000n }))).toBe("018208071220" + toHex(hash) + "2080c0a5c7d0fa89bd18");
   });
 
   it("reject other versions, unknown types and short frames", () => {
