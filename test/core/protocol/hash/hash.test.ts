@@ -61,6 +61,20 @@ describe("fast farmHash64 against the BigInt reference port", () => {
   });
 });
 
+describe("ids longer than the reusable scratch buffers", () => {
+  it("hash the same as short-path references", () => {
+    for (const length of [4095, 4096, 4097, 9000]) {
+      const id = Array.from({ length }, (_, index) => String.fromCharCode(97 + (index % 26), 0x3b1 + (index % 5))).join("").slice(0, length);
+      expect(hashN("murmur3", id, 3, 150000)).toBe(wakuHashN(id, 3, 150000));
+      const signed = BigInt.asIntN(64, referenceFarmHash64(new TextEncoder().encode(id)));
+      const signedB = BigInt.asIntN(64, referenceFarmHash64(new TextEncoder().encode(`${id} b`)));
+      const abs = (value: bigint) => (value < 0n ? -value : value);
+      expect(hashN("farmhash64", id, 3, 150000)).toBe(Number((abs(signed) % 150000n + 3n * (abs(signedB) % 150000n)) % 150000n));
+      expect(hashN("murmur3", "short", 1, 100)).toBe(wakuHashN("short", 1, 100));
+    }
+  });
+});
+
 describe("nimHash (Nim >= 2.2 hash(string))", () => {
   it("matches Nim's own tests and the derived examples", () => {
     expect(nimHash("")).toBe(-7286425919675154353n);
