@@ -37,7 +37,7 @@ export interface SplitOptions {
   accepts?: (bytes: Uint8Array) => boolean;
 }
 
-const BASE64_LINE = /^[A-Za-z0-9+/_-]+={0,2}$/;
+const BASE64_LINE = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /** True when every byte is printable ASCII or tab / CR / LF: the input is text. */
 export function isText(bytes: Uint8Array): boolean {
@@ -60,12 +60,14 @@ export function parseHex(text: string): Uint8Array {
   for (const match of text.matchAll(/[^\s,;:]+/g)) {
     const column = (match.index ?? 0) + 1;
     const token = match[0];
-    const prefixed = /^0[xX]/.test(token) || token.startsWith("\\x");
-    const pieces = (/^0[xX]/.test(token) ? token.slice(2) : token).split("\\x");
-    for (const piece of pieces) {
+    // `0x0a0x05` and `\x0a\x05`: every prefix starts a new byte run
+    const pieces = token.split(/0[xX]|\\x/);
+    for (const [position, piece] of pieces.entries()) {
+      if (piece === "" && position === 0) continue;
+      const prefixed = position > 0;
       const bad = piece.search(/[^0-9a-fA-F]/);
       if (bad >= 0) throw new SdsError("E_INPUT_FORMAT", `not a hex digit '${piece[bad]}' in '${token}' at column ${column}`, { column });
-      const digits = piece.length === 1 && (prefixed || pieces.length > 1) ? `0${piece}` : piece;
+      const digits = piece.length === 1 && prefixed ? `0${piece}` : piece;
       if (digits.length % 2 !== 0) throw new SdsError("E_INPUT_FORMAT", `odd number of hex digits in '${token}' at column ${column}`, { column });
       for (let at = 0; at < digits.length; at += 2) out.push(Number.parseInt(digits.slice(at, at + 2), 16));
     }
