@@ -16,6 +16,7 @@ interface MurmurVector { input: string; n: number; maxValue: number; expected: {
 interface Derived {
   nim_farm_vectors: { input: string; n: number; maxValue: number; nimFarm: number; jsMurmur: number }[];
   nim_indices_helloId_150000: number[];
+  nim_indices_first_150000: number[];
   nim_hash_examples: Record<string, number>;
 }
 
@@ -141,6 +142,7 @@ describe("farmhash64 hashN (nim-sds built with Nim >= 2.2)", () => {
   it("gives the derived default-filter indices of the sha256('hello') id (§7)", () => {
     const indices = (family: "murmur3" | "farmhash64") => Array.from({ length: 10 }, (_, n) => hashN(family, HELLO_ID, n, 150000));
     expect(indices("farmhash64")).toEqual(derived.nim_indices_helloId_150000);
+    expect(Array.from({ length: 10 }, (_, n) => hashN("farmhash64", "first", n, 150000))).toEqual(derived.nim_indices_first_150000);
     expect(indices("murmur3")).toEqual([115740, 1955, 38170, 74385, 110600, 146815, 33030, 69245, 105460, 141675]);
   });
   it("hashN stays in range for long and non-ASCII ids (fast-check)", () => {
