@@ -147,7 +147,7 @@ export function fastEncode(message: SdsMessage, dialect: DialectName): Uint8Arra
 class Input {
   pos = 0;
   fail = false;
-  constructor(readonly bytes: Uint8Array, readonly end: number) {}
+  constructor(readonly bytes: Uint8Array, readonly end: number, readonly view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)) {}
   varint(): number {
     let result = 0;
     let multiplier = 1;
@@ -208,21 +208,26 @@ class Input {
  * hash of its bytes, confirmed byte by byte. The shared objects are never mutated.
  */
 interface EntrySlot {
-  bytes: Uint8Array;
+  bytes: DataView;
   entry: HistoryEntry;
 }
 const ENTRY_CACHE_ENTRIES_MAX = 65_536;
 const entryDecodeCaches: Record<DialectName, Map<number, EntrySlot>> = { spec: new Map(), nim: new Map() };
 
-function hashSpan(bytes: Uint8Array, start: number, end: number): number {
-  let hash = 0x811c9dc5;
-  for (let index = start; index < end; index++) hash = Math.imul(hash ^ bytes[index]!, 0x01000193);
+function hashSpan(view: DataView, start: number, end: number): number {
+  let hash = 0x811c9dc5 ^ (end - start);
+  let index = start;
+  for (; index + 4 <= end; index += 4) hash = Math.imul(hash ^ view.getUint32(index, true), 0x01000193);
+  for (; index < end; index++) hash = Math.imul(hash ^ view.getUint8(index), 0x01000193);
   return hash >>> 0;
 }
 
-function sameSpan(cached: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
-  if (cached.length !== end - start) return false;
-  for (let index = 0; index < cached.length; index++) if (cached[index] !== bytes[start + index]) return false;
+function sameSpan(cached: DataView, view: DataView, start: number, end: number): boolean {
+  const length = end - start;
+  if (cached.byteLength !== length) return false;
+  let index = 0;
+  for (; index + 4 <= length; index += 4) if (cached.getUint32(index, true) !== view.getUint32(start + index, true)) return false;
+  for (; index < length; index++) if (cached.getUint8(index) !== view.getUint8(start + index)) return false;
   return true;
 }
 
@@ -231,10 +236,10 @@ function decodeEntry(input: Input, limits: DecodeLimits, dialect: DialectName): 
   if (start < 0) return undefined;
   const end = input.pos;
   const cache = entryDecodeCaches[dialect];
-  const hash = hashSpan(input.bytes, start, end);
+  const hash = hashSpan(input.view, start, end);
   const slot = cache.get(hash);
-  if (slot !== undefined && sameSpan(slot.bytes, input.bytes, start, end)) return slot.entry;
-  const inner = new Input(input.bytes, end);
+  if (slot !== undefined && sameSpan(slot.bytes, input.view, start, end)) return slot.entry;
+  const inner = new Input(input.bytes, end, input.view);
   inner.pos = start;
   let messageId: string | undefined;
   let retrievalHint: Uint8Array | undefined;
@@ -253,7 +258,8 @@ function decodeEntry(input: Input, limits: DecodeLimits, dialect: DialectName): 
   if (retrievalHint !== undefined) entry.retrievalHint = retrievalHint;
   if (senderId !== undefined) entry.senderId = senderId;
   if (cache.size >= ENTRY_CACHE_ENTRIES_MAX) cache.clear();
-  cache.set(hash, { bytes: input.bytes.slice(start, end), entry });
+  const copy = input.bytes.slice(start, end);
+  cache.set(hash, { bytes: new DataView(copy.buffer), entry });
   return entry;
 }
 

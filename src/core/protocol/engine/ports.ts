@@ -18,7 +18,7 @@ import { fastDecode, fastEncode } from "./fast-codec.js";
 export interface LocalBloom {
   add(messageId: string): void;
   has(messageId: string): boolean;
-  /** The dialect's wire bytes (cached until the next `add`; do not mutate). */
+  /** The dialect's wire bytes (valid until the next `add`; do not mutate or keep). */
   toBytes(): Uint8Array;
 }
 
@@ -43,11 +43,45 @@ class CachedLocalBloom implements LocalBloom {
   }
 }
 
+/**
+ * A spec-dialect filter kept directly in its wire layout (64-bit words, big-endian), so
+ * `toBytes` costs nothing: the same bits BloomFilter would set, addressed in place.
+ * `toBytes` returns the live buffer; it is valid until the next `add`.
+ */
+class SpecWireBloom implements LocalBloom {
+  private readonly bytes: Uint8Array;
+  private readonly mBits: number;
+  private readonly kHashes: number;
+  constructor(config: SdsConfig) {
+    const shape = new BloomFilter({ capacity: config.bloomCapacity, errorRate: config.bloomErrorRate, hashFamily: "murmur3" }).params;
+    this.mBits = shape.mBits;
+    this.kHashes = shape.kHashes;
+    this.bytes = new Uint8Array(wordCountForBits(shape.mBits) * 8);
+  }
+  add(messageId: string): void {
+    const { mBits, kHashes, bytes } = this;
+    hashPairModulo("murmur3", messageId, mBits, pair);
+    const hashA = pair[0]!;
+    const hashB = pair[1]!;
+    for (let n = 0; n < kHashes; n++) {
+      const index = (hashA + n * hashB) % mBits;
+      const bit = index & 63;
+      bytes[(index - bit) / 8 + 7 - (bit >>> 3)]! |= 1 << (bit & 7);
+    }
+  }
+  has(messageId: string): boolean {
+    return new SpecPeerBloom(this.bytes, this.mBits, this.kHashes).has(messageId);
+  }
+  toBytes(): Uint8Array {
+    return this.bytes;
+  }
+}
+
 /** The filter a new channel starts with. */
 export function createLocalBloom(dialect: Dialect, config: SdsConfig): LocalBloom {
   const options = { capacity: config.bloomCapacity, errorRate: config.bloomErrorRate, hashFamily: dialect.bloomHashFamily };
   if (dialect.name === "nim") return new CachedLocalBloom(new RollingBloomFilter(options), "nim");
-  return new CachedLocalBloom(new BloomFilter(options), "spec");
+  return new SpecWireBloom(config);
 }
 
 const pair = new Float64Array(2);
