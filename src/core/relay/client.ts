@@ -9,6 +9,7 @@
 import { WebSocket } from "ws";
 import { ERROR_CODES, type ErrorCode, RelayError, SdsError } from "../errors.js";
 import { decodeEnvelope, encodeEnvelope, toHex, type WakuEnvelope } from "./envelope.js";
+import { SeenHashes } from "./dedup.js";
 import { DEFAULT_FRAME_LIMITS, decodeFrame, encodeFrame, type Frame, type FrameOf, type StoredEntry } from "./protocol.js";
 import type { EnvelopeHandler, FetchSinceOptions, PublishAck, ReceivedEnvelope, RelayTransport, SubscribeOptions, Subscription } from "./transport.js";
 
@@ -46,6 +47,11 @@ export interface RelayClientOptions {
   /** Entries asked per store page (default 500). */
   storePageLimit?: number;
   onEvent?: (event: RelayClientEvent) => void;
+  /**
+   * Runs before every reconnect attempt (errors ignored); `ensureLocalRelay` uses it to start a
+   * relay in-process when the local one went away.
+   */
+  beforeReconnect?: () => Promise<void>;
 }
 
 interface PendingRequest {
@@ -72,7 +78,8 @@ export class RelayClient implements RelayTransport {
   private welcome: FrameOf<"welcome"> | undefined;
   private readonly topics = new Map<string, TopicState>();
   private readonly pending = new Map<number, PendingRequest>();
-  private readonly seen = new Map<string, true>();
+  private readonly seen: SeenHashes;
+  private failure: SdsError | undefined;
   private nextRequestId = 1;
   private closed = false;
   private everConnected = false;
@@ -85,7 +92,9 @@ export class RelayClient implements RelayTransport {
   private constructor(
     readonly url: string,
     private readonly options: RelayClientOptions,
-  ) {}
+  ) {
+    this.seen = new SeenHashes(options.dedupEntriesMax ?? 10_000);
+  }
 
   /**
    * Connects and waits for the relay's WELCOME.
@@ -144,12 +153,19 @@ export class RelayClient implements RelayTransport {
     const delayMs = Math.round(baseMs / 2 + ((this.options.random ?? Math.random)() * baseMs) / 2);
     this.attempt += 1;
     this.emit({ type: "reconnecting", attempt: this.attempt, delayMs });
-    this.reconnectTimer = setTimeout(() => this.open(), delayMs);
+    this.reconnectTimer = setTimeout(() => {
+      const hook = this.options.beforeReconnect;
+      if (hook === undefined) return this.open();
+      void hook()
+        .catch(() => undefined)
+        .then(() => !this.closed && this.open());
+    }, delayMs);
   }
 
   /** Fails everything pending and stops for good. */
   private fail(error: SdsError): void {
     this.closed = true;
+    this.failure ??= error;
     this.firstConnect?.reject(error);
     this.firstConnect = undefined;
     for (const [id, request] of this.pending) {
@@ -234,7 +250,7 @@ export class RelayClient implements RelayTransport {
     if (state === undefined) return;
     if (entry.storedAtNs > 0n && (state.nextSinceNs === undefined || entry.storedAtNs + 1n > state.nextSinceNs)) state.nextSinceNs = entry.storedAtNs + 1n;
     const received = this.toReceived(topic, entry, source);
-    if (received === undefined || !this.markSeen(topic, received.hashHex)) return;
+    if (received === undefined || !this.seen.add(topic, received.hashHex)) return;
     for (const handler of [...state.handlers]) {
       try {
         handler(received);
@@ -256,19 +272,6 @@ export class RelayClient implements RelayTransport {
     }
   }
 
-  /** Records (topic, hash); false when it was already there. Bounded LRU. */
-  private markSeen(topic: string, hashHex: string): boolean {
-    const key = `${topic}\n${hashHex}`;
-    if (this.seen.has(key)) {
-      this.seen.delete(key);
-      this.seen.set(key, true);
-      return false;
-    }
-    this.seen.set(key, true);
-    if (this.seen.size > (this.options.dedupEntriesMax ?? 10_000)) this.seen.delete(this.seen.keys().next().value as string);
-    return true;
-  }
-
   private async catchUp(topic: string): Promise<void> {
     const state = this.topics.get(topic);
     if (state?.nextSinceNs === undefined) return;
@@ -284,7 +287,7 @@ export class RelayClient implements RelayTransport {
   }
 
   private request(frame: Frame, timeoutMs: number): Promise<Frame> {
-    if (this.closed) return Promise.reject(new RelayError("E_RELAY_CLOSED", "relay client is closed"));
+    if (this.closed) return Promise.reject(this.failure ?? new RelayError("E_RELAY_CLOSED", "relay client is closed"));
     const id = (frame as { requestId: number }).requestId;
     return new Promise<Frame>((resolve, reject) => {
       const request: PendingRequest = { frame, resolve, reject, timer: undefined, retries: 0 };
@@ -328,7 +331,7 @@ export class RelayClient implements RelayTransport {
     if (bytes.length + 16 > frameBytesMax) throw new SdsError("E_PAYLOAD_TOO_LARGE", `envelope of ${bytes.length} bytes exceeds the relay's ${frameBytesMax}-byte frames`, { frameBytesMax });
     const ack = (await this.request({ type: "publish", requestId: this.nextRequestId++, envelope: bytes }, this.options.publishTimeoutMs ?? 10_000)) as FrameOf<"publishAck">;
     const hashHex = toHex(ack.hash);
-    this.markSeen(topic, hashHex);
+    this.seen.add(topic, hashHex);
     return { hash: ack.hash, hashHex, duplicate: ack.duplicate, storedAtNs: ack.storedAtNs };
   }
 

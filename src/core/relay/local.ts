@@ -2,9 +2,11 @@
  * The zero-set-up relay: commands given no relay connect to the default local relay
  * (`SDS_RELAY`, else ws://127.0.0.1:7645) and, if nothing listens there, start one in-process.
  * The in-process relay never keeps the process alive (its listening socket and connections are
- * unref'd) and the caller closes it explicitly when the command ends. Two processes racing to
- * start one resolve by connecting to whichever bound the port first.
+ * unref'd); the caller closes it explicitly when the command ends. If the process that hosted the
+ * relay exits, the others' clients take over: before each reconnect attempt they try to start a
+ * relay on the same address (its store starts empty). Races resolve by whoever binds first.
  */
+import { RelayError } from "../errors.js";
 import { RelayClient, type RelayClientOptions } from "./client.js";
 import { DEFAULT_RELAY_PORT, RelayServer, type RelayServerOptions } from "./server.js";
 
@@ -19,12 +21,12 @@ export function defaultRelayUrl(env: NodeJS.ProcessEnv = process.env): string {
   return value !== undefined && value.trim() !== "" ? value.trim() : DEFAULT_RELAY_URL;
 }
 
-/** A connected client and, when this process started it, the in-process relay. */
+/** A connected client and, while this process hosts it, the in-process relay. */
 export interface LocalRelay {
   client: RelayClient;
   url: string;
-  /** Set when the relay runs in this process. */
-  server: RelayServer | undefined;
+  /** The relay running in this process, if any (it may start later, on take-over). */
+  readonly server: RelayServer | undefined;
   /** Closes the client, then the in-process relay if any. */
   close(): Promise<void>;
 }
@@ -33,12 +35,10 @@ export interface LocalRelay {
 export interface EnsureLocalRelayOptions {
   host?: string;
   port?: number;
-  client?: RelayClientOptions;
+  client?: Omit<RelayClientOptions, "beforeReconnect">;
   server?: Omit<RelayServerOptions, "host" | "port" | "unref">;
-}
-
-function isUnavailable(error: unknown): boolean {
-  return (error as { code?: string }).code === "E_RELAY_UNAVAILABLE";
+  /** Start a relay in-process when the local one disappears later (default true). */
+  takeOver?: boolean;
 }
 
 /**
@@ -50,31 +50,44 @@ export async function ensureLocalRelay(options: EnsureLocalRelayOptions = {}): P
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_RELAY_PORT;
   const url = `ws://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  let server: RelayServer | undefined;
+  let closing = false;
+
+  /** Tries to host the relay here; false when someone else holds the port. */
+  const tryHost = async (): Promise<boolean> => {
+    if (server !== undefined || closing) return server !== undefined;
+    const candidate = new RelayServer({ ...options.server, host, port, unref: true });
+    try {
+      await candidate.start();
+      server = candidate;
+      return true;
+    } catch (error) {
+      await candidate.close();
+      if (error instanceof RelayError && error.code === "E_RELAY_UNAVAILABLE") return false;
+      throw error;
+    }
+  };
+  const clientOptions: RelayClientOptions = { ...options.client, beforeReconnect: options.takeOver === false ? undefined : async () => void (await tryHost()) };
+
+  let client: RelayClient;
   try {
-    const client = await RelayClient.connect(url, options.client);
-    return { client, url, server: undefined, close: () => client.close() };
+    client = await RelayClient.connect(url, clientOptions);
   } catch (error) {
-    if (!isUnavailable(error)) throw error;
+    if (!(error instanceof RelayError && error.code === "E_RELAY_UNAVAILABLE")) throw error;
+    const hosted = await tryHost();
+    // Not hosted: someone bound the port between our probe and our listen, so use theirs.
+    client = await RelayClient.connect(url, hosted ? clientOptions : { ...clientOptions, connectAttemptsMax: 5 });
   }
-  const server = new RelayServer({ ...options.server, host, port, unref: true });
-  let started: { url: string } | undefined;
-  try {
-    started = await server.start();
-  } catch (error) {
-    await server.close();
-    if (!isUnavailable(error)) throw error;
-    // Someone else bound the port between our probe and our listen: use theirs.
-    const client = await RelayClient.connect(url, { ...options.client, connectAttemptsMax: 5 });
-    return { client, url, server: undefined, close: () => client.close() };
-  }
-  const client = await RelayClient.connect(started.url, options.client);
   return {
     client,
-    url: started.url,
-    server,
+    url,
+    get server() {
+      return server;
+    },
     close: async () => {
+      closing = true;
       await client.close();
-      await server.close();
+      await server?.close();
     },
   };
 }

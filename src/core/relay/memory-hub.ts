@@ -7,6 +7,7 @@
  */
 import { RelayError, SdsError } from "../errors.js";
 import { DEFAULT_PUBSUB_TOPIC, decodeEnvelope, encodeEnvelope, isContentTopic, messageHash, toHex, type WakuEnvelope } from "./envelope.js";
+import { SeenHashes } from "./dedup.js";
 import { faultDecider, type FaultDecider, type FaultOptions } from "./limits.js";
 import { RelayStore, type StoredMessage } from "./relay-store.js";
 import type { EnvelopeHandler, FetchSinceOptions, PublishAck, ReceivedEnvelope, RelayTransport, SubscribeOptions, Subscription } from "./transport.js";
@@ -101,9 +102,11 @@ export class MemoryPeer implements RelayTransport {
   online = true;
   private closed = false;
   private readonly topics = new Map<string, TopicState>();
-  private readonly seen = new Map<string, true>();
+  private readonly seen: SeenHashes;
 
-  constructor(private readonly hub: MemoryHub) {}
+  constructor(private readonly hub: MemoryHub) {
+    this.seen = new SeenHashes(hub.dedupEntriesMax);
+  }
 
   /** @internal */
   isSubscribed(topic: string): boolean {
@@ -134,17 +137,9 @@ export class MemoryPeer implements RelayTransport {
     const state = this.topics.get(message.topic);
     if (!this.online || state === undefined) return;
     if (message.storedAtNs + 1n > state.nextSinceNs) state.nextSinceNs = message.storedAtNs + 1n;
-    if (!this.markSeen(message.topic, message.hashHex)) return;
+    if (!this.seen.add(message.topic, message.hashHex)) return;
     const received: ReceivedEnvelope = { topic: message.topic, envelope: decodeEnvelope(message.envelope), hash: message.hash, hashHex: message.hashHex, storedAtNs: message.storedAtNs, source };
     for (const handler of [...state.handlers]) handler(received);
-  }
-
-  private markSeen(topic: string, hashHex: string): boolean {
-    const key = `${topic}\n${hashHex}`;
-    if (this.seen.has(key)) return false;
-    this.seen.set(key, true);
-    if (this.seen.size > this.hub.dedupEntriesMax) this.seen.delete(this.seen.keys().next().value as string);
-    return true;
   }
 
   private ensureUsable(): void {
@@ -157,7 +152,7 @@ export class MemoryPeer implements RelayTransport {
     if (envelope.contentTopic !== "" && envelope.contentTopic !== topic) throw new SdsError("E_INPUT_INVALID", `envelope content topic ${envelope.contentTopic} differs from ${topic}`);
     this.ensureUsable();
     const ack = this.hub.publish(this, topic, envelope);
-    this.markSeen(topic, ack.hashHex);
+    this.seen.add(topic, ack.hashHex);
     return ack;
   }
 

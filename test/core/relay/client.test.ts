@@ -180,4 +180,23 @@ describe("ensureLocalRelay", () => {
     await until(() => received.length === 1);
     expect(received).toEqual(["local"]);
   });
+
+  it("takes over when the hosting process's relay goes away", async () => {
+    const port = await freePort();
+    const host = await ensureLocalRelay({ port, client: { pingIntervalMs: 0 } });
+    const guest = await ensureLocalRelay({ port, client: { pingIntervalMs: 0, reconnectDelayMs: 20 } });
+    locals.push(guest);
+    expect(guest.server).toBeUndefined();
+    const received: string[] = [];
+    guest.client.subscribe(TOPIC, (message) => received.push(text(message)));
+    await host.close();
+    await until(() => guest.server !== undefined && guest.client.connected);
+    const late = await ensureLocalRelay({ port, client: { pingIntervalMs: 0 } });
+    locals.push(late);
+    expect(late.server).toBeUndefined();
+    await guest.client.fetchSince(TOPIC, 0n);
+    await late.client.publish(TOPIC, envelope("after take-over"));
+    await until(() => received.length === 1);
+    expect(received).toEqual(["after take-over"]);
+  });
 });
