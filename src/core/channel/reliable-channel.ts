@@ -58,6 +58,7 @@ export class ReliableChannel {
   private readonly catchUp: StoreCatchUp;
   private readonly queuedMessageIds = new Set<string>();
   private readonly hinted = new Set<string>();
+  private readonly publishing = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private lane: Promise<unknown> = Promise.resolve();
   private ingressWaiting = 0;
@@ -223,7 +224,8 @@ export class ReliableChannel {
       for (const wire of result.wire) {
         if (!this.ownsWire(wire)) continue;
         const messageId = this.wireToMessage.get(wireKey(wire));
-        if (messageId !== undefined && this.queuedMessageIds.has(messageId)) continue; // first transmission still waits for budget
+        // a first transmission still waiting for budget, or a publish not yet confirmed, is not stacked up again
+        if (messageId !== undefined && (this.queuedMessageIds.has(messageId) || this.publishing.has(messageId))) continue;
         if (messageId !== undefined) this.counters.resent += 1;
         this.dispatch({ messageId, wire, ephemeral: false });
       }
@@ -330,8 +332,12 @@ export class ReliableChannel {
     const payload = this.cipher ? this.cipher.encrypt(outgoing.wire) : outgoing.wire;
     const envelope: WakuEnvelope = { payload, contentTopic: this.contentTopic, timestampNs: BigInt(Math.floor(this.now())) * 1_000_000n, meta: RELIABLE_CHANNEL_META_BYTES };
     if (outgoing.ephemeral) envelope.ephemeral = true;
+    const messageId = outgoing.messageId;
+    if (messageId !== undefined) this.publishing.add(messageId);
     this.track(
-      this.transport.publish(this.contentTopic, envelope).then(
+      this.transport.publish(this.contentTopic, envelope).finally(() => {
+        if (messageId !== undefined) this.publishing.delete(messageId);
+      }).then(
         (ack) => {
           this.counters.published += 1;
           if (outgoing.messageId === undefined) return;
