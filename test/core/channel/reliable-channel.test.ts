@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { ReliabilityManager } from "../../../src/core/reliability-manager.js";
 import { MemoryHub, type MemoryPeer } from "../../../src/core/relay/memory-hub.js";
 import { contentTopicFor } from "../../../src/core/relay/envelope.js";
@@ -277,5 +278,38 @@ describe("ReliableChannel over the in-memory hub", () => {
     await expect(alice.channel.send(new Uint8Array(257))).rejects.toMatchObject({ code: "E_PAYLOAD_TOO_LARGE" });
     await alice.channel.send(new Uint8Array(256)); // 4 segments: 1 released, 3 queued
     await expect(alice.channel.send(new Uint8Array(256))).rejects.toMatchObject({ code: "E_BUFFER_FULL" });
+  });
+
+  it("turns arbitrary envelope payloads and metas into drops or deliveries, never errors (fuzz)", async () => {
+    const { join, settle } = world();
+    const plain = join("plain");
+    const sealed = join("sealed", { key: new Uint8Array(32).fill(5) });
+    const forger = new ReliabilityManager({ participantId: "forger", config: FAST });
+    const topic = contentTopicFor("demo");
+    const valid = (await forger.send("demo", text("x"))).wire;
+    const envelopes = fc.record({
+      payload: fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(([at, byte]) => {
+        const copy = valid.slice();
+        copy[at % copy.length] = byte;
+        return copy;
+      })),
+      meta: fc.option(fc.uint8Array({ maxLength: 30 }), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(envelopes, async ({ payload, meta }) => {
+        for (const peer of [plain, sealed]) {
+          await peer.channel.ingest({ topic, envelope: { payload, contentTopic: topic, ...(meta ? { meta } : {}) }, hash: new Uint8Array(32), hashHex: "00".repeat(32), storedAtNs: 0n, source: "live" });
+        }
+      }),
+      { numRuns: 300, seed: SEED },
+    );
+    await settle();
+    for (const peer of [plain, sealed]) {
+      expect(named(peer, "error")).toEqual([]);
+      const counters = peer.channel.counters;
+      expect(counters.envelopesReceived).toBe(300);
+    }
+    expect(sealed.received).toHaveLength(0);
+    expect(sealed.channel.counters.dropped["wrong-key"] + sealed.channel.counters.dropped["bad-meta"]).toBe(300);
   });
 });
