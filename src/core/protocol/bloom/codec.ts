@@ -52,8 +52,27 @@ export function decodeSpecWords(bytes: Uint8Array, wordCount: number, location: 
   return bytes.slice();
 }
 
-/** Copies `source` into `target` reversing each 8-byte group (big-endian ⇄ little-endian words). */
+const hostIsLittleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+function byteSwap32(value: number): number {
+  return ((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24);
+}
+
+/**
+ * Copies `source` into `target` at `targetOffset`, reversing each 8-byte group (big-endian ⇄
+ * little-endian words). Works a 32-bit word at a time when both sides are 4-byte aligned.
+ */
 function swapWordBytes(source: Uint8Array, target: Uint8Array, targetOffset: number): void {
+  const targetStart = target.byteOffset + targetOffset;
+  if (hostIsLittleEndian && source.byteOffset % 4 === 0 && targetStart % 4 === 0) {
+    const from = new Int32Array(source.buffer, source.byteOffset, source.length >>> 2);
+    const to = new Int32Array(target.buffer, targetStart, source.length >>> 2);
+    for (let index = 0; index < from.length; index += 2) {
+      to[index] = byteSwap32(from[index + 1]!);
+      to[index + 1] = byteSwap32(from[index]!);
+    }
+    return;
+  }
   for (let index = 0; index < source.length; index++) target[targetOffset + (index ^ 7)] = source[index]!;
 }
 
@@ -77,10 +96,13 @@ export function encodeNimBloom(fields: NimBloomFields): Uint8Array {
     .uint64Field(5, fields.mBits)
     .finish();
   const head = new ProtoWriter().tag(1, WireType.LengthDelimited).varint(fields.bits.length).finish();
-  const output = new Uint8Array(head.length + fields.bits.length + tail.length);
+  // Swap into an aligned scratch first (the head's length leaves the output unaligned).
+  const words = new Uint8Array(fields.bits.length);
+  swapWordBytes(fields.bits, words, 0);
+  const output = new Uint8Array(head.length + words.length + tail.length);
   output.set(head, 0);
-  swapWordBytes(fields.bits, output, head.length);
-  output.set(tail, head.length + fields.bits.length);
+  output.set(words, head.length);
+  output.set(tail, head.length + words.length);
   return output;
 }
 
@@ -149,6 +171,6 @@ export function decodeNimBloom(bytes: Uint8Array, limits: BloomLimits, location:
     );
   }
   const bits = new Uint8Array(words.length);
-  swapWordBytes(words, bits, 0);
+  swapWordBytes(words.byteOffset % 4 === 0 ? words : words.slice(), bits, 0);
   return { capacity, errorRateMicros, kHashes, mBits, bits };
 }
