@@ -146,11 +146,12 @@ export class ReliableChannel {
 
   /**
    * Resolves with `requestId`'s outcome once it is `sent` or final (`until: "sent"`), or final
-   * (`until: "final"`, default). Safe to call after the events fired (they can fire before
+   * (`until: "final"`, default; an ephemeral request is final at `sent`). Safe to call after the events fired (they can fire before
    * `send` resolves). Rejects with `signal.reason` when `signal` aborts first.
    */
   waitFor(requestId: string, until: "sent" | "final" = "final", signal?: AbortSignal): Promise<RequestOutcome> {
-    const reached = (outcome: RequestOutcome): boolean => outcome === "delivered" || outcome === "undelivered" || outcome === "unknown" || (until === "sent" && outcome === "sent");
+    const final = (outcome: RequestOutcome): boolean => outcome === "delivered" || outcome === "undelivered" || outcome === "unknown" || (outcome === "sent" && this.tracker.status(requestId) === undefined); // an ephemeral request ends at sent
+    const reached = (outcome: RequestOutcome): boolean => final(outcome) || (until === "sent" && outcome === "sent");
     const current = this.outcome(requestId);
     if (reached(current)) return Promise.resolve(current);
     return new Promise<RequestOutcome>((resolve, reject) => {
@@ -379,7 +380,8 @@ export class ReliableChannel {
     for (const event of events) {
       switch (event.kind) {
         case "sent":
-          this.outcomes.set(event.requestId, "sent");
+          if (event.final) this.finish(event.requestId, event.messageIds, "sent");
+          else this.outcomes.set(event.requestId, "sent");
           this.events.emit("sent", { requestId: event.requestId, messageIds: event.messageIds });
           break;
         case "delivered":

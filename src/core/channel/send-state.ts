@@ -15,7 +15,7 @@ export type SegmentSendState = "queued" | "published" | "acknowledged" | "undeli
 
 /** Events of the state machine, in the order they happen. */
 export type SendEvent =
-  | { kind: "sent"; requestId: string; messageIds: string[] }
+  | { kind: "sent"; requestId: string; messageIds: string[]; /** true when the request ends here (no acknowledgement awaited) */ final: boolean }
   | { kind: "delivered"; requestId: string; messageIds: string[] }
   | { kind: "undelivered"; requestId: string; messageIds: string[]; undeliveredMessageIds: string[] }
   | { kind: "send-error"; requestId: string; messageId: string; error: SdsError };
@@ -145,7 +145,7 @@ export class SendTracker {
     const states = [...request.states.values()];
     if (!request.sentReported && states.every((state) => state === "published" || state === "acknowledged")) {
       request.sentReported = true;
-      events.push({ kind: "sent", requestId: request.requestId, messageIds: [...request.messageIds] });
+      events.push({ kind: "sent", requestId: request.requestId, messageIds: [...request.messageIds], final: !request.awaitAcknowledgement });
     }
     events.push(...this.finalise(request));
     return events;

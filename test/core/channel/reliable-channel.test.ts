@@ -261,6 +261,7 @@ describe("ReliableChannel over the in-memory hub", () => {
     await settle();
     expect(bob.received.map((event) => decode(event.payload))).toEqual(["typing…"]);
     expect(alice.channel.outcome(receipt.requestId)).toBe("sent");
+    expect(await alice.channel.waitFor(receipt.requestId)).toBe("sent");
     expect(alice.channel.pendingRequests).toBe(0);
 
     const nim = world();

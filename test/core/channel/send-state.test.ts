@@ -12,7 +12,7 @@ describe("SendTracker", () => {
     expect(tracker.requestOf("m2")).toBe("r1");
     expect(tracker.published("m1")).toEqual([]);
     expect(tracker.published("m3")).toEqual([]);
-    expect(tracker.published("m2")).toEqual([{ kind: "sent", requestId: "r1", messageIds: ["m1", "m2", "m3"] }]);
+    expect(tracker.published("m2")).toEqual([{ kind: "sent", requestId: "r1", messageIds: ["m1", "m2", "m3"], final: false }]);
     expect(tracker.published("m2")).toEqual([]);
     expect(tracker.acknowledged("m1")).toEqual([]);
     expect(tracker.acknowledged("m2")).toEqual([]);
@@ -55,7 +55,7 @@ describe("SendTracker", () => {
     const tracker = new SendTracker();
     tracker.register("e", ["x", "y"], { awaitAcknowledgement: false });
     tracker.published("x");
-    expect(kinds(tracker.published("y"))).toEqual(["sent"]);
+    expect(tracker.published("y")).toEqual([{ kind: "sent", requestId: "e", messageIds: ["x", "y"], final: true }]);
     expect(tracker.pendingCount).toBe(0);
   });
 
