@@ -2,7 +2,7 @@
  * `sds decode` as a user runs it: the BUILT CLI (dist/, from `npm run build` / `npx tsc -b`)
  * spawned with pipes, files, inline hex/base64, and checked on stdout, stderr and exit status.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,25 +28,96 @@ interface Run {
   records: Array<Record<string, unknown>>;
 }
 
-function run(args: string[], input?: string | Buffer): Run {
-  const result = spawnSync(process.execPath, [bin, "decode", ...args], { input: input ?? "", env: { ...process.env, NO_COLOR: "1" }, timeout: 30_000 });
-  const stdout = result.stdout.toString("utf8");
-  const records = stdout
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { status: result.status, stdout, stderr: result.stderr.toString("utf8"), records };
+/** Spawns the built CLI; resolves with its status, output and the JSON records on stdout. */
+function runAsync(args: string[], input?: string | Buffer): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const resolved = args.map((arg) => (arg === "@nimFile" ? join(dir, "nim.bin") : arg === "@missing" ? join(dir, "nope.bin") : arg));
+    const child = spawn(process.execPath, [bin, "decode", ...resolved], { env: { ...process.env, NO_COLOR: "1" } });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (status) => {
+      const stdout = Buffer.concat(out).toString("utf8");
+      const records = stdout
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      resolve({ status, stdout, stderr: Buffer.concat(err).toString("utf8"), records });
+    });
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(input ?? "");
+  });
 }
 
-let dir: string;
-beforeAll(() => {
+/**
+ * Every CLI run of this file, started up front a few at a time (each run is a whole Node
+ * process; running them side by side keeps the file fast on a busy machine). Tests then
+ * assert on the results by name.
+ */
+const planned = new Map<string, () => Promise<Run>>();
+const results = new Map<string, Run>();
+function plan(name: string, args: string[], input?: string | Buffer | (() => string | Buffer)): void {
+  planned.set(name, () => runAsync(args, typeof input === "function" ? input() : input));
+}
+function result(name: string): Run {
+  const found = results.get(name);
+  if (!found) throw new Error(`no run named ${name}`);
+  return found;
+}
+
+let dir = "";
+const PARALLEL_RUNS = 4;
+
+const hexSpaced = spec.toString("hex").replace(/(..)/g, "$1 ");
+const cArray = [...spec]
+  .map((byte) => `0x${byte.toString(16).padStart(2, "0")}`)
+  .reduce((text, token, index) => text + token + (index % 12 === 11 ? ",\n" : ", "), "")
+  .replace(/[,\s]+$/, "");
+const wrapped = `${(SPEC_HEX.match(/.{1,60}/g) as string[]).join("\n")}\n`;
+const manyLines = `${SPEC_HEX}\n\n${SPEC_HEX.slice(0, 40)}\n${NIM_HEX}\n${SYNC_HEX}\n`;
+const envelopeB64 = Buffer.from(encodeEnvelope({ payload: spec, contentTopic: "/sds/1/demo/proto", meta: RELIABLE_CHANNEL_META_BYTES })).toString("base64");
+
+plan("rawStdin", [], spec);
+plan("nimFile", ["@nimFile"]);
+plan("hexSpaced", [], hexSpaced);
+plan("cArray", [], cArray);
+plan("hexInline", ["--hex", `0x${SPEC_HEX}`]);
+plan("wrapped", [], wrapped);
+plan("b64Stdin", [], nim.toString("base64"));
+plan("b64Flag", ["--b64", nim.toString("base64url").replace(/=+$/, "")]);
+plan("many", ["--json"], manyLines);
+plan("forcedNim", ["--dialect", "nim", "--hex", NIM_HEX]);
+plan("wrongDialect", ["--dialect", "spec", "--hex", NIM_HEX]);
+plan("raw", ["--raw", "--hex", "08 96 01 12 07 74 65 73 74 69 6e 67 1a 03 08 96 01"]);
+plan("rawBroken", ["--raw", "--hex", "0896011207"]);
+plan("tree", ["--tree", "--hex", SPEC_HEX]);
+plan("bloom", ["--what", "bloom", "--hex", NIM_BLOOM_HEX]);
+plan("envelope", [], envelopeB64);
+plan("empty", [], "");
+plan("tooBig", ["--max-bytes", "10"], spec);
+plan("missing", ["@missing"]);
+plan("both", ["--json", "--hex", "00", "--b64", "AA=="]);
+plan("help", ["--help"]);
+
+beforeAll(async () => {
   if (!existsSync(join(root, "dist", "commands", "decode.js"))) spawnSync("npx", ["tsc", "-b"], { cwd: root, stdio: "inherit" });
   dir = mkdtempSync(join(tmpdir(), "sds-decode-"));
-});
+  writeFileSync(join(dir, "nim.bin"), nim);
+  const queue = [...planned.entries()];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [name, start] = next;
+      results.set(name, await start());
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL_RUNS }, worker));
+}, 240_000);
 
 describe("sds decode", () => {
   it("decodes raw bytes piped on stdin to one JSON document", () => {
-    const { status, records } = run([], spec);
+    const { status, records } = result("rawStdin");
     expect(status).toBe(0);
     expect(records).toHaveLength(1);
     const record = records[0] as Record<string, any>;
@@ -58,43 +129,34 @@ describe("sds decode", () => {
   });
 
   it("reads a file and detects the nim dialect", () => {
-    const file = join(dir, "nim.bin");
-    writeFileSync(file, nim);
-    const { status, records } = run([file]);
+    const { status, records } = result("nimFile");
     expect(status).toBe(0);
     expect(records[0]).toMatchObject({ dialect: "nim", kind: "content", message: { senderId: "alice", lamportTimestamp: "1700000000000" } });
   });
 
   it("accepts hex with spaces, 0x prefixes, commas and newlines in one blob", () => {
-    const bytes = [...spec].map((byte) => `0x${byte.toString(16).padStart(2, "0")}`);
-    const cArray = bytes.reduce((text, token, index) => text + token + (index % 12 === 11 ? ",\n" : ", "), "").replace(/[,\s]+$/, "");
-    for (const input of [spec.toString("hex").replace(/(..)/g, "$1 "), cArray]) {
-      const { status, records } = run([], input);
+    for (const name of ["hexSpaced", "cArray", "hexInline"]) {
+      const { status, records } = result(name);
       expect(status).toBe(0);
       expect(records).toHaveLength(1);
       expect(records[0]).toMatchObject({ inputFormat: "hex", dialect: "spec", bytes: spec.length });
     }
-    const inline = run(["--hex", `0x${SPEC_HEX}`]);
-    expect(inline.records[0]).toMatchObject({ dialect: "spec", bytes: spec.length });
   });
 
   it("rejoins a fixed-width wrapped hex dump (xxd -p) into one blob", () => {
-    const wrapped = (SPEC_HEX.match(/.{1,60}/g) as string[]).join("\n");
-    const { status, records } = run([], `${wrapped}\n`);
+    const { status, records } = result("wrapped");
     expect(status).toBe(0);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ dialect: "spec", bytes: spec.length });
   });
 
   it("accepts base64 on stdin and with --b64", () => {
-    expect(run([], nim.toString("base64")).records[0]).toMatchObject({ inputFormat: "base64", dialect: "nim" });
-    expect(run(["--b64", nim.toString("base64url").replace(/=+$/, "")]).records[0]).toMatchObject({ dialect: "nim" });
+    expect(result("b64Stdin").records[0]).toMatchObject({ inputFormat: "base64", dialect: "nim" });
+    expect(result("b64Flag").records[0]).toMatchObject({ inputFormat: "base64", dialect: "nim" });
   });
 
   it("decodes one blob per line to NDJSON with line numbers, and keeps going past a bad one", () => {
-    const truncated = SPEC_HEX.slice(0, 40);
-    const input = `${SPEC_HEX}\n\n${truncated}\n${NIM_HEX}\n${SYNC_HEX}\n`;
-    const { status, records, stderr } = run(["--json"], input);
+    const { status, records, stderr } = result("many");
     expect(status).toBe(3);
     expect(records.map((record) => [record.type, record.line])).toEqual([
       ["message", 1],
@@ -109,15 +171,16 @@ describe("sds decode", () => {
     expect(stderr).toContain("decoded 3 of 4 blobs, 1 failed");
   });
 
-  it("forces a dialect, and reports a mismatch with its offset and exit 3", () => {
-    expect(run(["--dialect", "nim", "--hex", NIM_HEX]).records[0]).toMatchObject({ dialect: "nim" });
-    const wrong = run(["--dialect", "spec", "--hex", NIM_HEX]);
+  it("forces a dialect, and reports a mismatch as an error record with its offset and exit 3", () => {
+    expect(result("forcedNim").records[0]).toMatchObject({ dialect: "nim", detection: { confidence: "certain" } });
+    const wrong = result("wrongDialect");
     expect(wrong.status).toBe(3);
-    expect(wrong.records[0]).toMatchObject({ type: "error", code: "E_DECODE_WIRE_TYPE", field: "messageId", offset: 66 });
+    expect(wrong.records[0]).toMatchObject({ type: "error", code: "E_DECODE_WIRE_TYPE", field: "messageId", offset: 66, inputFormat: "hex" });
+    expect(wrong.stderr).toContain("E_DECODE_WIRE_TYPE");
   });
 
   it("dumps any protobuf schema-less with --raw", () => {
-    const { status, records } = run(["--raw", "--hex", "08 96 01 12 07 74 65 73 74 69 6e 67 1a 03 08 96 01"]);
+    const { status, records } = result("raw");
     expect(status).toBe(0);
     const fields = records[0]?.fields as Array<Record<string, unknown>>;
     expect(fields.map((field) => [field.field, field.kind, field.offset])).toEqual([
@@ -127,13 +190,13 @@ describe("sds decode", () => {
     ]);
     expect(fields[0]?.value).toBe("150");
     expect(fields[1]?.value).toBe("testing");
-    const broken = run(["--raw", "--hex", "0896011207"]);
+    const broken = result("rawBroken");
     expect(broken.status).toBe(3);
     expect(broken.records[0]).toMatchObject({ type: "raw", error: { code: "E_DECODE_TRUNCATED", offset: 4 } });
   });
 
   it("prints a tree with byte offsets on request", () => {
-    const { status, stdout } = run(["--tree", "--hex", SPEC_HEX]);
+    const { status, stdout } = result("tree");
     expect(status).toBe(0);
     expect(stdout).toContain("spec content message");
     expect(stdout).toMatch(/@0\s+\+7\s+1 senderId\s+"alice"/);
@@ -143,32 +206,26 @@ describe("sds decode", () => {
   });
 
   it("decodes nim bloom filters and Reliable Channel envelopes", () => {
-    expect(run(["--what", "bloom", "--hex", NIM_BLOOM_HEX]).records[0]).toMatchObject({ type: "bloom", dialect: "nim", bloom: { kHashes: 7, mBits: 100, capacity: 10 } });
-    const envelope = encodeEnvelope({ payload: spec, contentTopic: "/sds/1/demo/proto", meta: RELIABLE_CHANNEL_META_BYTES });
-    const record = run([], Buffer.from(envelope).toString("base64")).records[0] as Record<string, any>;
+    expect(result("bloom").records[0]).toMatchObject({ type: "bloom", dialect: "nim", bloom: { kHashes: 7, mBits: 100, capacity: 10 } });
+    const record = result("envelope").records[0] as Record<string, any>;
     expect(record).toMatchObject({ type: "envelope", envelope: { contentTopic: "/sds/1/demo/proto", metaText: "RELIABLE-CHANNEL-API/1" } });
     expect(record.payloadDecoded).toMatchObject({ type: "message", dialect: "spec", kind: "content" });
   });
 
-  it("refuses empty, oversized and missing input with a clear error", () => {
-    const empty = run([], "");
-    expect(empty.status).toBe(3);
-    expect(empty.stderr).toContain("E_INPUT_INVALID");
-    const big = run(["--max-bytes", "10"], spec);
-    expect(big.status).toBe(3);
-    expect(big.stderr).toContain("E_PAYLOAD_TOO_LARGE");
-    const missing = run([join(dir, "nope.bin")]);
-    expect(missing.status).toBe(3);
-    expect(missing.stderr).toContain("no such file");
-    const both = run(["--json", "--hex", "00", "--b64", "AA=="]);
-    expect(both.status).toBe(2);
+  it("refuses empty, oversized and missing input, and conflicting sources, with a clear error", () => {
+    expect(result("empty").status).toBe(3);
+    expect(result("empty").stderr).toContain("E_INPUT_INVALID");
+    expect(result("tooBig").status).toBe(3);
+    expect(result("tooBig").stderr).toContain("E_PAYLOAD_TOO_LARGE");
+    expect(result("missing").status).toBe(3);
+    expect(result("missing").stderr).toContain("no such file");
+    expect(result("both").status).toBe(2);
   });
 
   it("has help", () => {
-    const result = spawnSync(process.execPath, [bin, "decode", "--help"], { env: { ...process.env, NO_COLOR: "1" } });
-    expect(result.status).toBe(0);
-    const help = result.stdout.toString();
-    expect(help).toContain("--hex");
-    expect(help).toContain("--input-format");
+    const { status, stdout } = result("help");
+    expect(status).toBe(0);
+    expect(stdout).toContain("--hex");
+    expect(stdout).toContain("--input-format");
   });
 });
