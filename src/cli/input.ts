@@ -176,6 +176,7 @@ export function splitBlobs(input: Uint8Array, options: SplitOptions): ParsedInpu
   }
   const text = Buffer.from(input).toString("latin1");
   const lines = logicalLines(text);
+  if (lines.length === 0) throw new SdsError("E_INPUT_INVALID", "no blob in the input: only separators", {});
   const detected = forced ? { format: options.format as InputFormat, reason: "forced" } : detectTextFormat(lines);
   if (detected.format === "raw") return { ...detected, blobs: [{ index: 0, format: "raw", bytes: input }] };
   const joined: Line = { text: lines.map((line) => line.text).join(" "), line: (lines[0] as Line).line };
