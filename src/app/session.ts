@@ -1,0 +1,308 @@
+/**
+ * A peer session: the glue every channel command shares. It opens the identity's SQLite store
+ * (single writer: a second process gets `E_STORE_LOCKED`), the ReliabilityManager on it, a relay
+ * transport (given, `--relay URL`, or the default local relay started in-process if none
+ * listens), and the ReliableChannel on top; it keeps a per-channel relay cursor so the next run
+ * catches up from the relay store where this one stopped, and it turns the channel's `received`
+ * events into {@link DeliveredView}s (with the causal dependencies read from the SDS message).
+ * Counters of engine events (acknowledged, resent, repairs) feed status lines and the demo.
+ */
+import { randomBytes } from "node:crypto";
+import { SdsError } from "../core/errors.js";
+import { parseChannelKey } from "../core/channel/encryption.js";
+import { timerScheduler } from "../core/channel/events.js";
+import type { ReliabilityEngine, SendReceipt } from "../core/channel/options.js";
+import { ReliableChannel } from "../core/channel/reliable-channel.js";
+import type { SdsConfig } from "../core/protocol/config.js";
+import type { EngineEvent } from "../core/protocol/engine/events.js";
+import type { DialectName } from "../core/protocol/types.js";
+import { decodeMessage } from "../core/protocol/wire/index.js";
+import { RelayClient, type RelayClientEvent } from "../core/relay/client.js";
+import { ensureLocalRelay } from "../core/relay/local.js";
+import type { RelayTransport, Subscription } from "../core/relay/transport.js";
+import { ReliabilityManager } from "../core/reliability-manager.js";
+import { SqlitePersistence } from "../core/store/sqlite.js";
+import type { DeliveredView } from "./render.js";
+
+/** Engine events counted per session (for status lines, summaries and the demo table). */
+export interface SessionCounters {
+  delivered: number;
+  acknowledged: number;
+  resent: number;
+  repairRequested: number;
+  repairAnswered: number;
+  missing: number;
+  duplicates: number;
+  lost: number;
+  undelivered: number;
+}
+
+/** Options of {@link ChannelSession.open}. */
+export interface SessionOptions {
+  /** Channel name (also the SDS channel id and the content-topic name). */
+  channel: string;
+  /** Identity (used to name the participant id on first use). */
+  identity: string;
+  /** SQLite file of the identity; `:memory:` for a throw-away session. */
+  dbPath: string;
+  /** Relay URL; undefined → the default local relay (started in-process if none listens). */
+  relayUrl?: string;
+  /** A ready transport (overrides `relayUrl`; the session does not close it). */
+  transport?: RelayTransport;
+  /** `--key` text (hex, base64 or `pass:`). */
+  key?: string;
+  /** Wire dialect; undefined → what the channel was created with, else `spec`. */
+  dialect?: DialectName;
+  /** Engine config overrides (the demo's short timings). */
+  sdsConfig?: Partial<SdsConfig>;
+  /** Engine tick interval, ms (default 1000). */
+  tickIntervalMs?: number;
+  /** Subscribe and tick (listen, channel open, send --wait-acks); false = publish only. */
+  receive: boolean;
+  /** Status lines for the user (stderr). */
+  onStatus?: (text: string) => void;
+}
+
+const CURSOR_SETTING = "relayCursorNs";
+const PARTICIPANT_SETTING = "participantId";
+const DIALECT_SETTING = "dialect";
+/** How far back of the last seen relay time the next run starts its catch-up (duplicates are filtered by SDS). */
+export const CURSOR_MARGIN_NS = 30_000_000_000n;
+/** Causal histories remembered for messages received but not yet delivered. */
+const DEPENDENCIES_ENTRIES_MAX = 100_000;
+const CURSOR_SAVE_INTERVAL_MS = 1000;
+const YIELD_EVERY_MESSAGES = 8;
+
+const textEncoder = new TextEncoder();
+
+function storeOrThrow<T>(result: { ok: true; value: T } | { ok: false; error: SdsError }): T {
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+/** One identity on one channel, connected to a relay. Create with {@link ChannelSession.open}. */
+export class ChannelSession {
+  readonly counters: SessionCounters = { delivered: 0, acknowledged: 0, resent: 0, repairRequested: 0, repairAnswered: 0, missing: 0, duplicates: 0, lost: 0, undelivered: 0 };
+  private readonly dependencies = new Map<string, string[]>();
+  private readonly messageHandlers = new Set<(message: DeliveredView) => void>();
+  private cursorNs: bigint | undefined;
+  private savedCursorNs: bigint | undefined;
+  private cursorTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly channelName: string,
+    readonly participantId: string,
+    readonly dialect: DialectName,
+    readonly store: SqlitePersistence,
+    readonly manager: ReliabilityManager,
+    readonly channel: ReliableChannel,
+    readonly transport: RelayTransport,
+    readonly relayUrl: string | undefined,
+    private readonly closeTransport: () => Promise<void>,
+  ) {}
+
+  /**
+   * Opens the store, the engine, the relay and the channel.
+   * @throws StoreError `E_STORE_LOCKED` (another process holds this identity), RelayError
+   * `E_RELAY_UNAVAILABLE`, SdsError `E_CONFIG_INVALID` (bad key or dialect mismatch).
+   */
+  static async open(options: SessionOptions): Promise<ChannelSession> {
+    const key = options.key !== undefined && options.key !== "" ? parseChannelKey(options.key).key : undefined;
+    const store = storeOrThrow(SqlitePersistence.open(options.dbPath));
+    let closeTransport: (() => Promise<void>) | undefined;
+    try {
+      const { participantId, dialect, cursorNs } = readChannelSettings(store, options);
+      const manager = new ReliabilityManager({ participantId, dialect, persistence: store, config: options.sdsConfig });
+      let transport = options.transport;
+      let relayUrl: string | undefined;
+      if (transport === undefined) {
+        const connected = await connectRelay(options.relayUrl, options.onStatus);
+        transport = connected.transport;
+        relayUrl = connected.url;
+        closeTransport = connected.close;
+      }
+      const holder: { session?: ChannelSession } = {};
+      const observed = observeEngine(manager, (messageId, deps) => holder.session?.rememberDependencies(messageId, deps));
+      const cursorTransport = trackCursor(transport, (storedAtNs) => holder.session?.advanceCursor(storedAtNs));
+      const channel = new ReliableChannel({
+        channelId: options.channel,
+        engine: observed,
+        transport: cursorTransport,
+        key,
+        scheduler: timerScheduler(),
+        tickIntervalMs: options.tickIntervalMs ?? 1000,
+        sinceTimestampNs: cursorNs === undefined ? 0n : cursorNs > CURSOR_MARGIN_NS ? cursorNs - CURSOR_MARGIN_NS : 0n,
+      });
+      const session = new ChannelSession(options.channel, participantId, dialect, store, manager, channel, transport, relayUrl, closeTransport ?? (async () => {}));
+      holder.session = session;
+      session.cursorNs = cursorNs;
+      session.savedCursorNs = cursorNs;
+      session.wire();
+      if (options.receive) {
+        channel.start();
+        session.cursorTimer = setInterval(() => session.saveCursor(), CURSOR_SAVE_INTERVAL_MS);
+        session.cursorTimer.unref();
+      }
+      return session;
+    } catch (error) {
+      await closeTransport?.().catch(() => undefined);
+      store.closeSync();
+      throw error;
+    }
+  }
+
+  private wire(): void {
+    this.channel.on("received", ({ payload, meta }) => {
+      const first = meta.messageIds[0] ?? "";
+      const last = meta.messageIds[meta.messageIds.length - 1] ?? first;
+      const dependencies = this.dependencies.get(first) ?? [];
+      for (const id of meta.messageIds) this.dependencies.delete(id);
+      const view: DeliveredView = { id: last, sender: meta.senderId, lamport: meta.lamportTimestamp, dependencies, payload };
+      for (const handler of this.messageHandlers) handler(view);
+    });
+    const count = (type: EngineEvent["type"], field: keyof SessionCounters) => this.manager.on(type, () => (this.counters[field] += 1));
+    count("delivered", "delivered");
+    count("acknowledged", "acknowledged");
+    count("resent", "resent");
+    count("missing", "missing");
+    count("duplicate", "duplicates");
+    count("lost", "lost");
+    count("undelivered", "undelivered");
+    count("repairAnswered", "repairAnswered");
+    this.manager.on("repairRequested", (event: Extract<EngineEvent, { type: "repairRequested" }>) => (this.counters.repairRequested += event.messageIds.length));
+  }
+
+  /** Calls `handler` for every whole payload delivered, in causal order. */
+  onMessage(handler: (message: DeliveredView) => void): () => void {
+    this.messageHandlers.add(handler);
+    return () => this.messageHandlers.delete(handler);
+  }
+
+  /** Sends one payload (segmented if large); resolves once committed and queued for publishing. */
+  send(payload: Uint8Array): Promise<SendReceipt> {
+    return this.channel.send(payload);
+  }
+
+  /**
+   * Sends many payloads. Uses the channel's batch send (one group commit) when it has one,
+   * else sends them one by one in order.
+   */
+  async sendBatch(payloads: readonly Uint8Array[]): Promise<SendReceipt[]> {
+    const batch = (this.channel as unknown as { sendMany?: (payloads: readonly Uint8Array[]) => Promise<SendReceipt[]> }).sendMany;
+    if (typeof batch === "function") return batch.call(this.channel, payloads);
+    const receipts: SendReceipt[] = [];
+    for (const payload of payloads) {
+      receipts.push(await this.channel.send(payload));
+      // Engine operations complete in microtasks (SQLite is synchronous): yield to the event
+      // loop now and then so relay acknowledgements and signals are serviced during bulk sends.
+      if (receipts.length % YIELD_EVERY_MESSAGES === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return receipts;
+  }
+
+  private rememberDependencies(messageId: string, dependencies: string[]): void {
+    this.dependencies.set(messageId, dependencies);
+    while (this.dependencies.size > DEPENDENCIES_ENTRIES_MAX) this.dependencies.delete(this.dependencies.keys().next().value as string);
+  }
+
+  private advanceCursor(storedAtNs: bigint): void {
+    if (storedAtNs > 0n && (this.cursorNs === undefined || storedAtNs > this.cursorNs)) this.cursorNs = storedAtNs;
+  }
+
+  /** Persists the relay cursor if it moved (best effort: a failure only means a longer catch-up next time). */
+  saveCursor(): void {
+    if (this.closed || this.cursorNs === undefined || this.cursorNs === this.savedCursorNs) return;
+    const bytes = textEncoder.encode(this.cursorNs.toString());
+    if (this.store.putChannelSetting(this.channelName, CURSOR_SETTING, bytes).ok) this.savedCursorNs = this.cursorNs;
+  }
+
+  /** Stops the channel, waits for work in progress, saves the cursor, closes relay and store. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.cursorTimer) clearInterval(this.cursorTimer);
+    try {
+      await this.channel.stop();
+      this.saveCursor();
+    } finally {
+      this.closed = true;
+      await this.closeTransport().catch(() => undefined);
+      this.store.closeSync();
+    }
+  }
+}
+
+function readChannelSettings(store: SqlitePersistence, options: SessionOptions): { participantId: string; dialect: DialectName; cursorNs: bigint | undefined } {
+  const decoder = new TextDecoder();
+  const storedParticipant = storeOrThrow(store.getChannelSetting(options.channel, PARTICIPANT_SETTING));
+  const storedDialect = storeOrThrow(store.getChannelSetting(options.channel, DIALECT_SETTING));
+  const storedCursor = storeOrThrow(store.getChannelSetting(options.channel, CURSOR_SETTING));
+  const previousDialect = storedDialect === undefined ? undefined : (decoder.decode(storedDialect) as DialectName);
+  if (previousDialect !== undefined && options.dialect !== undefined && previousDialect !== options.dialect) {
+    throw new SdsError("E_CONFIG_INVALID", `channel ${options.channel} was created with dialect ${previousDialect}, not ${options.dialect}`, { channel: options.channel, dialect: previousDialect });
+  }
+  const dialect = previousDialect ?? options.dialect ?? "spec";
+  let participantId = storedParticipant === undefined ? undefined : decoder.decode(storedParticipant);
+  if (participantId === undefined) {
+    participantId = `${options.identity}-${randomBytes(3).toString("hex")}`;
+    storeOrThrow(store.putChannelSetting(options.channel, PARTICIPANT_SETTING, textEncoder.encode(participantId)));
+  }
+  if (previousDialect === undefined) storeOrThrow(store.putChannelSetting(options.channel, DIALECT_SETTING, textEncoder.encode(dialect)));
+  const cursorText = storedCursor === undefined ? undefined : decoder.decode(storedCursor);
+  const cursorNs = cursorText !== undefined && /^\d+$/.test(cursorText) ? BigInt(cursorText) : undefined;
+  return { participantId, dialect, cursorNs };
+}
+
+/** Connects to `url`, or to the default local relay (starting one in-process when none listens). */
+export async function connectRelay(url: string | undefined, onStatus?: (text: string) => void): Promise<{ transport: RelayTransport; url: string; close: () => Promise<void> }> {
+  const onEvent = (event: RelayClientEvent) => {
+    if (!onStatus) return;
+    if (event.type === "disconnected") onStatus(`relay connection lost (${event.code}${event.reason ? ` ${event.reason}` : ""}); reconnecting`);
+    else if (event.type === "connected" && event.reconnect) onStatus(`relay reconnected: ${event.url}`);
+    else if (event.type === "gaveUp") onStatus(`gave up reconnecting after ${event.attempts} attempts`);
+  };
+  if (url !== undefined && url !== "") {
+    const client = await RelayClient.connect(url, { onEvent });
+    return { transport: client, url, close: () => client.close() };
+  }
+  const local = await ensureLocalRelay({ client: { onEvent } });
+  if (local.server) onStatus?.(`no relay was listening: started one in this process at ${local.url} (it stops when this command ends)`);
+  return { transport: local.client, url: local.url, close: () => local.close() };
+}
+
+/** Wraps the manager so every received SDS message's causal history is remembered for its delivery. */
+function observeEngine(manager: ReliabilityManager, remember: (messageId: string, dependencies: string[]) => void): ReliabilityEngine {
+  return {
+    dialect: manager.dialect,
+    send: (channelId, payload, options) => manager.send(channelId, payload, options),
+    receive: async (wire, options) => {
+      try {
+        const message = decodeMessage(wire, { dialect: manager.dialect.name, limits: { wireBytesMax: manager.config.wireBytesMax } });
+        remember(message.messageId, message.causalHistory.map((entry) => entry.messageId));
+      } catch {
+        // The manager reports undecodable bytes itself.
+      }
+      return manager.receive(wire, options);
+    },
+    tick: () => manager.tick(),
+  };
+}
+
+/** A transport whose subscriptions report each envelope's relay store time (for the catch-up cursor). */
+function trackCursor(transport: RelayTransport, seen: (storedAtNs: bigint) => void): RelayTransport {
+  return {
+    publish: (topic, envelope) => transport.publish(topic, envelope),
+    subscribe: (topic, handler, options): Subscription =>
+      transport.subscribe(
+        topic,
+        (message) => {
+          handler(message);
+          seen(message.storedAtNs);
+        },
+        options,
+      ),
+    fetchByHashes: (topic, hashes) => transport.fetchByHashes(topic, hashes),
+    fetchSince: (topic, since, options) => transport.fetchSince(topic, since, options),
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * Helpers for end-to-end tests that run the BUILT CLI (`node bin/run.js`, after `npx tsc -b`)
+ * as real processes talking over real loopback sockets: spawn with pipes, collect stdout lines
+ * and stderr, wait for a line or for exit, and clean up every child a test started.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Absolute path of the CLI entry point. */
+export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../bin/run.js");
+
+/** A spawned `sds` process with its output collected. */
+export interface SdsProcess {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Complete stdout lines so far. */
+  lines: () => string[];
+  /** Resolves with the exit status (signals as 128+n). */
+  exited: Promise<number>;
+  /** Resolves once `predicate(lines)` holds; rejects after `timeoutMs` or on exit without it. */
+  waitFor: (predicate: (lines: string[], stderr: string) => boolean, timeoutMs?: number) => Promise<void>;
+}
+
+const started = new Set<ChildProcess>();
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
+
+/** Spawns `node bin/run.js ...args` with a clean colour-free environment. */
+export function sds(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string | Buffer; stdin?: "pipe" | "ignore" } = {}): SdsProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...options.env },
+    stdio: [options.stdin ?? "pipe", "pipe", "pipe"],
+  });
+  started.add(child);
+  let out = "";
+  let err = "";
+  const waiters = new Set<() => void>();
+  const notify = () => {
+    for (const waiter of [...waiters]) waiter();
+  };
+  child.stdout?.setEncoding("utf8").on("data", (text: string) => {
+    out += text;
+    notify();
+  });
+  child.stderr?.setEncoding("utf8").on("data", (text: string) => {
+    err += text;
+    notify();
+  });
+  let done = false;
+  const exited = new Promise<number>((resolveExit) => {
+    child.on("close", (code, signal) => {
+      done = true;
+      started.delete(child);
+      notify();
+      resolveExit(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 0));
+    });
+  });
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  const lines = () => out.split("\n").slice(0, -1);
+  const waitFor = (predicate: (lines: string[], stderr: string) => boolean, timeoutMs = 30_000) =>
+    new Promise<void>((resolveWait, rejectWait) => {
+      const check = () => {
+        if (predicate(lines(), err)) {
+          finish();
+          resolveWait();
+        } else if (done) {
+          finish();
+          rejectWait(new Error(`process exited before the condition held\nargs: ${args.join(" ")}\nstdout tail: ${out.slice(-500)}\nstderr: ${err.slice(-2000)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        rejectWait(new Error(`timed out after ${timeoutMs} ms\nargs: ${args.join(" ")}\nstdout lines: ${lines().length}\nstdout tail: ${out.slice(-500)}\nstderr: ${err.slice(-2000)}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  return { child, stdout: () => out, stderr: () => err, lines, exited, waitFor };
+}
+
+/** Kills every process started by {@link sds} that is still running (call in afterEach/afterAll). */
+export async function killAll(): Promise<void> {
+  const children = [...started];
+  for (const child of children) child.kill("SIGKILL");
+  await Promise.all(children.map((child) => new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once("close", () => done())))));
+}
+
+/** A fresh temporary directory; removed by the returned cleanup. */
+export function tempDir(prefix = "sds-e2e-"): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A TCP port free on loopback right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Runs the CLI to completion and returns status and output. */
+export async function run(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+  const process_ = sds(args, { ...options, input: options.input ?? "" });
+  const status = await process_.exited;
+  return { status, stdout: process_.stdout(), stderr: process_.stderr() };
+}
