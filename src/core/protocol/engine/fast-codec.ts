@@ -99,8 +99,25 @@ function encodeEntry(entry: HistoryEntry, dialect: DialectName): Uint8Array {
   return output.bytes;
 }
 
-/** Encodes `message` exactly as `encodeMessage(message, { dialect })` does. */
-export function fastEncode(message: SdsMessage, dialect: DialectName): Uint8Array {
+const CAUSAL_KEY: Record<DialectName, number> = { spec: 0x5a, nim: 0x1a };
+
+/** `entry` as one repeated causal-history field of `dialect` (key, length, bytes): what LocalHistory logs. */
+export function taggedEntry(entry: HistoryEntry, dialect: DialectName): Uint8Array {
+  const body = encodeEntry(entry, dialect);
+  const output = new Output(fieldSize(CAUSAL_KEY[dialect], body.length));
+  output.field(CAUSAL_KEY[dialect], body);
+  return output.bytes;
+}
+
+/** Marks a part written as-is (pre-encoded causal-history fields). */
+const RAW = -1;
+
+/**
+ * Encodes `message` exactly as `encodeMessage(message, { dialect })` does. `encodedCausalHistory`,
+ * when given, must be the concatenated {@link taggedEntry} bytes of `message.causalHistory`
+ * (LocalHistory.recentEncoded); it is copied in one piece instead of entry by entry.
+ */
+export function fastEncode(message: SdsMessage, dialect: DialectName, encodedCausalHistory?: Uint8Array): Uint8Array {
   const parts: Array<[number, Uint8Array]> = [];
   const lamport = message.lamportTimestamp;
   if (lamport != null && (lamport < 0n || lamport >= 1n << 64n)) throw new SdsError("E_INPUT_INVALID", `lamportTimestamp must be a bigint in 0..2^64-1, got ${String(lamport)}`, { field: "lamportTimestamp" });
@@ -110,7 +127,8 @@ export function fastEncode(message: SdsMessage, dialect: DialectName): Uint8Arra
     if (message.messageId !== "") parts.push([0x12, utf8(message.messageId, "messageId")]);
     if (message.channelId !== "") parts.push([0x1a, utf8(message.channelId, "channelId")]);
     if (lamport != null) lamportKey = 0x50;
-    for (const entry of message.causalHistory) parts.push([0x5a, encodeEntry(entry, dialect)]);
+    if (encodedCausalHistory !== undefined) parts.push([RAW, encodedCausalHistory]);
+    else for (const entry of message.causalHistory) parts.push([0x5a, encodeEntry(entry, dialect)]);
     if (message.bloomFilter != null) parts.push([0x62, message.bloomFilter]);
     for (const entry of message.repairRequest) parts.push([0x6a, encodeEntry(entry, dialect)]);
     if (message.content != null) parts.push([0xa2, message.content]);
@@ -118,7 +136,8 @@ export function fastEncode(message: SdsMessage, dialect: DialectName): Uint8Arra
     if (lamport == null) throw new SdsError("E_INPUT_INVALID", "the nim dialect has no ephemeral messages: lamportTimestamp is required", { field: "lamportTimestamp", dialect: "nim" });
     parts.push([0x0a, utf8(message.messageId, "messageId")]);
     lamportKey = 0x10;
-    for (const entry of message.causalHistory) parts.push([0x1a, encodeEntry(entry, dialect)]);
+    if (encodedCausalHistory !== undefined) parts.push([RAW, encodedCausalHistory]);
+    else for (const entry of message.causalHistory) parts.push([0x1a, encodeEntry(entry, dialect)]);
     parts.push([0x22, utf8(message.channelId, "channelId")]);
     parts.push([0x2a, message.content ?? EMPTY]);
     parts.push([0x32, message.bloomFilter ?? EMPTY]);
@@ -128,7 +147,7 @@ export function fastEncode(message: SdsMessage, dialect: DialectName): Uint8Arra
   // Spec writes lamport after the three ids; nim right after the id.
   const lamportAfter = dialect === "spec" ? parts.findIndex(([key]) => key !== 0x0a && key !== 0x12 && key !== 0x1a) : 1;
   let size = lamportKey === 0 ? 0 : 1 + bigVarintSize(lamport!);
-  for (const [key, data] of parts) size += fieldSize(key, data.length);
+  for (const [key, data] of parts) size += key === RAW ? data.length : fieldSize(key, data.length);
   const output = new Output(size);
   const lamportIndex = lamportAfter < 0 ? parts.length : lamportAfter;
   for (let index = 0; index <= parts.length; index++) {
@@ -138,7 +157,10 @@ export function fastEncode(message: SdsMessage, dialect: DialectName): Uint8Arra
     }
     if (index === parts.length) break;
     const [key, data] = parts[index]!;
-    output.field(key, data);
+    if (key === RAW) {
+      output.bytes.set(data, output.pos);
+      output.pos += data.length;
+    } else output.field(key, data);
   }
   return output.bytes;
 }

@@ -29,8 +29,20 @@ export class LocalHistory {
   private head = 0;
   private readonly byId = new Map<string, HistoryRecord>();
 
-  /** @param entriesMax cap in entries; inserting beyond it evicts the oldest. */
-  constructor(readonly entriesMax: number) {}
+  /** Encoded causal-history bytes (see {@link recentEncoded}): log, per-record start offsets. */
+  private log = new Uint8Array(0);
+  private logLength = 0;
+  private offsets: number[] = [];
+  /** Records index of the first logged record, and of the first record not yet logged. */
+  private logFrom = 0;
+  private encodedUpTo = 0;
+
+  /**
+   * @param entriesMax cap in entries; inserting beyond it evicts the oldest.
+   * @param encodeTagged optional: an entry's bytes as a repeated causal-history field
+   *   (key, length, entry), for {@link recentEncoded}.
+   */
+  constructor(readonly entriesMax: number, private readonly encodeTagged?: (entry: HistoryEntry) => Uint8Array) {}
 
   /** Number of records held. */
   get size(): number {
@@ -67,6 +79,7 @@ export class LocalHistory {
         else high = middle;
       }
       records.splice(low, 0, record);
+      this.invalidateFrom(low);
     }
     this.byId.set(record.messageId, record);
     const evicted: HistoryRecord[] = [];
@@ -78,8 +91,16 @@ export class LocalHistory {
       evicted.push(oldest);
     }
     if (this.head > 1024 && this.head * 2 > records.length) {
-      this.records = records.slice(this.head);
+      const shift = this.head;
+      this.records = records.slice(shift);
       this.head = 0;
+      if (this.logFrom >= shift) {
+        this.offsets = this.offsets.slice(shift);
+        this.logFrom -= shift;
+        this.encodedUpTo -= shift;
+      } else {
+        this.resetLog(0);
+      }
     }
     return evicted;
   }
@@ -90,6 +111,62 @@ export class LocalHistory {
     const entries: HistoryEntry[] = new Array(this.records.length - start);
     for (let index = start; index < this.records.length; index += 1) entries[index - start] = this.records[index]!.entry;
     return entries;
+  }
+
+  private invalidateFrom(index: number): void {
+    if (index >= this.encodedUpTo) return;
+    if (index >= this.logFrom) {
+      this.logLength = this.offsets[index]!;
+      this.encodedUpTo = index;
+      this.offsets.length = index;
+    } else {
+      this.resetLog(index);
+    }
+  }
+
+  private resetLog(index: number): void {
+    this.logFrom = index;
+    this.encodedUpTo = index;
+    this.logLength = 0;
+    this.offsets.length = index;
+  }
+
+  /**
+   * The causal-history field bytes of the `count` most recent records, exactly as the codec
+   * would write `recentEntries(count)`: each record's entry is encoded once, appended to a
+   * log, and the window is a view into it (valid until the next insert). Inserts in the
+   * middle re-encode only the records after them; the log is compacted to the window when
+   * it grows past twice its size. Requires `encodeTagged`.
+   */
+  recentEncoded(count: number): Uint8Array {
+    const encode = this.encodeTagged;
+    if (encode === undefined) throw new Error("LocalHistory.recentEncoded needs an encoder");
+    const records = this.records;
+    const start = Math.max(this.head, records.length - count);
+    if (start < this.logFrom || start > this.encodedUpTo) this.resetLog(start);
+    if (start > this.logFrom && this.offsets[start]! > 65_536 && this.offsets[start]! * 2 > this.logLength) {
+      const shift = this.offsets[start]!;
+      const kept = new Uint8Array(Math.max(1024, (this.logLength - shift) * 2));
+      kept.set(this.log.subarray(shift, this.logLength));
+      this.log = kept;
+      for (let index = start; index < this.encodedUpTo; index++) this.offsets[index] = this.offsets[index]! - shift;
+      this.logLength -= shift;
+      this.logFrom = start;
+    }
+    for (let index = this.encodedUpTo; index < records.length; index++) {
+      const bytes = encode(records[index]!.entry);
+      if (this.logLength + bytes.length > this.log.length) {
+        const grown = new Uint8Array(Math.max(1024, (this.logLength + bytes.length) * 2));
+        grown.set(this.log.subarray(0, this.logLength));
+        this.log = grown;
+      }
+      this.offsets[index] = this.logLength;
+      this.log.set(bytes, this.logLength);
+      this.logLength += bytes.length;
+    }
+    this.encodedUpTo = records.length;
+    const from = start < records.length ? this.offsets[start]! : this.logLength;
+    return this.log.subarray(from, this.logLength);
   }
 
   /** All records, oldest first (a copy). */

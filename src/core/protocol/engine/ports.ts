@@ -12,7 +12,8 @@ import type { Dialect } from "../dialect.js";
 import { hashPairModulo } from "../hash/index.js";
 import type { DialectName, SdsMessage } from "../types.js";
 import { DEFAULT_DECODE_LIMITS, decodeMessage, type DecodeLimits } from "../wire/index.js";
-import { fastDecode, fastEncode } from "./fast-codec.js";
+import { fastDecode, fastEncode, taggedEntry } from "./fast-codec.js";
+export { taggedEntry };
 
 /** The channel's own filter of seen ids. */
 export interface LocalBloom {
@@ -134,8 +135,8 @@ export function readPeerBloom(bytes: Uint8Array, dialect: Dialect, config: SdsCo
 }
 
 /** Encodes `message` in the dialect (byte-identical to `encodeMessage`, faster). */
-export function encodeWire(message: SdsMessage, dialect: DialectName): Uint8Array {
-  return fastEncode(message, dialect);
+export function encodeWire(message: SdsMessage, dialect: DialectName, encodedCausalHistory?: Uint8Array): Uint8Array {
+  return fastEncode(message, dialect, encodedCausalHistory);
 }
 
 /** Decodes `bytes` in the dialect with the engine's limits (fast path, reference decoder for anything unusual). Throws `DecodeError`. */

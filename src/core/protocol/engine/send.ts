@@ -57,7 +57,7 @@ export function sendContent(operation: Operation, payload: Uint8Array): SentMess
     content: payload,
     repairRequest: repairs,
   };
-  const wire = encodeWire(message, context.dialect.name);
+  const wire = encodeWire(message, context.dialect.name, state.history.recentEncoded(context.config.causalHistorySize));
   checkWire(operation, wire);
   operation.setLamport(lamport);
   markRepairsAsked(operation, repairs, messageId);
@@ -133,7 +133,7 @@ export function sendSync(operation: Operation): SentMessage | undefined {
     bloomFilter: state.bloom.toBytes(),
     repairRequest: repairs,
   };
-  const wire = encodeWire(message, context.dialect.name);
+  const wire = encodeWire(message, context.dialect.name, state.history.recentEncoded(context.config.causalHistorySize));
   operation.setLamport(lamport);
   markRepairsAsked(operation, repairs, messageId);
   state.lastSendAtMs = context.nowMs;

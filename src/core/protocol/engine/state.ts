@@ -11,7 +11,7 @@ import type { SdsConfig } from "../config.js";
 import type { Dialect } from "../dialect.js";
 import type { HistoryEntry, SdsMessage } from "../types.js";
 import { LocalHistory, type HistoryRecord } from "./history.js";
-import { createLocalBloom, type LocalBloom } from "./ports.js";
+import { createLocalBloom, taggedEntry, type LocalBloom } from "./ports.js";
 
 /** A buffered message and the dependency ids it still waits for. */
 export interface IncomingRecord {
@@ -69,7 +69,7 @@ export function createChannel(channelId: string, context: EngineContext): Channe
   return {
     channelId,
     lamport: context.dialect.initialLamport(context.nowMs),
-    history: new LocalHistory(context.config.historyEntriesMax),
+    history: new LocalHistory(context.config.historyEntriesMax, (entry) => taggedEntry(entry, context.dialect.name)),
     bloom: createLocalBloom(context.dialect, context.config),
     outgoing: new Map(),
     incoming: new Map(),

@@ -10,7 +10,9 @@ import { resolveConfig } from "../../../../src/core/protocol/config.js";
 import { getDialect } from "../../../../src/core/protocol/dialect.js";
 import { DeltaBuilder } from "../../../../src/core/protocol/engine/delta.js";
 import { LocalHistory, type HistoryRecord } from "../../../../src/core/protocol/engine/history.js";
-import { createLocalBloom, readPeerBloom } from "../../../../src/core/protocol/engine/ports.js";
+import { createLocalBloom, readPeerBloom, taggedEntry } from "../../../../src/core/protocol/engine/ports.js";
+import { fastEncode } from "../../../../src/core/protocol/engine/fast-codec.js";
+import { encodeMessage } from "../../../../src/core/protocol/wire/index.js";
 
 const record = (messageId: string, lamport: bigint): HistoryRecord => ({
   messageId,
@@ -85,6 +87,41 @@ describe("LocalHistory", () => {
         expect(history.recentEntries(3).map((entry) => entry.messageId)).toEqual(ids.slice(-3));
       }),
     );
+  });
+
+  it("recentEncoded is always the tagged encoding of recentEntries, under any insertion order, eviction and compaction", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("spec", "nim" as const),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.boolean(), fc.integer({ min: 0, max: 12 })), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 5, max: 1_500 }),
+        (dialect, steps, cap) => {
+          const history = new LocalHistory(cap, (entry) => taggedEntry(entry, dialect));
+          steps.forEach(([lamport, check, window], index) => {
+            history.insert({ ...record(`id-${index}-${"x".repeat(lamport % 7)}`, BigInt(lamport)), entry: { messageId: `id-${index}-${"x".repeat(lamport % 7)}`, senderId: "s" } });
+            if (!check) return;
+            const expected = Buffer.concat(history.recentEntries(window).map((entry) => taggedEntry(entry, dialect)));
+            expect(Buffer.from(history.recentEncoded(window)).equals(expected)).toBe(true);
+          });
+          const message = { senderId: "a", messageId: "m", channelId: "c", lamportTimestamp: 5n, causalHistory: history.recentEntries(7), content: new Uint8Array([1]), repairRequest: [] };
+          const viaBlock = fastEncode(message, dialect, history.recentEncoded(7));
+          expect(Buffer.from(viaBlock).equals(Buffer.from(encodeMessage(message, { dialect })))).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("recentEncoded stays correct across log compaction in a long run", () => {
+    const history = new LocalHistory(10_000, (entry) => taggedEntry(entry, "spec"));
+    for (let index = 0; index < 6_000; index++) {
+      const lamport = BigInt(index - (index % 5 === 0 ? 3 : 0));
+      history.insert({ ...record(`m${index}`.padEnd(64, "0"), lamport), entry: { messageId: `m${index}`.padEnd(64, "0"), senderId: "s" } });
+      if (index % 97 === 0 || index > 5_990) {
+        const expected = Buffer.concat(history.recentEntries(200).map((entry) => taggedEntry(entry, "spec")));
+        expect(Buffer.from(history.recentEncoded(200)).equals(expected)).toBe(true);
+      }
+    }
   });
 
   it("evicts FIFO by order with many entries and compacts without losing any", () => {
