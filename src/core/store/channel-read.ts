@@ -170,7 +170,7 @@ function decodeLogRow(reader: Reader, row: KvRow): SdsMessage | undefined {
 
 type BufferEntry = { id: string; sequence: bigint; value: unknown };
 
-function readBuffer(reader: Reader, category: (typeof BUFFER_CATEGORIES)[number]): BufferEntry[] {
+function readBuffer(reader: Reader, category: (typeof BUFFER_CATEGORIES)[number], history: ReadonlyMap<string, SdsMessage>): BufferEntry[] {
   const entries: BufferEntry[] = [];
   const limits = reader.options.limits ?? DEFAULT_SNAPSHOT_LIMITS;
   for (const row of reader.kv.scanPrefix(category, channelKey(reader.channelId))) {
@@ -186,7 +186,7 @@ function readBuffer(reader: Reader, category: (typeof BUFFER_CATEGORIES)[number]
       continue;
     }
     try {
-      const ctx = { base: 0, limits };
+      const ctx = { base: 0, limits, resolveMessage: () => history.get(expectedId) };
       let value: unknown;
       let id: string;
       if (category === CATEGORY.outgoing) id = ((value = decodeUnacknowledged(opened.body, 0, category, ctx)) as { message: SdsMessage }).message.messageId;
@@ -236,7 +236,8 @@ export function readChannel(kv: Kv, channelId: string, options: ReadChannelOptio
   try {
     const stored = readMeta(reader);
     const history = readHistory(reader);
-    const buffers = BUFFER_CATEGORIES.map((category) => readBuffer(reader, category));
+    const byId = new Map(history.map((message) => [message.messageId, message]));
+    const buffers = BUFFER_CATEGORIES.map((category) => readBuffer(reader, category, byId));
     const hints = readHints(reader);
     const anyRows = history.length > 0 || buffers.some((rows) => rows.length > 0) || hints.size > 0;
     if (stored === undefined && !anyRows) return { data: undefined, report };

@@ -9,8 +9,8 @@ import type { SdsMessage } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
 import type { ChannelMeta, IncomingMessage, IncomingRepairEntry, OutgoingRepairEntry, UnacknowledgedMessage } from "./contract.js";
 import { decodeStringKey } from "./keys.js";
-import { CATEGORY, FORMAT_SETTING, SUM_ROW_BYTES, checkSum, unframeRow } from "./rows.js";
-import { decodeChannelMeta, decodeIncoming, decodeIncomingRepair, decodeOutgoingRepair, decodeUnacknowledged } from "./snapshot.js";
+import { CATEGORY, FORMAT_SETTING, SUM_ROW_BYTES, aboutKey, checkSum, unframeRow } from "./rows.js";
+import { applyAbsenceFlags, decodeChannelMeta, decodeIncoming, decodeIncomingRepair, decodeOutgoingRepair, decodeUnacknowledged } from "./snapshot.js";
 import { globalSettingKey } from "./sqlite.js";
 import type { Kv, KvRow } from "./sqlite-db.js";
 import { ProtoReader } from "../protocol/wire/proto.js";
@@ -123,7 +123,21 @@ function checkLogRow(kv: Kv, pass: RowPass, row: KvRow): void {
   }
 }
 
-function checkBufferRow(pass: RowPass, category: string, row: KvRow): void {
+/** The message of an `sds.log` row (same key), if it passes its checks; for outgoing rows that refer to it. */
+function loggedMessage(kv: Kv, rowKey: Uint8Array): SdsMessage | undefined {
+  const payload = kv.get(CATEGORY.log, rowKey);
+  if (payload === undefined) return undefined;
+  const sum = kv.get(CATEGORY.sum, aboutKey(CATEGORY.log, rowKey));
+  const check = checkSum(CATEGORY.log, rowKey, payload, sum);
+  if (sum !== undefined && !check.ok) return undefined;
+  try {
+    return applyAbsenceFlags(decodeMessage(payload, { dialect: "nim" }), check.ok ? check.flags : 0);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkBufferRow(kv: Kv, pass: RowPass, category: string, row: KvRow): void {
   const parts = decodeStringKey(row.key, 2);
   const channelId = parts?.length === 2 ? parts[0] : undefined;
   const opened = unframeRow(category, row.key, row.payload);
@@ -131,7 +145,7 @@ function checkBufferRow(pass: RowPass, category: string, row: KvRow): void {
   if (channelId === undefined) return add(pass, category, row, undefined, "key is not key(channelId, messageId)");
   const messageId = (parts as [string, string])[1];
   const rows = channelRows(pass, channelId);
-  const ctx = { base: 0, limits: { bufferEntriesMax: 100_000, historyEntriesMax: 100_000 } };
+  const ctx = { base: 0, limits: { bufferEntriesMax: 100_000, historyEntriesMax: 100_000 }, resolveMessage: () => loggedMessage(kv, row.key) };
   try {
     if (category === CATEGORY.outgoing) rows.outgoing.push({ sequence: opened.sequence, value: decodeUnacknowledged(opened.body, 0, category, ctx) });
     else if (category === CATEGORY.incoming) rows.incoming.push({ sequence: opened.sequence, value: decodeIncoming(opened.body, 0, category, ctx) });
@@ -199,7 +213,7 @@ export function inspectRows(kv: Kv): RowPass {
       if (category === CATEGORY.meta) checkMetaRow(kv, pass, row);
       else if (category === CATEGORY.log) checkLogRow(kv, pass, row);
       else if (category === CATEGORY.sum) checkSumRow(kv, pass, row);
-      else if (category === CATEGORY.outgoing || category === CATEGORY.incoming || category === CATEGORY.outgoingRepair || category === CATEGORY.incomingRepair) checkBufferRow(pass, category, row);
+      else if (category === CATEGORY.outgoing || category === CATEGORY.incoming || category === CATEGORY.outgoingRepair || category === CATEGORY.incomingRepair) checkBufferRow(kv, pass, category, row);
       else checkFramedRow(pass, category, row);
     }
   }

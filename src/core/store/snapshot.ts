@@ -67,6 +67,8 @@ export function encodeHistoryEntry(entry: HistoryEntry): Uint8Array {
 export interface SnapshotDecodeContext {
   base: number;
   limits: SnapshotLimits;
+  /** For our rows: the message an `UnacknowledgedMessage` row refers to in `sds.log`. */
+  resolveMessage?: () => SdsMessage | undefined;
 }
 
 function readString(reader: ProtoReader, field: string): string {
@@ -125,13 +127,37 @@ export function decodeHistoryEntry(bytes: Uint8Array, base = 0, field = "History
   return { messageId, ...entry };
 }
 
-/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
-export function encodeUnacknowledged(entry: UnacknowledgedMessage): Uint8Array {
-  const writer = new ProtoWriter().bytesField(1, encodeNimMessage(entry.message)).uint64Field(2, entry.sendTimeMs).uint64Field(3, entry.resendAttempts);
+/** How an `UnacknowledgedMessage` row avoids storing bytes twice (our rows only, never blobs). */
+export interface UnacknowledgedRowOptions {
+  /** The message's nim bytes, when already encoded. */
+  messageBytes?: Uint8Array;
+  /** The identical message is in the channel's `sds.log` row: store a reference, not the bytes. */
+  messageInLog?: boolean;
+  /** Store `wire` as prefix and suffix around the message's bloom filter bytes when it holds them. */
+  splitWire?: boolean;
+}
+
+/** Where a message's bloom filter bytes sit inside `wire`, if they do (worth splitting only when large). */
+export function bloomOffsetInWire(message: SdsMessage, wire: Uint8Array): number {
+  const bloom = message.bloomFilter;
+  if (bloom == null || bloom.length < 64 || wire.length < bloom.length) return -1;
+  return Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength).indexOf(Buffer.from(bloom.buffer, bloom.byteOffset, bloom.byteLength));
+}
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows (see {@link UnacknowledgedRowOptions}). */
+export function encodeUnacknowledged(entry: UnacknowledgedMessage, options: UnacknowledgedRowOptions = {}): Uint8Array {
+  const writer = new ProtoWriter();
+  if (options.messageInLog === true) writer.uint64Field(EXT + 20, 1);
+  else writer.bytesField(1, options.messageBytes ?? encodeNimMessage(entry.message));
+  writer.uint64Field(2, entry.sendTimeMs).uint64Field(3, entry.resendAttempts);
   const presence = messageAbsenceFlags(entry.message);
   if (presence !== 0) writer.uint64Field(EXT + 10, presence);
   if (entry.possibleAckCount != null) writer.uint64Field(EXT, entry.possibleAckCount);
-  if (entry.wire != null) writer.bytesField(EXT + 1, entry.wire);
+  if (entry.wire != null) {
+    const at = options.splitWire === true ? bloomOffsetInWire(entry.message, entry.wire) : -1;
+    if (at < 0) writer.bytesField(EXT + 1, entry.wire);
+    else writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + (entry.message.bloomFilter as Uint8Array).length));
+  }
   return writer.finish();
 }
 
@@ -142,6 +168,8 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
   let sendTimeMs: number | undefined;
   const out: Partial<UnacknowledgedMessage> = { resendAttempts: 0 };
   let absence = 0;
+  let inLog = false;
+  let wireParts: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
   while (!reader.eof()) {
     const tag = reader.readTag(field);
     if (tag.field === 1) {
@@ -152,10 +180,26 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
     else if (tag.field === EXT) out.possibleAckCount = varintNumber(reader, tag, `${field}.possibleAckCount`);
     else if (tag.field === EXT + 1) out.wire = embedded(reader, tag, `${field}.wire`).bytes.slice();
     else if (tag.field === EXT + 10) absence = varintNumber(reader, tag, `${field}.absence`);
+    else if (tag.field === EXT + 20) inLog = varintNumber(reader, tag, `${field}.messageInLog`) === 1;
+    else if (tag.field === EXT + 21) wireParts = [embedded(reader, tag, `${field}.wirePrefix`).bytes, wireParts[1]];
+    else if (tag.field === EXT + 22) wireParts = [wireParts[0], embedded(reader, tag, `${field}.wireSuffix`).bytes];
     else reader.skip(tag.wireType, `${field}.field${tag.field}`);
   }
   const end = base + bytes.length;
+  if (message === undefined && inLog) {
+    message = ctx.resolveMessage?.();
+    if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "the message this entry refers to is not in sds.log", { field: `${field}.message`, offset: end });
+  }
   if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 1 is missing", { field: `${field}.message`, offset: end });
+  if (wireParts[0] !== undefined || wireParts[1] !== undefined) {
+    if (wireParts[0] === undefined || wireParts[1] === undefined || message.bloomFilter == null) throw new DecodeError("E_DECODE_MISSING_FIELD", "split wire bytes are incomplete", { field: `${field}.wire`, offset: end });
+    const bloom = message.bloomFilter;
+    const wire = new Uint8Array(wireParts[0].length + bloom.length + wireParts[1].length);
+    wire.set(wireParts[0]);
+    wire.set(bloom, wireParts[0].length);
+    wire.set(wireParts[1], wireParts[0].length + bloom.length);
+    out.wire = wire;
+  }
   if (sendTimeMs === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 2 is missing", { field: `${field}.sendTime`, offset: end });
   return { ...out, message: applyAbsenceFlags(message, absence), sendTimeMs, resendAttempts: out.resendAttempts ?? 0 };
 }

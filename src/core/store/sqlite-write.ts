@@ -7,8 +7,10 @@
  * whose `sds.meta` blob still holds whole buffers (a nim file) has them moved to rows.
  */
 import { StoreError } from "../errors.js";
-import type { ChannelDelta, ChannelMeta, HistoryUpdate } from "./contract.js";
-import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, channelKey, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
+import type { ChannelDelta, ChannelMeta, HistoryUpdate, UnacknowledgedMessage } from "./contract.js";
+import { decodeMessage } from "../protocol/wire/index.js";
+import { applyAbsenceFlags, decodeUnacknowledged } from "./snapshot.js";
+import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, SUM_ROW_BYTES, aboutKey, channelKey, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
 import {
   decodeChannelMeta,
   encodeChannelMeta,
@@ -25,10 +27,17 @@ import { ProtoReader, ProtoWriter } from "../protocol/wire/proto.js";
 
 type BufferCategory = (typeof BUFFER_CATEGORIES)[number];
 
+/** An outgoing entry whose row body is decided in the transaction (it may refer to its `sds.log` row). */
+interface PendingOutgoing {
+  entry: UnacknowledgedMessage;
+  messageBytes: Uint8Array;
+  flags: number;
+}
+
 interface EncodedDelta {
   channelId: string;
   lamport: bigint | undefined;
-  upserts: Array<{ category: BufferCategory; id: string; body: Uint8Array }>;
+  upserts: Array<{ category: BufferCategory; id: string; body: Uint8Array } | { category: typeof CATEGORY.outgoing; id: string; pending: PendingOutgoing }>;
   removes: Array<{ category: BufferCategory; id: string }>;
   appends: Array<{ id: string; bytes: Uint8Array; flags: number }>;
   evicts: string[];
@@ -50,7 +59,9 @@ export interface PlanOptions {
 
 function encodeDelta(delta: ChannelDelta, keepLamport: boolean): EncodedDelta {
   const upserts: EncodedDelta["upserts"] = [];
-  for (const entry of delta.outgoing.upsert) upserts.push({ category: CATEGORY.outgoing, id: entry.message.messageId, body: encodeUnacknowledged(entry) });
+  for (const entry of delta.outgoing.upsert) {
+    upserts.push({ category: CATEGORY.outgoing, id: entry.message.messageId, pending: { entry, messageBytes: encodeNimMessage(entry.message), flags: messageAbsenceFlags(entry.message) } });
+  }
   for (const entry of delta.incoming.upsert) upserts.push({ category: CATEGORY.incoming, id: entry.message.messageId, body: encodeIncoming(entry) });
   for (const entry of delta.outgoingRepair.upsert) upserts.push({ category: CATEGORY.outgoingRepair, id: entry.entry.messageId, body: encodeOutgoingRepair(entry) });
   for (const entry of delta.incomingRepair.upsert) upserts.push({ category: CATEGORY.incomingRepair, id: entry.entry.messageId, body: encodeIncomingRepair(entry) });
@@ -172,9 +183,32 @@ function touch(kv: Kv, cache: ReadonlyMap<string, ChannelWriteState>, touched: M
   return entry;
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** Absence flags recorded in the checksum row of an `sds.log` row (0 when there is none). */
+function logFlags(kv: Kv, rowKey: Uint8Array): number {
+  const sum = kv.get(CATEGORY.sum, aboutKey(CATEGORY.log, rowKey));
+  return sum !== undefined && sum.length === SUM_ROW_BYTES ? (sum[4] as number) : 0;
+}
+
+/**
+ * The row body of an outgoing entry: when the identical message is in the channel's
+ * `sds.log` row (a sent message is appended to history by the same operation), only a
+ * reference is stored, and the published bytes are stored around the bloom filter. So a send
+ * writes its large message once, whatever the backlog.
+ */
+function outgoingBody(kv: Kv, rowKey: Uint8Array, pending: PendingOutgoing): Uint8Array {
+  const logged = kv.get(CATEGORY.log, rowKey);
+  const inLog = logged !== undefined && sameBytes(logged, pending.messageBytes) && logFlags(kv, rowKey) === pending.flags;
+  return encodeUnacknowledged(pending.entry, { messageBytes: pending.messageBytes, messageInLog: inLog, splitWire: true });
+}
+
 function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers: boolean): void {
   const { channelId } = delta;
   if (replaceBuffers) for (const category of BUFFER_CATEGORIES) kv.deletePrefix(category, channelKey(channelId));
+  appendHistory(kv, channelId, delta.appends);
   for (const upsert of delta.upserts) {
     const rowKey = messageKey(channelId, upsert.id);
     const head = replaceBuffers ? undefined : kv.getHead(upsert.category, rowKey, FRAME_HEADER_BYTES);
@@ -183,10 +217,11 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
       sequence = target.state.nextSequence;
       target.state.nextSequence += 1n;
     }
-    kv.put(upsert.category, rowKey, frameRow(upsert.category, rowKey, sequence, upsert.body));
+    const body = "pending" in upsert ? outgoingBody(kv, rowKey, upsert.pending) : upsert.body;
+    kv.put(upsert.category, rowKey, frameRow(upsert.category, rowKey, sequence, body));
   }
   for (const remove of delta.removes) kv.delete(remove.category, messageKey(channelId, remove.id));
-  writeHistory(kv, channelId, delta.appends, delta.evicts);
+  evictHistory(kv, channelId, delta.evicts);
   for (const { id, hint } of delta.hints) {
     const rowKey = messageKey(channelId, id);
     kv.put(CATEGORY.hint, rowKey, frameRow(CATEGORY.hint, rowKey, 0n, hint));
@@ -197,18 +232,36 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   }
 }
 
-function writeHistory(kv: Kv, channelId: string, appends: EncodedDelta["appends"], evicts: readonly string[]): void {
+function appendHistory(kv: Kv, channelId: string, appends: EncodedDelta["appends"]): void {
   for (const append of appends) {
     const rowKey = messageKey(channelId, append.id);
     kv.put(CATEGORY.log, rowKey, append.bytes);
     const sum = sumRow(CATEGORY.log, rowKey, append.bytes, append.flags);
     kv.put(CATEGORY.sum, sum.key, sum.payload);
   }
+}
+
+/** An outgoing row that refers to a log row about to be evicted gets the message bytes back. */
+function detachOutgoing(kv: Kv, rowKey: Uint8Array, logged: Uint8Array): void {
+  const payload = kv.get(CATEGORY.outgoing, rowKey);
+  if (payload === undefined) return;
+  const opened = unframeRow(CATEGORY.outgoing, rowKey, payload);
+  if (!opened.ok) throw corrupt(`sdstk.out row: ${opened.reason}`);
+  const flags = logFlags(kv, rowKey);
+  const resolveMessage = () => applyAbsenceFlags(decodeMessage(logged, { dialect: "nim" }), flags);
+  const entry = decodeUnacknowledged(opened.body, 0, CATEGORY.outgoing, { base: 0, limits: { bufferEntriesMax: 1, historyEntriesMax: 1 }, resolveMessage });
+  kv.put(CATEGORY.outgoing, rowKey, frameRow(CATEGORY.outgoing, rowKey, opened.sequence, encodeUnacknowledged(entry, { splitWire: true })));
+}
+
+function evictHistory(kv: Kv, channelId: string, evicts: readonly string[]): void {
   for (const id of evicts) {
     const rowKey = messageKey(channelId, id);
-    kv.delete(CATEGORY.log, rowKey);
-    kv.delete(CATEGORY.sum, sumRow(CATEGORY.log, rowKey, new Uint8Array()).key);
+    const logged = kv.get(CATEGORY.log, rowKey);
     kv.delete(CATEGORY.hint, rowKey);
+    if (logged === undefined) continue;
+    detachOutgoing(kv, rowKey, logged);
+    kv.delete(CATEGORY.log, rowKey);
+    kv.delete(CATEGORY.sum, aboutKey(CATEGORY.log, rowKey));
   }
 }
 
@@ -240,7 +293,10 @@ export function planHistory(channelId: string, update: HistoryUpdate): (kv: Kv) 
     if (message.channelId !== channelId) throw new StoreError("E_INPUT_INVALID", `history message ${message.messageId} belongs to channel ${message.channelId}, not ${channelId}`, { channelId });
     return { id: message.messageId, bytes: encodeNimMessage(message), flags: messageAbsenceFlags(message) };
   });
-  return (kv) => writeHistory(kv, channelId, appends, update.evict);
+  return (kv) => {
+    appendHistory(kv, channelId, appends);
+    evictHistory(kv, channelId, update.evict);
+  };
 }
 
 /** Adds checksum rows for every `sds.meta` and `sds.log` row (adopting a foreign file). */
