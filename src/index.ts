@@ -5,3 +5,17 @@
 export * from "./core/errors.js";
 export type { DialectName, HistoryEntry, MessageKind, SdsMessage } from "./core/protocol/types.js";
 export type * from "./core/store/contract.js";
+// Bloom filters, hash families, SDS-R timing and message ids (docs/bloom.md)
+export {
+  BloomFilter, RollingBloomFilter, defaultHashFamily, sizeBloomFilter, wordCountForBits, mOverNBitsForK,
+  FALSE_POSITIVE_RATES, DEFAULT_BLOOM_CAPACITY, DEFAULT_BLOOM_ERROR_RATE, DEFAULT_BLOOM_LIMITS, CAPACITY_FLEX_PERCENT,
+} from "./core/protocol/bloom/index.js";
+export type {
+  BloomFilterOptions, BloomFilterParams, BloomFromBytesOptions, RollingBloomFilterOptions, BloomLimits, BloomSizing, BloomSizingInput,
+} from "./core/protocol/bloom/index.js";
+export { hashString, hashN, hashPairModulo, farmHash64, nimHash, murmur3Hash, BLOOM_HASH_FAMILIES, type BloomHashFamily } from "./core/protocol/hash/index.js";
+export {
+  computeTReqOffsetMs, computeTRespOffsetMs, isInResponseGroup, responseGroupCount, repairHash, specRepairHash, nimRepairHash,
+  PARTICIPANTS_PER_RESPONSE_GROUP,
+} from "./core/protocol/repair-timing.js";
+export { contentMessageId, uniqueMessageId } from "./core/protocol/message-id.js";
