@@ -4,12 +4,14 @@
  */
 import Decode from "./commands/decode.js";
 import InspectDb from "./commands/inspect-db.js";
+import Listen from "./commands/listen.js";
 import Relay from "./commands/relay.js";
 import Send from "./commands/send.js";
 
 export const COMMANDS = {
   decode: Decode,
   "inspect-db": InspectDb,
+  listen: Listen,
   relay: Relay,
   send: Send,
 };

@@ -19,7 +19,7 @@ import type { DialectName } from "../core/protocol/types.js";
 import { decodeMessage } from "../core/protocol/wire/index.js";
 import { RelayClient, type RelayClientEvent } from "../core/relay/client.js";
 import { ensureLocalRelay } from "../core/relay/local.js";
-import type { RelayTransport, Subscription } from "../core/relay/transport.js";
+import type { ReceivedEnvelope, RelayTransport, Subscription } from "../core/relay/transport.js";
 import { ReliabilityManager } from "../core/reliability-manager.js";
 import { SqlitePersistence } from "../core/store/sqlite.js";
 import type { DeliveredView } from "./render.js";
@@ -61,7 +61,16 @@ export interface SessionOptions {
   receive: boolean;
   /** Status lines for the user (stderr). */
   onStatus?: (text: string) => void;
+  /** Sees every envelope the channel receives (live, catch-up, store fetches) before it is processed: `listen --capture`. */
+  onEnvelope?: (message: ReceivedEnvelope) => void;
 }
+
+/**
+ * Engine settings the interactive commands (`listen`, `channel open`, `send --wait-acks`) use
+ * over the dialect defaults: a 5 s sync interval (spec default 30 s), so a peer that only
+ * listens still acknowledges what it received within seconds.
+ */
+export const CLI_SDS_CONFIG: Readonly<Partial<SdsConfig>> = Object.freeze({ syncIntervalMs: 5000 });
 
 const CURSOR_SETTING = "relayCursorNs";
 const PARTICIPANT_SETTING = "participantId";
@@ -124,7 +133,10 @@ export class ChannelSession {
       }
       const holder: { session?: ChannelSession } = {};
       const observed = observeEngine(manager, (messageId, deps) => holder.session?.rememberDependencies(messageId, deps));
-      const cursorTransport = trackCursor(transport, (storedAtNs) => holder.session?.advanceCursor(storedAtNs));
+      const cursorTransport = trackCursor(transport, (message) => {
+        options.onEnvelope?.(message);
+        holder.session?.advanceCursor(message.storedAtNs);
+      });
       const channel = new ReliableChannel({
         channelId: options.channel,
         engine: observed,
@@ -260,6 +272,7 @@ export async function connectRelay(url: string | undefined, onStatus?: (text: st
     if (event.type === "disconnected") onStatus(`relay connection lost (${event.code}${event.reason ? ` ${event.reason}` : ""}); reconnecting`);
     else if (event.type === "connected" && event.reconnect) onStatus(`relay reconnected: ${event.url}`);
     else if (event.type === "gaveUp") onStatus(`gave up reconnecting after ${event.attempts} attempts`);
+    else if (event.type === "caughtUp" && event.messages > 0) onStatus(`caught up on ${event.messages} stored messages from the relay`);
   };
   if (url !== undefined && url !== "") {
     const client = await RelayClient.connect(url, { onEvent });
@@ -288,21 +301,25 @@ function observeEngine(manager: ReliabilityManager, remember: (messageId: string
   };
 }
 
-/** A transport whose subscriptions report each envelope's relay store time (for the catch-up cursor). */
-function trackCursor(transport: RelayTransport, seen: (storedAtNs: bigint) => void): RelayTransport {
+/** A transport that shows every received envelope to `seen` (catch-up cursor, capture) before the channel gets it. */
+function trackCursor(transport: RelayTransport, seen: (message: ReceivedEnvelope) => void): RelayTransport {
+  const seenAll = (found: ReceivedEnvelope[]) => {
+    for (const message of found) seen(message);
+    return found;
+  };
   return {
     publish: (topic, envelope) => transport.publish(topic, envelope),
     subscribe: (topic, handler, options): Subscription =>
       transport.subscribe(
         topic,
         (message) => {
+          seen(message);
           handler(message);
-          seen(message.storedAtNs);
         },
         options,
       ),
-    fetchByHashes: (topic, hashes) => transport.fetchByHashes(topic, hashes),
-    fetchSince: (topic, since, options) => transport.fetchSince(topic, since, options),
+    fetchByHashes: (topic, hashes) => transport.fetchByHashes(topic, hashes).then(seenAll),
+    fetchSince: (topic, since, options) => transport.fetchSince(topic, since, options).then(seenAll),
     close: () => transport.close(),
   };
 }

@@ -9,7 +9,7 @@ import { Args, Flags } from "@oclif/core";
 import { createProgress } from "../app/progress.js";
 import { sessionOptionsFromFlags } from "../app/from-flags.js";
 import { sendAll, type SendTally } from "../app/send-loop.js";
-import { ChannelSession } from "../app/session.js";
+import { CLI_SDS_CONFIG, ChannelSession } from "../app/session.js";
 import { INPUT_MESSAGE_BYTES_MAX_DEFAULT, type InputMode, newInputStats, readMessages } from "../app/stdin.js";
 import { BaseCommand } from "../cli/base-command.js";
 import { useColor } from "../cli/color.js";
@@ -68,7 +68,7 @@ export default class Send extends BaseCommand<typeof Send> {
     const mode: InputMode = flags.null ? "nul" : flags.binary ? "binary" : flags.base64 ? "base64" : "lines";
     const waitAcks = flags["wait-acks"];
     const timeoutSeconds = flags.timeout ?? (waitAcks ? 60 : 0);
-    const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, { receive: waitAcks, onStatus: (text) => this.status(text) });
+    const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, { receive: waitAcks, sdsConfig: CLI_SDS_CONFIG, onStatus: (text) => this.status(text) });
     const source = args.file === "-" ? process.stdin : await openFile(args.file);
     if (args.file === "-" && process.stdin.isTTY) this.status("reading messages from the terminal, one per line; Ctrl-D to finish");
     const startedMs = Date.now();

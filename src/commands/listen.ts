@@ -1,0 +1,89 @@
+/**
+ * `sds listen NAME`: print the channel's delivered messages in causal order — text lines, NUL
+ * records, base64 lines or NDJSON — after catching up on what this identity missed since its
+ * last run (persisted SDS state plus the relay store from the saved cursor). `--count`,
+ * `--timeout`, `--capture FILE`. A closed stdout (`| head -1`) ends it quietly with status 0.
+ * See docs/commands/listen.md.
+ */
+import { Args, Flags } from "@oclif/core";
+import { CaptureWriter } from "../app/capture.js";
+import { sessionOptionsFromFlags } from "../app/from-flags.js";
+import { type OutputMode, formatMessage } from "../app/render.js";
+import { raceAbort, sleep } from "../app/send-loop.js";
+import { CLI_SDS_CONFIG, ChannelSession } from "../app/session.js";
+import { BaseCommand } from "../cli/base-command.js";
+import { channelFlags, nulShorthand } from "../cli/flags.js";
+import { SdsError } from "../core/errors.js";
+// Capture files keep each envelope as encoded on the wire.
+import { encodeEnvelope as encodeForCapture } from "../core/relay/envelope.js";
+
+export default class Listen extends BaseCommand<typeof Listen> {
+  static override summary = "Print a channel's delivered messages in causal order, catching up on what was missed since the last run.";
+  static override examples = [
+    "<%= config.bin %> listen demo --as bob",
+    "<%= config.bin %> listen demo --json | jq -r .payload",
+    "<%= config.bin %> listen demo --count 10 --timeout 30",
+    "<%= config.bin %> listen demo --capture traffic.ndjson",
+  ];
+  static override enableJsonFlag = true;
+  static override args = { name: Args.string({ required: true, description: "channel name" }) };
+  static override flags = {
+    ...channelFlags,
+    null: Flags.boolean({ description: "Print each payload raw, NUL-terminated (also -0).", exclusive: ["base64"] }),
+    base64: Flags.boolean({ description: "Print each payload as one base64 line.", exclusive: ["null"] }),
+    count: Flags.integer({ description: "Exit 0 after this many messages.", min: 1 }),
+    timeout: Flags.integer({ description: "Stop after this many seconds (exit 0; exit 4 if --count was not reached).", min: 1 }),
+    capture: Flags.string({ description: "Also write every envelope received to this capture file (NDJSON, for replay/decode)." }),
+  };
+
+  public override async init(): Promise<void> {
+    this.argv = nulShorthand(this.argv);
+    await super.init();
+  }
+
+  public async run(): Promise<undefined> {
+    const { flags, args } = this;
+    const mode: OutputMode = this.jsonEnabled() ? "json" : flags.null ? "nul" : flags.base64 ? "base64" : "text";
+    const capture = flags.capture === undefined ? undefined : CaptureWriter.open(flags.capture, { startedAtMs: Date.now(), source: "sds listen", channel: args.name });
+    const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, {
+      receive: true,
+      sdsConfig: CLI_SDS_CONFIG,
+      onStatus: (text) => this.status(text),
+      onEnvelope: capture ? (message) => capture.write({ atMs: Date.now(), topic: message.topic, hash: message.hashHex, envelope: encodeForCapture(message.envelope) }) : undefined,
+    });
+    let printed = 0;
+    let warnedNotText = false;
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const session = await ChannelSession.open(options);
+    try {
+      this.status(`listening on ${args.name} as ${options.identity} (${session.participantId}) via ${session.relayUrl ?? "relay"}; Ctrl-C to stop`);
+      session.channel.on("dropped", ({ reason, detail }) => this.detail(`dropped (${reason}): ${detail}`));
+      session.channel.on("lost", (event) => this.status(`lost ${event.messageIds.length} message(s) that can no longer be recovered (${event.source})`));
+      session.channel.on("error", ({ error, during }) => this.status(`error during ${during}: ${error.code}: ${error.message}`));
+      session.onMessage((message) => {
+        if (this.abort.signal.aborted || (flags.count !== undefined && printed >= flags.count)) return;
+        const { data, notText } = formatMessage(message, mode);
+        if (notText && !warnedNotText) {
+          warnedNotText = true;
+          this.status("a payload is not UTF-8 text: printed as base64 (use --json or --base64 to be explicit)");
+        }
+        process.stdout.write(data);
+        printed += 1;
+        if (flags.count !== undefined && printed >= flags.count) done();
+      });
+      const waits: Promise<unknown>[] = [finished];
+      if (flags.timeout !== undefined) waits.push(sleep(flags.timeout * 1000));
+      await raceAbort(Promise.race(waits), this.abort.signal);
+    } finally {
+      await session.close();
+      await capture?.close();
+    }
+    if (this.abort.signal.aborted) throw this.abort.signal.reason;
+    if (flags.count !== undefined && printed < flags.count) {
+      throw new SdsError("E_TIMEOUT", `${printed} of ${flags.count} messages arrived within ${flags.timeout} s`, { printed, count: flags.count });
+    }
+    if (capture) this.status(`captured ${capture.count} envelopes to ${flags.capture}`);
+    return undefined;
+  }
+}
