@@ -80,6 +80,33 @@ describe("spec dialect vs @waku/sds 0.0.8", () => {
     );
   });
 
+  it("agrees with @waku/sds on mutated blobs that we accept", () => {
+    const seed = seedFor("interop-mutated");
+    let compared = 0;
+    fc.assert(
+      fc.property(specMessageArb, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 3 }), (message, edits) => {
+        const bytes = encodeMessage(message, { dialect: "spec" });
+        if (bytes.length === 0) return;
+        for (const [at, value] of edits) bytes[at % bytes.length] = value;
+        let ours: SdsMessage;
+        try {
+          ours = decodeMessage(bytes, { dialect: "spec" });
+        } catch {
+          return; // stricter than protons (UTF-8, wire types, nested bounds): no comparison
+        }
+        const kind = classifyMessage(ours);
+        const theirs = Message.decode(bytes);
+        expect(wakuKind(theirs)).toBe(kind);
+        if (theirs !== undefined && kind !== "sync") {
+          expect(ours).toEqual(fromWaku(theirs));
+          compared++;
+        }
+      }),
+      { seed, numRuns: RUNS },
+    );
+    expect(compared).toBeGreaterThan(0);
+  });
+
   it("encodes what @waku/sds's own message classes produce", () => {
     const history = [{ messageId: "m1", senderId: "alice" }];
     const content = new ContentMessage("id1", "chan", "alice", history, 5n, new Uint8Array([1, 2]), new Uint8Array([104, 105]), []);
