@@ -4,9 +4,9 @@
  * Fields: payload 1, content_topic 2, version 3, timestamp 10 (sint64, zigzag, nanoseconds),
  * meta 11, ephemeral 31. `payload`/`contentTopic` are written only when non-empty; the optional
  * fields whenever they are set, so a decode → encode round trip is byte-exact for canonical
- * input. Unknown fields are skipped. Pure: no I/O, no clocks.
+ * input. Unknown fields are skipped. No I/O, no clocks (sha256 from node:crypto).
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import { DecodeError, SdsError } from "../errors.js";
 import { ProtoReader, ProtoWriter, WireType } from "../protocol/wire/proto.js";
 
@@ -59,7 +59,6 @@ const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 const UINT32_MAX = 0xffff_ffff;
 const CHANNEL_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
-const textEncoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -198,13 +197,15 @@ function timestampBytes(timestampNs: bigint): Uint8Array {
  * @returns 32 bytes.
  */
 export function messageHash(pubsubTopic: string, envelope: WakuEnvelope): Uint8Array {
-  const hasher = sha256.create();
-  hasher.update(textEncoder.encode(pubsubTopic));
+  // node:crypto, not a JS sha256: the relay hashes every publish (≈ 1 µs vs ≈ 100+ µs).
+  const hasher = createHash("sha256");
+  hasher.update(pubsubTopic, "utf8");
   hasher.update(envelope.payload);
-  hasher.update(textEncoder.encode(envelope.contentTopic));
+  hasher.update(envelope.contentTopic, "utf8");
   if (envelope.meta !== undefined) hasher.update(envelope.meta);
   if (envelope.timestampNs !== undefined) hasher.update(timestampBytes(envelope.timestampNs));
-  return hasher.digest();
+  const digest = hasher.digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
 /** Lower-case hex of `bytes` (hashes in logs, maps and JSON). */

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../../src/core/errors.js";
 import { DEFAULT_PUBSUB_TOPIC, encodeEnvelope, messageHash, toHex } from "../../../src/core/relay/envelope.js";
+import { ProtoWriter } from "../../../src/core/protocol/wire/proto.js";
 import { decodeFrame, encodeFrame, type Frame, isClientFrame } from "../../../src/core/relay/protocol.js";
 import { testSeed } from "./seed.js";
 
@@ -50,6 +51,17 @@ describe("relay frames", () => {
     const hash = messageHash(DEFAULT_PUBSUB_TOPIC, envelope);
     expect(toHex(hash)).toBe("8f7ac95eb9709a057100712955080d1676570a40786ae37939a6849a2d453a5b");
     expect(toHex(encodeFrame({ type: "publishAck", requestId: 7, hash, duplicate: false, storedAtNs: 1_763_766_000_000_000_000n }))).toBe("018208071220" + toHex(hash) + "2080c0a5c7d0fa89bd18");
+  });
+
+  it("encode MESSAGE frames (fast path) exactly like the generic protobuf writer", () => {
+    for (const [envelopeBytes, storedAtNs] of [[300, 1_763_766_000_000_000_000n], [0, 0n], [20_000, 1n]] as const) {
+      const frame: Frame = { type: "message", topic: "/sds/1/ü/proto", envelope: bytes(envelopeBytes, 7), hash: bytes(32, 9), storedAtNs };
+      const writer = new ProtoWriter().raw(Uint8Array.of(1, 0x81)).stringField(1, frame.topic);
+      if (envelopeBytes > 0) writer.bytesField(2, frame.envelope);
+      writer.bytesField(3, frame.hash);
+      if (storedAtNs > 0n) writer.uint64Field(4, storedAtNs);
+      expect(toHex(encodeFrame(frame))).toBe(toHex(writer.finish()));
+    }
   });
 
   it("reject other versions, unknown types and short frames", () => {

@@ -1,0 +1,130 @@
+/**
+ * Relay fan-out and memory: `sds relay` (framing, envelope decode, hash, store, limits, acks)
+ * against a bare `ws` broadcast loop (every binary message re-sent to every other client, nothing
+ * else) — the floor any WebSocket relay in Node pays. Each server runs in its own process; one
+ * publisher and 1/10/50 subscribers run here. Figures: deliveries/s and the ratio to the floor,
+ * and resident memory per idle connection. Run: `npm run build && node --import tsx bench/relay.ts`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { WebSocket } from "ws";
+import { encodeEnvelope } from "../src/core/relay/envelope.js";
+import { decodeFrame, encodeFrame } from "../src/core/relay/protocol.js";
+import { emitFigures, printTable } from "./lib.js";
+
+const bin = fileURLToPath(new URL("../bin/run.js", import.meta.url));
+const root = fileURLToPath(new URL("..", import.meta.url));
+const TOPIC = "/sds/1/bench/proto";
+const PAYLOAD_BYTES = 200;
+const DELIVERIES_PER_CASE = Number(process.env.BENCH_DELIVERIES ?? 50_000);
+const IDLE_CONNECTIONS = 300;
+
+const BARE = `import { WebSocketServer } from "ws";
+const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false });
+wss.on("listening", () => console.log("ws://127.0.0.1:" + wss.address().port));
+wss.on("connection", (ws) => ws.on("message", (data, isBinary) => {
+  for (const other of wss.clients) if (other !== ws && other.readyState === 1) other.send(data, { binary: isBinary });
+}));`;
+
+type Kind = "sds" | "bare";
+
+async function startServer(kind: Kind): Promise<{ child: ChildProcess; url: string }> {
+  const child =
+    kind === "sds"
+      ? spawn(process.execPath, [bin, "relay", "--port", "0", "--rate-limit", "0", "-q", "--max-connections", "5000"], { stdio: ["ignore", "pipe", "inherit"] })
+      : spawn(process.execPath, ["--input-type=module", "-e", BARE], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
+  return { child, url };
+}
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) * 1024 : NaN;
+}
+
+async function open(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => ws.once("open", () => resolve()).once("error", reject));
+  return ws;
+}
+
+/** Messages of one case: sds PUBLISH frames, or the same envelope bytes raw for the bare loop. */
+function messages(kind: Kind, count: number): Uint8Array[] {
+  const filler = "x".repeat(PAYLOAD_BYTES - 12);
+  return Array.from({ length: count }, (_, index) => {
+    const envelope = encodeEnvelope({ payload: new TextEncoder().encode(`${String(index).padStart(11, "0")} ${filler}`), contentTopic: TOPIC, timestampNs: BigInt(index) });
+    return kind === "sds" ? encodeFrame({ type: "publish", requestId: index + 1, envelope }) : envelope;
+  });
+}
+
+async function fanOut(kind: Kind, url: string, subscriberCount: number): Promise<number> {
+  const count = Math.max(100, Math.floor(DELIVERIES_PER_CASE / subscriberCount));
+  const subscribers = await Promise.all(Array.from({ length: subscriberCount }, () => open(url)));
+  const publisher = await open(url);
+  if (kind === "sds") {
+    for (const ws of subscribers) ws.send(encodeFrame({ type: "subscribe", topics: [TOPIC] }));
+    // A ping round trip on each proves the subscription is in force.
+    await Promise.all(subscribers.map((ws) => new Promise<void>((resolve) => {
+      ws.on("message", (data: Buffer) => decodeFrame(new Uint8Array(data)).type === "pong" && resolve());
+      ws.send(encodeFrame({ type: "ping", nonce: 1 }));
+    })));
+  }
+  const batch = messages(kind, count);
+  let received = 0;
+  const expected = count * subscriberCount;
+  const done = new Promise<void>((resolve) => {
+    for (const ws of subscribers) {
+      ws.on("message", (data: Buffer) => {
+        if (kind === "sds" && data[1] !== 0x81) return;
+        received += 1;
+        if (received === expected) resolve();
+      });
+    }
+  });
+  const start = process.hrtime.bigint();
+  for (const bytes of batch) publisher.send(bytes);
+  await done;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  for (const ws of [...subscribers, publisher]) ws.terminate();
+  return expected / seconds;
+}
+
+async function memoryPerConnection(kind: Kind): Promise<number> {
+  const { child, url } = await startServer(kind);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const before = rssBytes(child.pid!);
+  const sockets = [];
+  for (let index = 0; index < IDLE_CONNECTIONS; index++) sockets.push(await open(url));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const after = rssBytes(child.pid!);
+  for (const ws of sockets) ws.terminate();
+  child.kill("SIGKILL");
+  return (after - before) / IDLE_CONNECTIONS;
+}
+
+const rows = [];
+const figures: Record<string, number> = {};
+for (const subscriberCount of [1, 10, 50]) {
+  const rates: Record<Kind, number> = { sds: 0, bare: 0 };
+  for (const kind of ["bare", "sds"] as const) {
+    const { child, url } = await startServer(kind);
+    rates[kind] = await fanOut(kind, url, subscriberCount);
+    child.kill("SIGKILL");
+  }
+  rows.push({ subscribers: subscriberCount, "sds deliveries/s": rates.sds, "bare ws deliveries/s": rates.bare, "sds/bare": rates.sds / rates.bare });
+  figures[`fanout${subscriberCount}.sdsPerSecond`] = rates.sds;
+  figures[`fanout${subscriberCount}.barePerSecond`] = rates.bare;
+  figures[`fanout${subscriberCount}.ratio`] = rates.sds / rates.bare;
+}
+printTable(`relay fan-out, ${PAYLOAD_BYTES}-byte payloads, ~${DELIVERIES_PER_CASE} deliveries per case`, rows);
+const memory = { sds: await memoryPerConnection("sds"), bare: await memoryPerConnection("bare") };
+printTable(`resident memory per idle connection (${IDLE_CONNECTIONS} connections)`, [
+  { server: "sds relay", "bytes/connection": memory.sds, ratio: memory.sds / memory.bare },
+  { server: "bare ws", "bytes/connection": memory.bare, ratio: 1 },
+]);
+figures.sdsBytesPerConnection = memory.sds;
+figures.bareBytesPerConnection = memory.bare;
+emitFigures("relay", figures);
+process.exit(0);
