@@ -11,7 +11,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
 import { encodeEnvelope } from "../src/core/relay/envelope.js";
-import { decodeFrame, encodeFrame } from "../src/core/relay/protocol.js";
+import { decodeFrame } from "../src/core/relay/frame-decode.js";
+import { encodeFrame } from "../src/core/relay/protocol.js";
 import { emitFigures, printTable } from "./lib.js";
 
 const bin = fileURLToPath(new URL("../bin/run.js", import.meta.url));

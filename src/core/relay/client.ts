@@ -10,7 +10,8 @@ import { WebSocket } from "ws";
 import { ERROR_CODES, type ErrorCode, RelayError, SdsError } from "../errors.js";
 import { decodeEnvelope, encodeEnvelope, toHex, type WakuEnvelope } from "./envelope.js";
 import { SeenHashes } from "./dedup.js";
-import { DEFAULT_FRAME_LIMITS, decodeFrame, encodeFrame, type Frame, type FrameOf, type StoredEntry } from "./protocol.js";
+import { decodeFrame } from "./frame-decode.js";
+import { DEFAULT_FRAME_LIMITS, encodeFrame, type Frame, type FrameOf, type StoredEntry } from "./protocol.js";
 import type { EnvelopeHandler, FetchSinceOptions, PublishAck, ReceivedEnvelope, RelayTransport, SubscribeOptions, Subscription } from "./transport.js";
 
 /** Something that happened to the connection, for status lines and tests. */

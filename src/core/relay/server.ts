@@ -12,7 +12,8 @@ import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { DecodeError, RelayError, SdsError } from "../errors.js";
 import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, isContentTopic, messageHash } from "./envelope.js";
 import { faultDecider, type FaultDecider, type FaultOptions, TokenBucket } from "./limits.js";
-import { DEFAULT_FRAME_LIMITS, decodeFrame, encodeFrame, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
+import { decodeFrame } from "./frame-decode.js";
+import { DEFAULT_FRAME_LIMITS, encodeFrame, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
 import { RelayStore, type StoredMessage } from "./relay-store.js";
 import { openSqliteRelayStore } from "./store-sqlite.js";
 

@@ -1,6 +1,7 @@
 /** Raw WebSocket clients and small waits for relay tests (loopback only). */
 import { WebSocket } from "ws";
-import { decodeFrame, encodeFrame, type Frame, type FrameOf } from "../../../src/core/relay/protocol.js";
+import { decodeFrame } from "../../../src/core/relay/frame-decode.js";
+import { encodeFrame, type Frame, type FrameOf } from "../../../src/core/relay/protocol.js";
 
 export interface RawClient {
   ws: WebSocket;

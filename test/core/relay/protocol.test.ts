@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../../src/core/errors.js";
 import { DEFAULT_PUBSUB_TOPIC, encodeEnvelope, messageHash, toHex } from "../../../src/core/relay/envelope.js";
 import { ProtoWriter } from "../../../src/core/protocol/wire/proto.js";
-import { decodeFrame, encodeFrame, type Frame, isClientFrame } from "../../../src/core/relay/protocol.js";
+import { decodeFrame } from "../../../src/core/relay/frame-decode.js";
+import { encodeFrame, type Frame, isClientFrame } from "../../../src/core/relay/protocol.js";
 import { testSeed } from "./seed.js";
 
 const hex = (value: string) => new Uint8Array(Buffer.from(value.replace(/\s+/g, ""), "hex"));
