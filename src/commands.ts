@@ -3,6 +3,7 @@
  * colon-separated internally (`channel:open`); users type spaces.
  */
 import Decode from "./commands/decode.js";
+import Demo from "./commands/demo.js";
 import InspectDb from "./commands/inspect-db.js";
 import Listen from "./commands/listen.js";
 import Relay from "./commands/relay.js";
@@ -10,6 +11,7 @@ import Send from "./commands/send.js";
 
 export const COMMANDS = {
   decode: Decode,
+  demo: Demo,
   "inspect-db": InspectDb,
   listen: Listen,
   relay: Relay,
