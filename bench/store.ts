@@ -72,7 +72,7 @@ function walBytes(file: string): number {
 }
 
 /** Raw better-sqlite3: one INSERT of the message bytes per transaction, same pragmas. */
-function rawPerOp(): number {
+function rawPerOp(): { msPerOp: number; walBytesPerOp: number } {
   const file = path.join(dir, "raw.db");
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
@@ -82,12 +82,15 @@ function rawPerOp(): number {
   const category = Buffer.from("raw");
   const payloads = Array.from({ length: OPS }, (_, i) => encodeMessage(message("raw", i), { dialect: "nim" }));
   const one = db.transaction((i: number) => insert.run(category, Buffer.from(`k${i}`), payloads[i]));
+  db.pragma("wal_autocheckpoint = 0");
   for (let i = 0; i < 20; i++) one(i);
+  const walBefore = walBytes(file);
   const start = performance.now();
   for (let i = 20; i < OPS; i++) one(i);
   const perOp = (performance.now() - start) / (OPS - 20);
+  const walBytesPerOp = (walBytes(file) - walBefore) / (OPS - 20);
   db.close();
-  return perOp;
+  return { msPerOp: perOp, walBytesPerOp };
 }
 
 /** Our per-operation commit with `backlog` unacknowledged messages kept constant. */
@@ -130,13 +133,14 @@ function bulk(): number {
 }
 
 try {
-  const raw = rawPerOp();
+  const rawResult = rawPerOp();
+  const raw = rawResult.msPerOp;
   const backlogs = [0, 100, 1000].map((backlog) => ({ backlog, ...oursPerOp(backlog) }));
   const base = backlogs[0] as { msPerOp: number; walBytesPerOp: number };
   const bulkRate = bulk();
   printTable(`per-operation durable commit (synchronous = ${SYNC}, bloom ${BLOOM_BYTES} B)`, [
-    { subject: "raw better-sqlite3, 1 row / transaction", "ms/op": raw, "ops/s": 1000 / raw, ratio: 1 },
-    ...backlogs.map((b) => ({ subject: `SqlitePersistence.commit, backlog ${b.backlog}`, "ms/op": b.msPerOp, "ops/s": 1000 / b.msPerOp, ratio: b.msPerOp / raw })),
+    { subject: "raw better-sqlite3, 1 row / transaction", "ms/op": raw, "ops/s": 1000 / raw, ratio: 1, "WAL B/op": rawResult.walBytesPerOp },
+    ...backlogs.map((b) => ({ subject: `SqlitePersistence.commit, backlog ${b.backlog}`, "ms/op": b.msPerOp, "ops/s": 1000 / b.msPerOp, ratio: b.msPerOp / raw, "WAL B/op": b.walBytesPerOp })),
   ]);
   printTable("cost against backlog (target ≤ 2× of backlog 0)", backlogs.map((b) => ({ backlog: b.backlog, "ms/op": b.msPerOp, "time ×": b.msPerOp / base.msPerOp, "WAL B/op": b.walBytesPerOp, "bytes ×": b.walBytesPerOp / base.walBytesPerOp })));
   printTable(`group commit, ${BATCH} operations per transaction (target ≥ 20,000 msgs/s)`, [{ messages: BULK, "msgs/s": bulkRate }]);
@@ -144,6 +148,8 @@ try {
     synchronous: SYNC,
     bloomBytes: BLOOM_BYTES,
     rawMsPerOp: raw,
+    rawWalBytesPerOp: rawResult.walBytesPerOp,
+    bytesRatioToRaw: base.walBytesPerOp / rawResult.walBytesPerOp,
     oursMsPerOp: base.msPerOp,
     ratioToRaw: base.msPerOp / raw,
     backlog100TimeRatio: (backlogs[1] as { msPerOp: number }).msPerOp / base.msPerOp,

@@ -10,7 +10,7 @@ import { decodeMessage } from "../protocol/wire/index.js";
 import type { ChannelMeta, IncomingMessage, IncomingRepairEntry, OutgoingRepairEntry, UnacknowledgedMessage } from "./contract.js";
 import { decodeStringKey } from "./keys.js";
 import { CATEGORY, FORMAT_SETTING, SUM_ROW_BYTES, aboutKey, checkSum, unframeRow } from "./rows.js";
-import { applyAbsenceFlags, decodeChannelMeta, decodeIncoming, decodeIncomingRepair, decodeOutgoingRepair, decodeUnacknowledged } from "./snapshot.js";
+import { applyAbsenceFlags, decodeChannelMeta, decodeChannelMetaExtras, decodeIncoming, decodeIncomingRepair, decodeOutgoingRepair, decodeUnacknowledged } from "./snapshot.js";
 import { globalSettingKey } from "./sqlite.js";
 import type { Kv, KvRow } from "./sqlite-db.js";
 import { ProtoReader } from "../protocol/wire/proto.js";
@@ -101,6 +101,7 @@ function checkMetaRow(kv: Kv, pass: RowPass, row: KvRow): void {
   if (!sumOk(kv, pass, CATEGORY.meta, row, channelId)) return;
   try {
     rows.meta = decodeChannelMeta(row.payload);
+    rows.nextSequence = decodeChannelMetaExtras(row.payload).nextSequence;
     rows.blobBuffers = rows.meta.outgoingBuffer.length + rows.meta.incomingBuffer.length + rows.meta.outgoingRepairBuffer.length + rows.meta.incomingRepairBuffer.length > 0;
   } catch (error) {
     add(pass, CATEGORY.meta, row, channelId, `ChannelMeta does not decode: ${describe(error)}`);
@@ -179,7 +180,8 @@ function checkFramedRow(pass: RowPass, category: string, row: KvRow): void {
         if (tag.field === 1) next = reader.readVarint("nextSequence");
         else reader.skip(tag.wireType);
       }
-      channelRows(pass, channelId).nextSequence = next;
+      const rows = channelRows(pass, channelId);
+      if (rows.nextSequence === undefined) rows.nextSequence = next; // legacy counter row
     } catch (error) {
       add(pass, category, row, channelId, `counter does not decode: ${describe(error)}`, "rebuild-counter");
     }

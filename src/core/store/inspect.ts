@@ -168,7 +168,7 @@ function invariantChecks(channels: ChannelRows[], options: InspectOptions): Insp
     }
     const sequences = [rows.outgoing, rows.incoming, rows.outgoingRepair, rows.incomingRepair].flat().map((e) => e.sequence);
     const maxSequence = sequences.reduce((a, b) => (b > a ? b : a), 0n);
-    if (sequences.length > 0 && (rows.nextSequence === undefined || rows.nextSequence <= maxSequence)) counterBad.push(`${rows.channelId} (next ${rows.nextSequence ?? "missing"}, rows up to ${maxSequence})`);
+    if (rows.nextSequence !== undefined && rows.nextSequence <= maxSequence) counterBad.push(`${rows.channelId} (next ${rows.nextSequence ?? "missing"}, rows up to ${maxSequence})`);
   }
   const check = (name: string, bad: string[], good: string): InspectCheck => ({ name, ok: bad.length === 0, detail: bad.length === 0 ? good : bad.join("; ") });
   return [

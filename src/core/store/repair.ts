@@ -71,22 +71,21 @@ function rebuild(kv: Kv, changes: RepairChange[]): void {
   for (const rows of pass.channels.values()) {
     const sequences = [rows.outgoing, rows.incoming, rows.outgoingRepair, rows.incomingRepair].flat().map((e) => e.sequence);
     const maxSequence = sequences.reduce((a, b) => (b > a ? b : a), 0n);
-    if (rows.meta === undefined) {
+    const counterBad = rows.nextSequence !== undefined && rows.nextSequence <= maxSequence;
+    if (rows.meta === undefined || counterBad) {
       const lamports = [...rows.history, ...rows.outgoing.map((e) => e.value.message)].map((m) => m.lamportTimestamp ?? 0n);
-      const lamport = lamports.reduce((a, b) => (b > a ? b : a), 0n);
-      const payload = encodeChannelMeta({ schemaVersion: 1, lamportTimestamp: lamport, outgoingBuffer: [], incomingBuffer: [], outgoingRepairBuffer: [], incomingRepairBuffer: [] });
+      const lamport = rows.meta?.lamportTimestamp ?? lamports.reduce((a, b) => (b > a ? b : a), 0n);
+      const meta = rows.meta ?? { schemaVersion: 1 as const, lamportTimestamp: lamport, outgoingBuffer: [], incomingBuffer: [], outgoingRepairBuffer: [], incomingRepairBuffer: [] };
+      const payload = encodeChannelMeta(meta, { nextSequence: maxSequence + 1n });
       const rowKey = channelKey(rows.channelId);
       kv.put(CATEGORY.meta, rowKey, payload);
       if (pass.ours) {
         const sum = sumRow(CATEGORY.meta, rowKey, payload);
         kv.put(CATEGORY.sum, sum.key, sum.payload);
       }
-      changes.push({ action: "rebuilt-meta", category: CATEGORY.meta, key: Buffer.from(rowKey).toString("hex"), channelId: rows.channelId, reason: `no sds.meta; lamport set to the highest seen (${lamport})` });
-    }
-    if (sequences.length > 0 && (rows.nextSequence === undefined || rows.nextSequence <= maxSequence)) {
-      const rowKey = channelKey(rows.channelId);
-      kv.put(CATEGORY.channel, rowKey, frameRow(CATEGORY.channel, rowKey, 0n, new ProtoWriter().uint64Field(1, maxSequence + 1n).finish()));
-      changes.push({ action: "rebuilt-counter", category: CATEGORY.channel, key: Buffer.from(rowKey).toString("hex"), channelId: rows.channelId, reason: `next insertion sequence set to ${maxSequence + 1n}` });
+      const key = Buffer.from(rowKey).toString("hex");
+      if (rows.meta === undefined) changes.push({ action: "rebuilt-meta", category: CATEGORY.meta, key, channelId: rows.channelId, reason: `no sds.meta; lamport set to the highest seen (${lamport})` });
+      else changes.push({ action: "rebuilt-counter", category: CATEGORY.meta, key, channelId: rows.channelId, reason: `next insertion sequence set to ${maxSequence + 1n}` });
     }
   }
 }

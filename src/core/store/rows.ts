@@ -25,7 +25,7 @@ export const CATEGORY = {
   incomingRepair: "sdstk.rresp",
   /** `key(channelId, messageId)` → framed retrieval hint bytes. */
   hint: "sdstk.hint",
-  /** `toKey(channelId)` → framed channel counters (next insertion sequence). */
+  /** `toKey(channelId)` → framed counters of early builds; read, never written (the counter now rides in `sds.meta` field 100). */
   channel: "sdstk.chan",
   /** `toKey(name)` or `key(channelId, name)` → framed setting bytes. */
   settings: "sdstk.settings",

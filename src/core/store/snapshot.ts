@@ -327,14 +327,33 @@ export function decodeIncomingRepair(bytes: Uint8Array, base: number, field: str
   );
 }
 
-/** Encodes a `ChannelMeta` blob (nim layout, schemaVersion 1). */
-export function encodeChannelMeta(meta: ChannelMeta): Uint8Array {
+/** Our extras in a `ChannelMeta` blob (field 100+, skipped by nim). */
+export interface ChannelMetaExtras {
+  /** Next insertion sequence of the channel's buffer rows (our row layout). */
+  nextSequence?: bigint;
+}
+
+/** Encodes a `ChannelMeta` blob (nim layout, schemaVersion 1), with our extras appended. */
+export function encodeChannelMeta(meta: ChannelMeta, extras: ChannelMetaExtras = {}): Uint8Array {
   const writer = new ProtoWriter().uint64Field(1, CHANNEL_META_SCHEMA_VERSION).uint64Field(2, meta.lamportTimestamp);
   for (const entry of meta.outgoingBuffer) writer.bytesField(3, encodeUnacknowledged(entry));
   for (const entry of meta.incomingBuffer) writer.bytesField(4, encodeIncoming(entry));
   for (const entry of meta.outgoingRepairBuffer) writer.bytesField(5, encodeOutgoingRepair(entry));
   for (const entry of meta.incomingRepairBuffer) writer.bytesField(6, encodeIncomingRepair(entry));
+  if (extras.nextSequence !== undefined) writer.uint64Field(EXT, extras.nextSequence);
   return writer.finish();
+}
+
+/** Reads our extras from a `ChannelMeta` blob (top-level fields only). Throws `DecodeError`. */
+export function decodeChannelMetaExtras(bytes: Uint8Array): ChannelMetaExtras {
+  const reader = new ProtoReader(bytes);
+  const extras: ChannelMetaExtras = {};
+  while (!reader.eof()) {
+    const tag = reader.readTag("ChannelMeta");
+    if (tag.field === EXT && tag.wireType === WireType.Varint) extras.nextSequence = reader.readVarint("ChannelMeta.nextSequence");
+    else reader.skip(tag.wireType, `ChannelMeta.field${tag.field}`);
+  }
+  return extras;
 }
 
 function checkCount(count: number, max: number, field: string, offset: number): void {

@@ -13,6 +13,7 @@ import { applyAbsenceFlags, decodeUnacknowledged } from "./snapshot.js";
 import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, SUM_ROW_BYTES, aboutKey, channelKey, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
 import {
   decodeChannelMeta,
+  decodeChannelMetaExtras,
   encodeChannelMeta,
   encodeIncoming,
   encodeIncomingRepair,
@@ -23,7 +24,6 @@ import {
 } from "./snapshot.js";
 import type { ChannelWriteState } from "./sqlite.js";
 import type { Kv } from "./sqlite-db.js";
-import { ProtoReader, ProtoWriter } from "../protocol/wire/proto.js";
 
 type BufferCategory = (typeof BUFFER_CATEGORIES)[number];
 
@@ -92,59 +92,47 @@ function emptyMeta(lamport: bigint): ChannelMeta {
   return { schemaVersion: 1, lamportTimestamp: lamport, outgoingBuffer: [], incomingBuffer: [], outgoingRepairBuffer: [], incomingRepairBuffer: [] };
 }
 
-/** Writes the small `sds.meta` row (lamport, empty buffers) and its checksum row. */
-function writeMeta(kv: Kv, channelId: string, lamport: bigint): void {
+/** Writes the small `sds.meta` row (lamport, empty buffers, our sequence counter) and its checksum row. */
+function writeMeta(kv: Kv, channelId: string, lamport: bigint, nextSequence: bigint): void {
   const rowKey = channelKey(channelId);
-  const payload = encodeChannelMeta(emptyMeta(lamport));
+  const payload = encodeChannelMeta(emptyMeta(lamport), { nextSequence });
   kv.put(CATEGORY.meta, rowKey, payload);
   const sum = sumRow(CATEGORY.meta, rowKey, payload);
   kv.put(CATEGORY.sum, sum.key, sum.payload);
-}
-
-function encodeCounter(nextSequence: bigint): Uint8Array {
-  return new ProtoWriter().uint64Field(1, nextSequence).finish();
 }
 
 function corrupt(message: string): StoreError {
   return new StoreError("E_STORE_CORRUPT", `${message} (run \`sds inspect-db --repair\`)`);
 }
 
-/** Reads the channel's sequence counter, or derives it from the buffer rows when the row is missing. */
-function readWriteState(kv: Kv, channelId: string): ChannelWriteState {
-  const rowKey = channelKey(channelId);
-  const payload = kv.get(CATEGORY.channel, rowKey);
-  if (payload !== undefined) {
-    const opened = unframeRow(CATEGORY.channel, rowKey, payload);
-    if (!opened.ok) throw corrupt(`sdstk.chan row of ${channelId}: ${opened.reason}`);
-    const reader = new ProtoReader(opened.body);
-    let next = 1n;
-    while (!reader.eof()) {
-      const tag = reader.readTag("ChannelCounters");
-      if (tag.field === 1) next = reader.readVarint("nextSequence");
-      else reader.skip(tag.wireType);
-    }
-    return { nextSequence: next };
-  }
+/** The largest insertion sequence among the channel's buffer rows, plus one. */
+function sequenceFromRows(kv: Kv, channelId: string): bigint {
   let max = 0n;
   for (const category of BUFFER_CATEGORIES) {
-    for (const row of kv.scanPrefix(category, rowKey)) {
+    for (const row of kv.scanPrefix(category, channelKey(channelId))) {
       const sequence = frameSequence(row.payload) ?? 0n;
       if (sequence > max) max = sequence;
     }
   }
-  return { nextSequence: max + 1n };
+  return max + 1n;
 }
 
-/** Moves buffers held inside a foreign `sds.meta` blob into rows of their own; returns the blob's lamport. */
-function migrateForeignBuffers(kv: Kv, channelId: string, state: ChannelWriteState): bigint | undefined {
+/**
+ * Reads a channel's write state from its `sds.meta` row, moving buffers a foreign blob still
+ * holds into rows of their own. Returns whether the meta row must be rewritten.
+ */
+function loadWriteState(kv: Kv, channelId: string): { state: ChannelWriteState; exists: boolean; dirty: boolean } {
   const payload = kv.get(CATEGORY.meta, channelKey(channelId));
-  if (payload === undefined) return undefined;
+  if (payload === undefined) return { state: { nextSequence: sequenceFromRows(kv, channelId), lamport: 0n }, exists: false, dirty: true };
   let meta: ChannelMeta;
+  let next: bigint | undefined;
   try {
     meta = decodeChannelMeta(payload);
+    next = decodeChannelMetaExtras(payload).nextSequence;
   } catch (error) {
     throw corrupt(`sds.meta of ${channelId} does not decode: ${error instanceof Error ? error.message : String(error)}`);
   }
+  const state: ChannelWriteState = { nextSequence: next ?? sequenceFromRows(kv, channelId), lamport: meta.lamportTimestamp };
   const moves: Array<{ category: BufferCategory; id: string; body: Uint8Array }> = [
     ...meta.outgoingBuffer.map((entry) => ({ category: CATEGORY.outgoing, id: entry.message.messageId, body: encodeUnacknowledged(entry) })),
     ...meta.incomingBuffer.map((entry) => ({ category: CATEGORY.incoming, id: entry.message.messageId, body: encodeIncoming(entry) })),
@@ -157,13 +145,12 @@ function migrateForeignBuffers(kv: Kv, channelId: string, state: ChannelWriteSta
     kv.put(move.category, rowKey, frameRow(move.category, rowKey, state.nextSequence, move.body));
     state.nextSequence += 1n;
   }
-  return meta.lamportTimestamp;
+  return { state, exists: true, dirty: moves.length > 0 || next === undefined };
 }
 
 interface Touched {
   state: ChannelWriteState;
   startSequence: bigint;
-  lamport: bigint | undefined;
   writeMeta: boolean;
 }
 
@@ -172,12 +159,10 @@ function touch(kv: Kv, cache: ReadonlyMap<string, ChannelWriteState>, touched: M
   if (entry !== undefined) return entry;
   const cached = cache.get(channelId);
   if (cached !== undefined) {
-    entry = { state: { ...cached }, startSequence: cached.nextSequence, lamport: undefined, writeMeta: false };
+    entry = { state: { ...cached }, startSequence: cached.nextSequence, writeMeta: false };
   } else {
-    const state = readWriteState(kv, channelId);
-    const start = state.nextSequence;
-    const blobLamport = migrateForeignBuffers(kv, channelId, state);
-    entry = { state, startSequence: blobLamport === undefined ? -1n : start, lamport: blobLamport, writeMeta: blobLamport === undefined || state.nextSequence !== start };
+    const loaded = loadWriteState(kv, channelId);
+    entry = { state: loaded.state, startSequence: loaded.state.nextSequence, writeMeta: loaded.dirty };
   }
   touched.set(channelId, entry);
   return entry;
@@ -227,7 +212,7 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
     kv.put(CATEGORY.hint, rowKey, frameRow(CATEGORY.hint, rowKey, 0n, hint));
   }
   if (delta.lamport !== undefined) {
-    target.lamport = delta.lamport;
+    target.state.lamport = delta.lamport;
     target.writeMeta = true;
   }
 }
@@ -276,11 +261,7 @@ export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions
     for (const delta of encoded) applyDelta(kv, delta, touch(kv, cache, touched, delta.channelId), options.replaceBuffers === true);
     const channels = new Map<string, ChannelWriteState>();
     for (const [channelId, entry] of touched) {
-      if (entry.writeMeta) writeMeta(kv, channelId, entry.lamport ?? 0n);
-      if (entry.state.nextSequence !== entry.startSequence) {
-        const rowKey = channelKey(channelId);
-        kv.put(CATEGORY.channel, rowKey, frameRow(CATEGORY.channel, rowKey, 0n, encodeCounter(entry.state.nextSequence)));
-      }
+      if (entry.writeMeta || entry.state.nextSequence !== entry.startSequence) writeMeta(kv, channelId, entry.state.lamport, entry.state.nextSequence);
       channels.set(channelId, entry.state);
     }
     return { channels };

@@ -60,6 +60,8 @@ export function describeOwner(path: string): string | undefined {
 /** Per-channel state cached by the single writer: next insertion sequence, and whether foreign buffers were moved to rows. */
 export interface ChannelWriteState {
   nextSequence: bigint;
+  /** Lamport stored in the channel's `sds.meta` row. */
+  lamport: bigint;
 }
 
 /** An encoding failure keeps its own typed error (e.g. E_INPUT_INVALID); anything else is a store error. */

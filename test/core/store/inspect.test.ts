@@ -127,7 +127,7 @@ describe("repairDatabase", () => {
     const db = new Database(file);
     db.prepare("UPDATE kv SET payload = payload || x'00' WHERE category = CAST('sdstk.out' AS BLOB) AND key = ?").run(Buffer.from("0005616c706861" + "0008616c7068612d6d33", "hex"));
     db.prepare("UPDATE kv SET payload = x'00' || substr(payload, 2) WHERE category = CAST('sdstk.sum' AS BLOB) AND length(key) > 20 LIMIT 1").run();
-    db.prepare("DELETE FROM kv WHERE category = CAST('sdstk.chan' AS BLOB)").run();
+    db.prepare("DELETE FROM kv WHERE category = CAST('sds.meta' AS BLOB) AND key = ?").run(Buffer.from("000462657461", "hex"));
     db.close();
     expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(false);
     const result = await repairDatabase(file, { nowMs: NOW });
@@ -135,7 +135,7 @@ describe("repairDatabase", () => {
     expect(inspectDatabase(result.backupPath, { nowMs: NOW }).ok).toBe(false);
     const actions = result.changes.map((c) => c.action);
     expect(actions).toContain("quarantined");
-    expect(actions).toContain("rebuilt-counter");
+    expect(actions).toContain("rebuilt-meta");
     expect(result.after.checks.filter((c) => !c.ok), JSON.stringify(result.after.problems)).toEqual([]);
     expect(result.after.ok).toBe(true);
     expect(result.after.checks.find((c) => c.name === "quarantine")?.detail).toMatch(/1 row/);
