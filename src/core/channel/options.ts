@@ -16,6 +16,8 @@ export interface ReliabilityEngine {
   /** Wire dialect, used to tell which channel a `tick` wire belongs to (auto-detected when absent). */
   readonly dialect?: { readonly name: DialectName };
   send(channelId: string, payload: Uint8Array, options?: { ephemeral?: boolean }): Promise<{ messageId: string; wire: Uint8Array }>;
+  /** Optional group commit: many content messages, one store transaction. */
+  sendMany?(channelId: string, payloads: readonly Uint8Array[]): Promise<Array<{ messageId: string; wire: Uint8Array }>>;
   receive(
     wire: Uint8Array,
     options?: { retrievalHint?: Uint8Array; channelId?: string },

@@ -7,19 +7,18 @@
  * is an event and a counter. Periodic work (`tick`) runs on an injected scheduler. The channel
  * owns its engine: every wire the engine's `tick` returns is published on this channel's topic.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { SdsError, isSdsError } from "../errors.js";
-import type { HistoryEntry } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
-import type { Delivered } from "../protocol/engine/events.js";
 import { RELIABLE_CHANNEL_META_BYTES, contentTopicFor, hasAcceptableMeta, toHex, type WakuEnvelope } from "../relay/envelope.js";
 import type { ReceivedEnvelope, RelayTransport, Subscription } from "../relay/transport.js";
 import { ChannelCipher } from "./encryption.js";
 import { ChannelEvents, emptyCounters, type ChannelCounters, type ChannelEventMap, type ChannelEventName, type ChannelListener, type DropReason } from "./events.js";
 import { StoreCatchUp } from "./catch-up.js";
+import { PayloadDelivery } from "./delivery.js";
+import { OutgoingIndex, waitForOutcome } from "./outgoing-index.js";
 import type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
 import { EpochRateLimiter, RateLimitedQueue } from "./rate-limit.js";
-import { Reassembler, type ReassemblyOutcome } from "./reassembly.js";
 import { SEGMENT_BYTES_MAX_DEFAULT, SEGMENT_TOTAL_COUNT_MAX_DEFAULT, chunkBytesFor, segmentPayload } from "./segmentation.js";
 import { SendTracker, type SendEvent } from "./send-state.js";
 
@@ -31,13 +30,6 @@ interface Outgoing {
   ephemeral: boolean;
 }
 
-interface SegmentTag {
-  messageId: string;
-  senderId: string;
-  lamportTimestamp: bigint | undefined;
-}
-
-const RECENT_OUTCOMES_MAX = 10_000;
 
 /** One Reliable Channel on one relay transport. */
 export class ReliableChannel {
@@ -50,18 +42,15 @@ export class ReliableChannel {
   private readonly now: () => number;
   private readonly cipher: ChannelCipher | undefined;
   private readonly queue: RateLimitedQueue<Outgoing> | undefined;
-  private readonly reassembler: Reassembler<SegmentTag>;
+  private readonly delivery: PayloadDelivery;
   private readonly tracker: SendTracker;
-  private readonly wireToMessage = new Map<string, string>();
-  private readonly messageToWire = new Map<string, string>();
-  private readonly outcomes = new Map<string, RequestOutcome>();
+  private readonly outgoing = new OutgoingIndex();
   private readonly catchUp: StoreCatchUp;
-  private readonly queuedMessageIds = new Set<string>();
-  private readonly hinted = new Set<string>();
-  private readonly publishing = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private lane: Promise<unknown> = Promise.resolve();
   private ingressWaiting = 0;
+  private reservedSegments = 0;
+  private reservedRequests = 0;
   private subscription: Subscription | undefined;
   private cancelTick: (() => void) | undefined;
   private cancelDrain: (() => void) | undefined;
@@ -76,7 +65,11 @@ export class ReliableChannel {
     this.cipher = options.key ? new ChannelCipher(options.key, options.cipher) : undefined;
     if (options.rateLimit) this.queue = new RateLimitedQueue(new EpochRateLimiter(options.rateLimit, this.now), options.rateLimitQueueMax ?? 10_000);
     chunkBytesFor(this.segmentBytesMax); // validates early
-    this.reassembler = new Reassembler<SegmentTag>({ ...options.reassembly, now: this.now, segmentBytesMax: this.segmentBytesMax, totalSegmentCountMax: this.totalSegmentCountMax });
+    this.delivery = new PayloadDelivery(
+      { channelId: this.channelId, counters: this.counters, events: this.events, drop: (reason, detail) => this.drop(reason, detail), resolved: (ids) => this.catchUp.resolve(ids) },
+      { ...options.reassembly, now: this.now, segmentBytesMax: this.segmentBytesMax, totalSegmentCountMax: this.totalSegmentCountMax },
+      options.acceptUnsegmented ?? true,
+    );
     this.tracker = new SendTracker({ requestsMax: options.requestsMax });
     this.catchUp = new StoreCatchUp(
       {
@@ -141,7 +134,7 @@ export class ReliableChannel {
   outcome(requestId: string): RequestOutcome {
     const status = this.tracker.status(requestId);
     if (status) return status.sent ? "sent" : "pending";
-    return this.outcomes.get(requestId) ?? "unknown";
+    return this.outgoing.outcomeOf(requestId) ?? "unknown";
   }
 
   /**
@@ -150,26 +143,8 @@ export class ReliableChannel {
    * `send` resolves). Rejects with `signal.reason` when `signal` aborts first.
    */
   waitFor(requestId: string, until: "sent" | "final" = "final", signal?: AbortSignal): Promise<RequestOutcome> {
-    const final = (outcome: RequestOutcome): boolean => outcome === "delivered" || outcome === "undelivered" || outcome === "unknown" || (outcome === "sent" && this.tracker.status(requestId) === undefined); // an ephemeral request ends at sent
-    const reached = (outcome: RequestOutcome): boolean => final(outcome) || (until === "sent" && outcome === "sent");
-    const current = this.outcome(requestId);
-    if (reached(current)) return Promise.resolve(current);
-    return new Promise<RequestOutcome>((resolve, reject) => {
-      const stops: Array<() => void> = [];
-      const finish = (settle: () => void): void => {
-        for (const stop of stops) stop();
-        signal?.removeEventListener("abort", onAbort);
-        settle();
-      };
-      const check = (event: { requestId: string }): void => {
-        const outcome = this.outcome(requestId);
-        if (event.requestId === requestId && reached(outcome)) finish(() => resolve(outcome));
-      };
-      const onAbort = (): void => finish(() => reject(signal?.reason));
-      stops.push(this.on("sent", check), this.on("delivered", check), this.on("undelivered", check));
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    const isTracked = (): boolean => this.tracker.status(requestId) !== undefined;
+    return waitForOutcome({ outcome: () => this.outcome(requestId), isTracked, on: (name, listener) => this.on(name, listener) }, requestId, until, signal);
   }
 
   /** Requests not yet delivered or undelivered. */
@@ -183,38 +158,83 @@ export class ReliableChannel {
    * @throws SdsError `E_PAYLOAD_TOO_LARGE`, `E_PAYLOAD_EMPTY` (segmentation off), `E_BUFFER_FULL`.
    */
   async send(payload: Uint8Array, options: { ephemeral?: boolean } = {}): Promise<SendReceipt> {
-    const segmented = this.options.segmentation ?? true;
-    if (!segmented && payload.length === 0) throw new SdsError("E_PAYLOAD_EMPTY", "an empty payload needs segmentation (SDS treats empty content as sync)");
+    const [receipt] = await this.submit([payload], options.ephemeral ?? false);
+    return receipt as SendReceipt;
+  }
+
+  /**
+   * Sends many payloads as many requests with ONE engine commit when the engine offers
+   * `sendMany` (group commit for piped bulk input); otherwise one by one. All or nothing for
+   * the checks: a payload too large or no room for all of them fails before anything is wrapped.
+   */
+  async sendMany(payloads: readonly Uint8Array[]): Promise<SendReceipt[]> {
+    return this.submit(payloads, false);
+  }
+
+  private async submit(payloads: readonly Uint8Array[], ephemeral: boolean): Promise<SendReceipt[]> {
+    const batches = payloads.map((payload) => this.segmentsOf(payload));
+    const segmentCount = batches.reduce((sum, batch) => sum + batch.length, 0);
+    if (this.queue && this.queue.free - this.reservedSegments < segmentCount) {
+      throw new SdsError("E_BUFFER_FULL", `rate-limit queue has room for ${this.queue.free - this.reservedSegments} segments, needs ${segmentCount}`);
+    }
+    if (this.tracker.pendingCount + this.reservedRequests + payloads.length > this.tracker.requestsMax) {
+      throw new SdsError("E_BUFFER_FULL", `${this.tracker.requestsMax} send requests would be pending`, { requestsMax: this.tracker.requestsMax });
+    }
+    this.reservedSegments += this.queue ? segmentCount : 0;
+    this.reservedRequests += payloads.length;
+    let wrapped: Array<{ messageId: string; wire: Uint8Array }>;
+    try {
+      wrapped = await this.inLane(() => this.wrap(batches.flat(), ephemeral));
+    } finally {
+      this.reservedSegments -= this.queue ? segmentCount : 0;
+      this.reservedRequests -= payloads.length;
+    }
+    const receipts: SendReceipt[] = [];
+    let next = 0;
+    for (const batch of batches) {
+      const items = wrapped.slice(next, next + batch.length);
+      next += batch.length;
+      receipts.push(this.release(items, ephemeral));
+    }
+    if (this.queue) this.drainQueue();
+    return receipts;
+  }
+
+  private segmentsOf(payload: Uint8Array): Uint8Array[] {
+    if (!(this.options.segmentation ?? true)) {
+      if (payload.length === 0) throw new SdsError("E_PAYLOAD_EMPTY", "an empty payload needs segmentation (SDS treats empty content as sync)");
+      return [payload];
+    }
     if (payload.length > this.payloadBytesMax) {
       throw new SdsError("E_PAYLOAD_TOO_LARGE", `payload of ${payload.length} bytes exceeds ${this.payloadBytesMax}`, { payloadBytes: payload.length, payloadBytesMax: this.payloadBytesMax });
     }
-    const segments = segmented ? segmentPayload(payload, { segmentBytesMax: this.segmentBytesMax, totalSegmentCountMax: this.totalSegmentCountMax }) : [payload];
-    if (this.queue && this.queue.free < segments.length) throw new SdsError("E_BUFFER_FULL", `rate-limit queue has room for ${this.queue.free} segments, needs ${segments.length}`);
-    if (this.tracker.pendingCount >= this.tracker.requestsMax) throw new SdsError("E_BUFFER_FULL", `${this.tracker.requestsMax} send requests are already pending`);
-    const ephemeral = options.ephemeral ?? false;
+    return segmentPayload(payload, { segmentBytesMax: this.segmentBytesMax, totalSegmentCountMax: this.totalSegmentCountMax });
+  }
+
+  private async wrap(segments: Uint8Array[], ephemeral: boolean): Promise<Array<{ messageId: string; wire: Uint8Array }>> {
+    if (!ephemeral && segments.length > 1 && this.engine.sendMany) return this.engine.sendMany(this.channelId, segments);
+    const out: Array<{ messageId: string; wire: Uint8Array }> = [];
+    for (const segment of segments) out.push(await this.engine.send(this.channelId, segment, { ephemeral }));
+    return out;
+  }
+
+  /** Registers one request made of `items` and publishes (or queues) its segments. */
+  private release(items: Array<{ messageId: string; wire: Uint8Array }>, ephemeral: boolean): SendReceipt {
     const requestId = (this.options.newRequestId ?? randomUUID)();
-    const wrapped = await this.inLane(async () => {
-      const out: Array<{ messageId: string; wire: Uint8Array }> = [];
-      for (const segment of segments) out.push(await this.engine.send(this.channelId, segment, { ephemeral }));
-      return out;
-    });
-    const messageIds = wrapped.map((item) => item.messageId);
+    const messageIds = items.map((item) => item.messageId);
     this.tracker.register(requestId, messageIds, { awaitAcknowledgement: !ephemeral });
     this.counters.requestsSent += 1;
-    this.counters.segmentsSent += wrapped.length;
-    for (const item of wrapped) {
-      const key = wireKey(item.wire);
-      this.wireToMessage.set(key, item.messageId);
-      this.messageToWire.set(item.messageId, key);
+    this.counters.segmentsSent += items.length;
+    for (const item of items) {
+      this.outgoing.add(item.messageId, item.wire);
       const outgoing: Outgoing = { messageId: item.messageId, wire: item.wire, ephemeral };
       if (this.queue) {
         this.queue.push(outgoing);
-        this.queuedMessageIds.add(item.messageId);
+        this.outgoing.queued.add(item.messageId);
       } else {
         this.dispatch(outgoing);
       }
     }
-    if (this.queue) this.drainQueue();
     return { requestId, messageIds };
   }
 
@@ -224,20 +244,20 @@ export class ReliableChannel {
       const result = await this.inLane(() => this.engine.tick());
       for (const wire of result.wire) {
         if (!this.ownsWire(wire)) continue;
-        const messageId = this.wireToMessage.get(wireKey(wire));
+        const messageId = this.outgoing.messageOf(wire);
         // a first transmission still waiting for budget, or a publish not yet confirmed, is not stacked up again
-        if (messageId !== undefined && (this.queuedMessageIds.has(messageId) || this.publishing.has(messageId))) continue;
+        if (messageId !== undefined && this.outgoing.busy(messageId)) continue;
         if (messageId !== undefined) this.counters.resent += 1;
         this.dispatch({ messageId, wire, ephemeral: false });
       }
-      this.handleDelivered(result.delivered);
-      if (result.lost.length > 0) this.reportLost(result.lost);
+      this.delivery.accept(result.delivered);
+      if (result.lost.length > 0) this.delivery.lost(result.lost);
       this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
       this.applySendEvents(result.undelivered.flatMap((id) => this.tracker.undelivered(id)));
     } catch (error) {
       this.reportError(error, "tick");
     }
-    this.handleReassembly(this.reassembler.sweep());
+    this.delivery.sweep();
     if (this.queue) this.drainQueue();
     this.catchUp.tick();
   }
@@ -273,7 +293,7 @@ export class ReliableChannel {
     }
     if (result.ignored === true || result.channelId !== this.channelId) return this.drop("foreign-channel", `SDS channel ${result.channelId}`);
     this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
-    this.handleDelivered(result.delivered);
+    this.delivery.accept(result.delivered);
     if (result.missing.length > 0) this.catchUp.reportMissing(result.missing, message);
   }
 
@@ -286,58 +306,15 @@ export class ReliableChannel {
     }
   }
 
-  private handleDelivered(delivered: readonly Delivered[]): void {
-    if (delivered.length > 0) this.catchUp.resolve(delivered.map((item) => item.messageId));
-    for (const item of delivered) {
-      if (item.channelId !== this.channelId || item.content.length === 0) continue;
-      const tag: SegmentTag = { messageId: item.messageId, senderId: item.senderId, lamportTimestamp: item.lamportTimestamp };
-      this.handleReassembly(this.reassembler.accept(item.content, tag, item.senderId), item);
-    }
-  }
-
-  private handleReassembly(outcomes: ReassemblyOutcome<SegmentTag>[], source?: Delivered): void {
-    for (const outcome of outcomes) {
-      switch (outcome.kind) {
-        case "complete":
-          this.deliver(outcome.payload, outcome.tags, outcome.payloadHash, true);
-          break;
-        case "lost":
-          this.counters.lost += 1;
-          this.events.emit("lost", { source: "reassembly", reason: outcome.reason, payloadHash: outcome.payloadHash, messageIds: outcome.tags.map((tag) => tag.messageId), held: outcome.held, expected: outcome.expected });
-          break;
-        case "discarded": {
-          const raw = (outcome.reason === "undecodable" || outcome.reason === "invalid") && (this.options.acceptUnsegmented ?? true);
-          if (raw && source) this.deliver(source.content, [outcome.tag], undefined, false);
-          else this.drop("segment", `${outcome.reason} segment in message ${outcome.tag.messageId}`);
-          break;
-        }
-        case "progress":
-          break;
-      }
-    }
-  }
-
-  private deliver(payload: Uint8Array, tags: SegmentTag[], payloadHash: string | undefined, segmented: boolean): void {
-    const last = tags[tags.length - 1] as SegmentTag;
-    this.counters.payloadsReceived += 1;
-    this.events.emit("received", { payload, meta: { senderId: last.senderId, messageIds: tags.map((tag) => tag.messageId), lamportTimestamp: last.lamportTimestamp, payloadHash, segmented } });
-  }
-
-  private reportLost(entries: readonly HistoryEntry[]): void {
-    this.catchUp.resolve(entries.map((entry) => entry.messageId));
-    this.counters.lost += entries.length;
-    this.events.emit("lost", { source: "sds", messageIds: entries.map((entry) => entry.messageId) });
-  }
-
   private dispatch(outgoing: Outgoing): void {
     const payload = this.cipher ? this.cipher.encrypt(outgoing.wire) : outgoing.wire;
     const envelope: WakuEnvelope = { payload, contentTopic: this.contentTopic, timestampNs: BigInt(Math.floor(this.now())) * 1_000_000n, meta: RELIABLE_CHANNEL_META_BYTES };
     if (outgoing.ephemeral) envelope.ephemeral = true;
     const messageId = outgoing.messageId;
-    if (messageId !== undefined) this.publishing.add(messageId);
+    if (messageId !== undefined) this.outgoing.publishing.add(messageId);
     this.track(
       this.transport.publish(this.contentTopic, envelope).finally(() => {
-        if (messageId !== undefined) this.publishing.delete(messageId);
+        if (messageId !== undefined) this.outgoing.publishing.delete(messageId);
       }).then(
         (ack) => {
           this.counters.published += 1;
@@ -357,8 +334,8 @@ export class ReliableChannel {
   /** Gives the engine the envelope hash of our message's first confirmed publish, once. */
   private recordOwnHint(messageId: string, hint: Uint8Array): void {
     const setHint = this.engine.setRetrievalHint;
-    if (setHint === undefined || this.hinted.has(messageId) || !this.tracker.requestOf(messageId)) return;
-    this.hinted.add(messageId);
+    if (setHint === undefined || this.outgoing.hinted.has(messageId) || !this.tracker.requestOf(messageId)) return;
+    this.outgoing.hinted.add(messageId);
     this.track(this.inLane(() => setHint.call(this.engine, this.channelId, messageId, hint)).catch((error: unknown) => this.reportError(error, "tick")));
   }
 
@@ -366,7 +343,7 @@ export class ReliableChannel {
     if (!this.queue) return;
     const { released, nextAtMs } = this.queue.drain();
     for (const outgoing of released) {
-      if (outgoing.messageId !== undefined) this.queuedMessageIds.delete(outgoing.messageId);
+      if (outgoing.messageId !== undefined) this.outgoing.queued.delete(outgoing.messageId);
       this.dispatch(outgoing);
     }
     this.cancelDrain?.();
@@ -380,17 +357,17 @@ export class ReliableChannel {
     for (const event of events) {
       switch (event.kind) {
         case "sent":
-          if (event.final) this.finish(event.requestId, event.messageIds, "sent");
-          else this.outcomes.set(event.requestId, "sent");
+          if (event.final) this.outgoing.finish(event.requestId, event.messageIds, "sent");
+          else this.outgoing.setOutcome(event.requestId, "sent");
           this.events.emit("sent", { requestId: event.requestId, messageIds: event.messageIds });
           break;
         case "delivered":
-          this.finish(event.requestId, event.messageIds, "delivered");
+          this.outgoing.finish(event.requestId, event.messageIds, "delivered");
           this.counters.requestsDelivered += 1;
           this.events.emit("delivered", { requestId: event.requestId, messageIds: event.messageIds });
           break;
         case "undelivered":
-          this.finish(event.requestId, event.messageIds, "undelivered");
+          this.outgoing.finish(event.requestId, event.messageIds, "undelivered");
           this.counters.requestsUndelivered += 1;
           this.events.emit("undelivered", { requestId: event.requestId, messageIds: event.messageIds, undeliveredMessageIds: event.undeliveredMessageIds });
           break;
@@ -399,18 +376,6 @@ export class ReliableChannel {
           break;
       }
     }
-  }
-
-  private finish(requestId: string, messageIds: string[], outcome: RequestOutcome): void {
-    for (const messageId of messageIds) {
-      const key = this.messageToWire.get(messageId);
-      this.messageToWire.delete(messageId);
-      this.hinted.delete(messageId);
-      if (key !== undefined) this.wireToMessage.delete(key);
-    }
-    this.outcomes.delete(requestId);
-    this.outcomes.set(requestId, outcome);
-    while (this.outcomes.size > RECENT_OUTCOMES_MAX) this.outcomes.delete(this.outcomes.keys().next().value as string);
   }
 
   private drop(reason: DropReason, detail: string): void {
@@ -443,9 +408,4 @@ export class ReliableChannel {
     const settled = promise.catch(() => undefined).finally(() => this.inFlight.delete(settled));
     this.inFlight.add(settled);
   }
-}
-
-/** Identity of a wire blob for matching engine resends to their message (same bytes, same id). */
-function wireKey(wire: Uint8Array): string {
-  return createHash("sha256").update(wire).digest("base64");
 }

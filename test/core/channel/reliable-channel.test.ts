@@ -313,4 +313,26 @@ describe("ReliableChannel over the in-memory hub", () => {
     expect(sealed.received).toHaveLength(0);
     expect(sealed.channel.counters.dropped["wrong-key"] + sealed.channel.counters.dropped["bad-meta"]).toBe(300);
   });
+
+  it("sendMany wraps many payloads with one engine commit and delivers them in order", async () => {
+    const { join, settle } = world();
+    const alice = join("alice", { segmentBytesMax: 192 });
+    const bob = join("bob", { segmentBytesMax: 192 });
+    let groupCommits = 0;
+    const original = alice.engine.sendMany.bind(alice.engine);
+    alice.engine.sendMany = (channelId, payloads) => {
+      groupCommits += 1;
+      return original(channelId, payloads);
+    };
+    const payloads = [...Array.from({ length: 30 }, (_, index) => text(`bulk ${index}`)), new Uint8Array(500).fill(7), text("")];
+    const receipts = await alice.channel.sendMany(payloads);
+    expect(groupCommits).toBe(1);
+    expect(receipts).toHaveLength(payloads.length);
+    expect(receipts[30]!.messageIds).toHaveLength(8);
+    expect(new Set(receipts.map((receipt) => receipt.requestId)).size).toBe(payloads.length);
+    await settle();
+    expect(bob.received.map((event) => Buffer.from(event.payload).toString("hex"))).toEqual(payloads.map((payload) => Buffer.from(payload).toString("hex")));
+    await expect(alice.channel.sendMany([text("ok"), new Uint8Array(256 * 64 + 1)])).rejects.toMatchObject({ code: "E_PAYLOAD_TOO_LARGE" });
+    expect(alice.channel.counters.requestsSent).toBe(payloads.length);
+  });
 });
