@@ -43,7 +43,7 @@ Other sds commands use ws://127.0.0.1:${DEFAULT_RELAY_PORT} (or $SDS_RELAY) by d
     "store-file": Flags.string({ description: "SQLite file that keeps the store across restarts (default: memory only)." }),
     "max-payload": Flags.integer({ description: "Largest WebSocket frame accepted, in bytes (bigger ones close the connection with 1009).", default: DEFAULT_FRAME_LIMITS.frameBytesMax, min: 1024 }),
     "send-queue-bytes": Flags.integer({ description: "Bytes queued to one client before it is cut off as a slow consumer.", default: 8 * 1024 * 1024, min: 1024 }),
-    "rate-limit": Flags.integer({ description: "Publishes + store queries per second per connection (burst twice that); 0 = unlimited.", default: 1000, min: 0 }),
+    "rate-limit": Flags.integer({ description: "Publishes + store queries per second per connection (burst twice that); 0 = unlimited.", default: 10_000, min: 0 }),
     "max-topics": Flags.integer({ description: "Distinct topics stored or subscribed.", default: 1000, min: 1 }),
     "max-subscribers": Flags.integer({ description: "Subscribers per topic.", default: 1000, min: 1 }),
     "max-connections": Flags.integer({ description: "Concurrent connections.", default: 1000, min: 1 }),

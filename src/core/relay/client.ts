@@ -47,6 +47,12 @@ export interface RelayClientOptions {
   pingIntervalMs?: number;
   /** Entries asked per store page (default 500). */
   storePageLimit?: number;
+  /**
+   * Publishes awaiting their ack at once (default 1000); more wait in a local FIFO, so a bulk
+   * sender cannot flood the relay's rate limit. The publish timeout starts when a publish leaves
+   * the queue.
+   */
+  publishInFlightMax?: number;
   onEvent?: (event: RelayClientEvent) => void;
   /**
    * Runs before every reconnect attempt (errors ignored); `ensureLocalRelay` uses it to start a
@@ -81,6 +87,8 @@ export class RelayClient implements RelayTransport {
   private readonly pending = new Map<number, PendingRequest>();
   private readonly seen: SeenHashes;
   private failure: SdsError | undefined;
+  private publishesInFlight = 0;
+  private readonly publishWaiters: Array<{ resolve: () => void; reject: (error: SdsError) => void }> = [];
   private nextRequestId = 1;
   private closed = false;
   private everConnected = false;
@@ -174,6 +182,7 @@ export class RelayClient implements RelayTransport {
       this.pending.delete(id);
       request.reject(error);
     }
+    for (const waiter of this.publishWaiters.splice(0)) waiter.reject(error);
   }
 
   private sendFrame(frame: Frame): boolean {
@@ -330,7 +339,18 @@ export class RelayClient implements RelayTransport {
     const bytes = encodeEnvelope({ ...envelope, contentTopic: topic });
     const frameBytesMax = this.welcome?.frameBytesMax || DEFAULT_FRAME_LIMITS.frameBytesMax;
     if (bytes.length + 16 > frameBytesMax) throw new SdsError("E_PAYLOAD_TOO_LARGE", `envelope of ${bytes.length} bytes exceeds the relay's ${frameBytesMax}-byte frames`, { frameBytesMax });
-    const ack = (await this.request({ type: "publish", requestId: this.nextRequestId++, envelope: bytes }, this.options.publishTimeoutMs ?? 10_000)) as FrameOf<"publishAck">;
+    // A finishing publish hands its slot straight to the oldest waiter (FIFO, never over the bound).
+    if (this.publishesInFlight >= (this.options.publishInFlightMax ?? 1000)) {
+      await new Promise<void>((resolve, reject) => this.publishWaiters.push({ resolve, reject }));
+    } else this.publishesInFlight += 1;
+    let ack: FrameOf<"publishAck">;
+    try {
+      ack = (await this.request({ type: "publish", requestId: this.nextRequestId++, envelope: bytes }, this.options.publishTimeoutMs ?? 10_000)) as FrameOf<"publishAck">;
+    } finally {
+      const next = this.publishWaiters.shift();
+      if (next) next.resolve();
+      else this.publishesInFlight -= 1;
+    }
     const hashHex = toHex(ack.hash);
     this.seen.add(topic, hashHex);
     return { hash: ack.hash, hashHex, duplicate: ack.duplicate, storedAtNs: ack.storedAtNs };

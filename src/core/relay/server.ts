@@ -32,7 +32,7 @@ export interface RelayServerOptions {
   frameBytesMax?: number;
   /** Bytes queued to one connection before it is a slow consumer (default 8 MiB, ≥ frameBytesMax). */
   sendQueueBytesMax?: number;
-  /** Publishes + store queries per second per connection (default 1000; Infinity = off). */
+  /** Publishes + store queries per second per connection (default 10,000; Infinity = off). */
   ratePerSecond?: number;
   /** Token-bucket burst (default 2 × ratePerSecond). */
   rateBurst?: number;
@@ -174,7 +174,7 @@ export class RelayServer {
       ws.close(CloseCode.tryAgainLater, this.closed ? "relay shutting down" : "connection cap reached");
       return;
     }
-    const rate = this.options.ratePerSecond ?? 1000;
+    const rate = this.options.ratePerSecond ?? 10_000;
     const connection: Connection = { id: this.nextConnectionId++, ws, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true };
     this.connections.add(connection);
     this.counters.connectionsTotal += 1;

@@ -155,6 +155,15 @@ describe("RelayClient", () => {
     await expect(bob.publish(TOPIC, envelope("y"))).rejects.toMatchObject({ code: "E_RELAY_CLOSED" });
   });
 
+  it("bounds publishes in flight and rides out the relay's rate limit by backing off", async () => {
+    const { server, url } = await relay({ ratePerSecond: 500, rateBurst: 50 });
+    const alice = await connect(url, { publishInFlightMax: 50 });
+    const acks = await Promise.all(Array.from({ length: 1000 }, (_, index) => alice.publish(TOPIC, envelope(`bulk-${index}`))));
+    expect(new Set(acks.map((ack) => ack.hashHex)).size).toBe(1000);
+    expect(server.stats()).toMatchObject({ published: 1000, storedMessages: 1000 });
+    expect(server.stats().rateLimited).toBeGreaterThan(0);
+  });
+
   it("refuses an envelope too large for the relay's frames before sending", async () => {
     const { url } = await relay({ frameBytesMax: 2048 });
     const bob = await connect(url);
