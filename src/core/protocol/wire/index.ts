@@ -15,7 +15,7 @@ import { decodeSpec, encodeSpec } from "./spec.js";
 export type { DialectDetection } from "./detect.js";
 export { type DecodeLimits, DEFAULT_DECODE_LIMITS } from "./limits.js";
 export { type AnnotatedField, annotateMessage } from "./annotate.js";
-export { type DumpNode, type DumpOptions, dumpProtobuf } from "./dump.js";
+export { type DumpNode, type DumpOptions, type DumpResult, dumpProtobuf } from "./dump.js";
 
 /** Every dialect name, for flag parsing and iteration. */
 export const DIALECTS: readonly DialectName[] = ["spec", "nim"];
