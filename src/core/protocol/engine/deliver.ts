@@ -22,19 +22,11 @@ export function deliverAndCascade(operation: Operation, message: SdsMessage, ret
  * (the application fetched them) also adds them to the bloom filter; lost ids are not added.
  */
 export function resolveDependencies(operation: Operation, dependencyIds: readonly string[], haveThem: boolean): void {
-  const { state, context, delta } = operation;
+  const { state, context } = operation;
   for (const id of dependencyIds) {
     if (!state.history.has(id)) markResolved(state, id, context.config.historyEntriesMax);
     if (haveThem) state.bloom.add(id);
     cancelRepairs(operation, id);
-    const waiters = state.waitingOn.get(id);
-    if (waiters === undefined) continue;
-    for (const waitingId of waiters) {
-      const record = state.incoming.get(waitingId);
-      if (record === undefined || !record.missing.has(id)) continue;
-      record.data = { ...record.data, missingDeps: record.data.missingDeps.filter((dependency) => dependency !== id) };
-      if (record.missing.size > 1) delta.incoming.upsert(waitingId, record.data);
-    }
   }
   cascadeFrom(operation, dependencyIds);
 }
@@ -78,7 +70,12 @@ function cascadeFrom(operation: Operation, ids: readonly string[]): void {
       const record = state.incoming.get(waitingId);
       if (record === undefined) continue;
       record.missing.delete(id);
-      if (record.missing.size > 0) continue;
+      if (record.missing.size > 0) {
+        // Persist the shrunken set: the dependency may leave history later, and a restore must not wait for it again.
+        record.data = { ...record.data, missingDeps: [...record.missing] };
+        delta.incoming.upsert(waitingId, record.data);
+        continue;
+      }
       state.incoming.delete(waitingId);
       delta.incoming.remove(waitingId);
       deliverOne(operation, record.data.message, record.data.retrievalHint);

@@ -4,7 +4,8 @@
  * delta cannot be committed (see docs/engine.md: under write-before-release it discards the
  * channel and reloads it from the store, which holds exactly the state before the operation).
  * `restoreChannel` rebuilds a channel from persisted `ChannelData`; the bloom filter is
- * rebuilt from history and the incoming buffer, as nim-sds does.
+ * rebuilt from history and the incoming buffer, as nim-sds does. Missing sets come from the
+ * stored `missingDeps`, which every operation keeps current.
  */
 import type { ChannelData, IncomingMessage, IncomingRepairEntry, OutgoingRepairEntry, UnacknowledgedMessage } from "../../store/contract.js";
 import type { SdsConfig } from "../config.js";
@@ -123,7 +124,7 @@ export function isDependencyMet(state: ChannelState, messageId: string): boolean
 /**
  * Rebuilds a channel from persisted data. History is inserted in order (the store returns it
  * oldest first; out-of-order rows are still placed correctly); the bloom filter gets every
- * history id and every buffered id; missing sets are recomputed against the restored history.
+ * history id and every buffered id; missing sets are the stored ones minus what history holds.
  */
 export function restoreChannel(channelId: string, data: ChannelData, context: EngineContext): ChannelState {
   const state = createChannel(channelId, context);
@@ -138,12 +139,8 @@ export function restoreChannel(channelId: string, data: ChannelData, context: En
   for (const unacknowledged of data.meta.outgoingBuffer) state.outgoing.set(unacknowledged.message.messageId, unacknowledged);
   for (const incoming of data.meta.incomingBuffer) {
     const id = incoming.message.messageId;
-    const missing = new Set<string>();
-    for (const dependency of incoming.message.causalHistory) {
-      if (!state.history.has(dependency.messageId)) missing.add(dependency.messageId);
-    }
-    // Dependencies the app declared met before the restart stay met: trust the stored set.
-    for (const dependency of [...missing]) if (!incoming.missingDeps.includes(dependency)) missing.delete(dependency);
+    // The stored set is kept current by every operation (shrunk on each delivery or declaration).
+    const missing = new Set(incoming.missingDeps.filter((dependency) => !state.history.has(dependency)));
     state.incoming.set(id, { data: incoming, missing });
     for (const dependency of missing) addWaiter(state, dependency, id);
     state.bloom.add(id);
