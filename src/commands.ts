@@ -2,6 +2,7 @@
  * The explicit command map oclif loads (package.json `oclif.commands`). Ids are
  * colon-separated internally (`channel:open`); users type spaces.
  */
+import ChannelOpen from "./commands/channel/open.js";
 import Decode from "./commands/decode.js";
 import Demo from "./commands/demo.js";
 import InspectDb from "./commands/inspect-db.js";
@@ -10,6 +11,7 @@ import Relay from "./commands/relay.js";
 import Send from "./commands/send.js";
 
 export const COMMANDS = {
+  "channel:open": ChannelOpen,
   decode: Decode,
   demo: Demo,
   "inspect-db": InspectDb,

@@ -19,7 +19,7 @@ export interface ChannelFlagValues {
 /** Session options for `channel` from the flags; `configDataDir` is oclif's `this.config.dataDir`. */
 export function sessionOptionsFromFlags(channel: string, flags: ChannelFlagValues, configDataDir: string, extra: Pick<SessionOptions, "receive"> & Partial<SessionOptions>): SessionOptions {
   validateName("channel", channel);
-  const location = resolveIdentity({ as: flags.as, db: flags.db, dataDir: resolveDataDir({ env: process.env, configDataDir }) });
+  const location = resolveIdentity({ as: flags.as, db: flags.db, channel, dataDir: resolveDataDir({ env: process.env, configDataDir }) });
   return {
     channel,
     identity: location.identity,

@@ -1,7 +1,10 @@
 /**
- * Where an identity's channel database lives. One identity (`--as alice`) is one SQLite file
- * `<dataDir>/<name>.db` holding every channel that identity joined; `--db PATH` names the file
- * directly. The data dir is `SDS_DATA_DIR` if set, else oclif's `config.dataDir`
+ * Where an identity's channel database lives: `<dataDir>/<identity>/<channel>.db`, one SQLite
+ * file per identity AND channel. One file per channel (not one per identity) because the
+ * ReliabilityManager ticks every channel of its store: a `listen` on one channel would
+ * otherwise run (and count) resends of every other channel it cannot publish, and two
+ * commands of one identity on two channels would lock each other out. `--db PATH` names the
+ * file directly (it may then hold several channels; only the named one is used). The data dir is `SDS_DATA_DIR` if set, else oclif's `config.dataDir`
  * (`$XDG_DATA_HOME/sds` or `~/.local/share/sds`). Names are validated so that an identity can
  * never escape the data dir (`--as ../x` is a usage error).
  */
@@ -52,9 +55,9 @@ export interface IdentityLocation {
 /**
  * Resolves `--as` / `--db` into a database path. `--db` wins for the file; the identity is
  * then `--as` if given, else the file's base name (so `--db ./bob.db` acts as `bob`).
- * Creates the data dir (not the file) when the path is inside it.
+ * Creates the identity's directory (not the file) when the path is inside the data dir.
  */
-export function resolveIdentity(options: { as?: string; db?: string; dataDir: string }): IdentityLocation {
+export function resolveIdentity(options: { as?: string; db?: string; dataDir: string; channel?: string }): IdentityLocation {
   if (options.db !== undefined && options.db !== "") {
     const dbPath = isAbsolute(options.db) ? options.db : resolve(options.db);
     const base = dbPath.replace(/^.*[\\/]/, "").replace(/\.db$/, "");
@@ -62,6 +65,13 @@ export function resolveIdentity(options: { as?: string; db?: string; dataDir: st
     return { identity, dbPath };
   }
   const identity = validateName("identity", options.as ?? DEFAULT_IDENTITY);
-  mkdirSync(options.dataDir, { recursive: true });
-  return { identity, dbPath: join(options.dataDir, `${identity}.db`) };
+  if (options.channel === undefined) {
+    // No channel: the identity's directory-less legacy file (kept for callers that have no channel).
+    mkdirSync(options.dataDir, { recursive: true });
+    return { identity, dbPath: join(options.dataDir, `${identity}.db`) };
+  }
+  const channel = validateName("channel", options.channel);
+  const directory = join(options.dataDir, identity);
+  mkdirSync(directory, { recursive: true });
+  return { identity, dbPath: join(directory, `${channel}.db`) };
 }

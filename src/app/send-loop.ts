@@ -161,3 +161,16 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
+
+/**
+ * Waits for `promise` (or forever when omitted) until `signal` aborts, holding a referenced
+ * timer so Node stays alive even when every socket of the session is unref'd.
+ */
+export async function holdUntil<T>(signal: AbortSignal, promise: Promise<T> = new Promise<T>(() => undefined)): Promise<T | undefined> {
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  try {
+    return await raceAbort(promise, signal);
+  } finally {
+    clearInterval(keepAlive);
+  }
+}

@@ -5,9 +5,9 @@
  */
 import { Flags } from "@oclif/core";
 
-/** `--as NAME`: the identity, i.e. which database under the data dir (`<dataDir>/<NAME>.db`). */
+/** `--as NAME`: the identity, i.e. which databases under the data dir (`<dataDir>/<NAME>/<channel>.db`). */
 export const asFlag = Flags.string({
-  description: "Identity to act as; its database is <data dir>/<NAME>.db (data dir: SDS_DATA_DIR or ~/.local/share/sds).",
+  description: "Identity to act as; its database for channel C is <data dir>/<NAME>/<C>.db (data dir: SDS_DATA_DIR or ~/.local/share/sds).",
   env: "SDS_AS",
   helpGroup: "CHANNEL",
 });

@@ -9,7 +9,7 @@ import { Args, Flags } from "@oclif/core";
 import { CaptureWriter } from "../app/capture.js";
 import { sessionOptionsFromFlags } from "../app/from-flags.js";
 import { type OutputMode, formatMessage } from "../app/render.js";
-import { raceAbort, sleep } from "../app/send-loop.js";
+import { holdUntil, sleep } from "../app/send-loop.js";
 import { CLI_SDS_CONFIG, ChannelSession } from "../app/session.js";
 import { BaseCommand } from "../cli/base-command.js";
 import { channelFlags, nulShorthand } from "../cli/flags.js";
@@ -74,7 +74,7 @@ export default class Listen extends BaseCommand<typeof Listen> {
       });
       const waits: Promise<unknown>[] = [finished];
       if (flags.timeout !== undefined) waits.push(sleep(flags.timeout * 1000));
-      await raceAbort(Promise.race(waits), this.abort.signal);
+      await holdUntil(this.abort.signal, Promise.race(waits));
     } finally {
       await session.close();
       await capture?.close();

@@ -7,14 +7,14 @@ import { resolveDataDir, resolveIdentity, validateName } from "../../src/app/pat
 describe("paths", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "sds-paths-"));
 
-  it("puts an identity's database under the data dir", () => {
-    expect(resolveIdentity({ as: "alice", dataDir })).toEqual({ identity: "alice", dbPath: join(dataDir, "alice.db") });
-    expect(resolveIdentity({ dataDir }).identity).toBe("default");
+  it("puts one database per identity and channel under the data dir", () => {
+    expect(resolveIdentity({ as: "alice", dataDir, channel: "demo" })).toEqual({ identity: "alice", dbPath: join(dataDir, "alice", "demo.db") });
+    expect(resolveIdentity({ dataDir, channel: "demo" }).identity).toBe("default");
   });
 
   it("lets --db override the file and names the identity after it", () => {
-    expect(resolveIdentity({ db: "/x/bob.db", dataDir })).toEqual({ identity: "bob", dbPath: "/x/bob.db" });
-    expect(resolveIdentity({ db: "/x/bob.db", as: "carol", dataDir }).identity).toBe("carol");
+    expect(resolveIdentity({ db: "/x/bob.db", dataDir, channel: "demo" })).toEqual({ identity: "bob", dbPath: "/x/bob.db" });
+    expect(resolveIdentity({ db: "/x/bob.db", as: "carol", dataDir, channel: "demo" }).identity).toBe("carol");
   });
 
   it("refuses names that could escape the data dir", () => {
