@@ -5,6 +5,15 @@
 export * from "./core/errors.js";
 export type { DialectName, HistoryEntry, MessageKind, SdsMessage } from "./core/protocol/types.js";
 export type * from "./core/store/contract.js";
+// Wire codecs for both dialects (docs/commands/decode.md)
+export {
+  encodeMessage, decodeMessage, decodeMessageWithDialect, detectDialect, classifyMessage, annotateMessage, dumpProtobuf,
+  DEFAULT_DECODE_LIMITS, DIALECTS,
+} from "./core/protocol/wire/index.js";
+export type {
+  DecodeLimits, DialectDetection, DecodeMessageOptions, DecodedWithDialect, AnnotatedField, DumpNode, DumpOptions, DumpResult,
+} from "./core/protocol/wire/index.js";
+export { ProtoReader, ProtoWriter, WireType } from "./core/protocol/wire/proto.js";
 // Bloom filters, hash families, SDS-R timing and message ids (docs/bloom.md)
 export {
   BloomFilter, RollingBloomFilter, defaultHashFamily, sizeBloomFilter, wordCountForBits, mOverNBitsForK,
