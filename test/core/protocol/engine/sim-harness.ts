@@ -5,8 +5,8 @@
  */
 import { decodeMessage } from "../../../../src/core/protocol/wire/index.js";
 import type { DialectName } from "../../../../src/core/protocol/types.js";
-import type { ReliabilityManager } from "../../../../src/core/reliability-manager.js";
-import { bytes, FakeClock, seededRandom, TestBus } from "./support.js";
+import { ReliabilityManager } from "../../../../src/core/reliability-manager.js";
+import { bytes, FakeClock, seededRandom, TestBus, TestPersistence } from "./support.js";
 
 const CHANNEL = "sim";
 
@@ -22,10 +22,11 @@ export interface SimulationReport {
   deliveries: number;
   drops: number;
   duplicates: number;
+  restarts: number;
   violations: string[];
 }
 
-export async function simulate(seed: number, dialect: DialectName): Promise<SimulationReport> {
+export async function simulate(seed: number, dialect: DialectName, options: { restarts?: boolean } = {}): Promise<SimulationReport> {
   const random = seededRandom(seed);
   const clock = new FakeClock();
   const peerCount = 3 + Math.floor(random() * 3);
@@ -34,13 +35,15 @@ export async function simulate(seed: number, dialect: DialectName): Promise<Simu
   const config = { resendIntervalMs: 2_000, maxResendAttempts: 50, repairTMinMs: 1_000, repairTMaxMs: 6_000, syncIntervalMs: 3_000 };
   const bus = new TestBus(clock, { dialect, config });
   const names = Array.from({ length: peerCount }, (_, index) => `peer${index}`);
-  const peers = new Map<string, ReliabilityManager>(names.map((name) => [name, bus.add(name)]));
+  const stores = new Map(names.map((name) => [name, new TestPersistence()]));
+  const open = (name: string) => new ReliabilityManager({ participantId: name, dialect, now: clock.now, random: seededRandom(seed ^ name.length), config, persistence: stores.get(name)! });
+  const peers = new Map<string, ReliabilityManager>(names.map((name) => [name, options.restarts === true ? open(name) : bus.add(name)]));
   const dependencies = new Map<string, string[]>();
   const delivered = new Map<string, string[]>(names.map((name) => [name, []]));
   const deliveredSet = new Map<string, Set<string>>(names.map((name) => [name, new Set()]));
   const own = new Map<string, Set<string>>(names.map((name) => [name, new Set()]));
   const queue: InFlight[] = [];
-  const report: SimulationReport = { sent: 0, deliveries: 0, drops: 0, duplicates: 0, violations: [] };
+  const report: SimulationReport = { sent: 0, deliveries: 0, drops: 0, duplicates: 0, restarts: 0, violations: [] };
   let order = 0;
   let healed = false;
 
@@ -83,6 +86,13 @@ export async function simulate(seed: number, dialect: DialectName): Promise<Simu
 
   const step = async (stepMs: number) => {
     clock.advance(stepMs);
+    if (options.restarts === true && !healed) {
+      for (const name of names) {
+        if (random() >= 0.03) continue;
+        peers.set(name, open(name)); // a restart: the old process is gone, the store remains
+        report.restarts++;
+      }
+    }
     queue.sort((a, b) => a.atMs - b.atMs || a.order - b.order);
     while (queue.length > 0 && queue[0]!.atMs <= clock.nowMs) {
       const flight = queue.shift()!;

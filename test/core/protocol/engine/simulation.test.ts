@@ -22,4 +22,17 @@ describe("seeded multi-peer simulation: loss, reorder, duplication", () => {
       }
     }, 120_000);
   }
+
+  it("survives restarts (write-before-release, state from the store) with the same guarantees (spec)", async () => {
+    const base = testSeed("simulation with restarts");
+    const runs = Number(process.env.SDS_SIM_RUNS ?? (process.env.SDS_SEED ? 1 : 2));
+    let restarts = 0;
+    for (let run = 0; run < runs; run++) {
+      const seed = base + run;
+      const report = await simulate(seed, "spec", { restarts: true });
+      expect(report.violations, `seed ${seed}`).toEqual([]);
+      restarts += report.restarts;
+    }
+    expect(restarts, "the runs must actually restart peers").toBeGreaterThan(0);
+  }, 120_000);
 });
