@@ -42,6 +42,8 @@ export interface EngineHandle {
   tick(): Promise<OperationOutcome>;
   /** What the running manager holds for `channel` (cheap, in memory); undefined when not loaded. */
   holdings(channel: string): Holdings | undefined;
+  /** The manager's read-only channel state, for debugging a replay. */
+  inspect(channel: string): ReturnType<ReliabilityManager["inspect"]>;
 }
 
 /** A peer's view of one channel: history ids, unacknowledged ids, and buffered entry counts. */
@@ -97,6 +99,9 @@ export async function openEngine(options: OpenEngineOptions): Promise<Result<Eng
       drain();
       const result = await manager.tick();
       return { wire: result.wire, delivered: result.delivered, ...drain() };
+    },
+    inspect(channel) {
+      return manager.inspect(channel);
     },
     holdings(channel) {
       const state = manager.inspect(channel);

@@ -37,6 +37,8 @@ export class DeliveryLedger {
   private readonly ambiguousPeers = new Set<string>();
   /** `peer \0 channel` → ids that peer received or saw referenced in a received causal history. */
   private readonly known = new Map<string, Set<string>>();
+  /** Ids the latest recv at each peer added to `known` (undone if that receive failed). */
+  private readonly lastRecv = new Map<string, Array<[Set<string>, string]>>();
 
   /** Reads history events not seen yet. */
   feed(events: readonly SimEvent[]): void {
@@ -55,13 +57,22 @@ export class DeliveryLedger {
       } else if (event.k === "undelivered") this.undelivered.add(key(event.channel, event.id));
       else if (event.k === "ambiguous" && event.op !== "send") this.ambiguousPeers.add(event.peer);
       else if (event.k === "recv") {
+        const added: Array<[Set<string>, string]> = [];
         for (const channel of this.channelsOf(event.id, event.deps)) {
           const slot = `${event.peer}\u0000${channel}`;
           const ids = this.known.get(slot) ?? new Set<string>();
-          ids.add(event.id);
-          for (const dependency of event.deps) ids.add(dependency);
+          for (const id of [event.id, ...event.deps]) {
+            if (ids.has(id)) continue;
+            ids.add(id);
+            added.push([ids, id]);
+          }
           this.known.set(slot, ids);
         }
+        this.lastRecv.set(event.peer, added);
+      } else if (event.k === "error" && event.op === "receive") {
+        // The receive failed and changed nothing: what it taught the simulator, it did not teach the peer.
+        for (const [ids, id] of this.lastRecv.get(event.peer) ?? []) ids.delete(id);
+        this.lastRecv.delete(event.peer);
       }
     }
   }

@@ -122,7 +122,7 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
     history.record({ k: "phase", name: "safety" });
     await scheduler.runUntil(SIM_EPOCH_MS + params.safetyMs);
     const livenessStart = await enterLiveness(world);
-    const convergenceMs = await runLiveness(world, livenessStart);
+    const convergenceMs = await runLiveness(world, livenessStart, backing);
     running = false;
     const final = await finalState(world, backing);
     checkStores(final.snapshots, history.events, params, violations, counters);
@@ -221,12 +221,18 @@ function fromSnapshots(snapshots: readonly StoreSnapshot[]): PeerHoldings[] {
   }));
 }
 
-function fromEngines(world: WorldHandle): PeerHoldings[] {
+/** From the running engines; a channel the engine has not loaded is read from the store instead. */
+async function fromEngines(world: WorldHandle, backing: Map<string, BackingStore>): Promise<PeerHoldings[]> {
   const all: PeerHoldings[] = [];
   for (const peer of world.peers) {
     for (const channel of world.params.channels) {
-      const holdings = peer.holdings(channel) ?? { history: new Set<string>(), outgoing: new Set<string>(), buffered: 0 };
-      all.push({ peer: peer.id, channel, holdings });
+      const holdings = peer.holdings(channel);
+      if (holdings !== undefined) {
+        all.push({ peer: peer.id, channel, holdings });
+        continue;
+      }
+      const loaded = await backing.get(peer.id)?.persistence.loadChannel(channel);
+      all.push(...fromSnapshots([{ peer: peer.id, channel, data: loaded?.ok === true ? loaded.value : undefined }]));
     }
   }
   return all;
@@ -251,17 +257,23 @@ function buffersEmpty(all: readonly PeerHoldings[]): boolean {
   return all.every(({ holdings }) => holdings.outgoing.size === 0 && holdings.buffered === 0);
 }
 
-/** Runs until converged (then a cool-down for L4) or the budget is spent. */
-async function runLiveness(world: WorldHandle, startMs: number): Promise<number | null> {
+/**
+ * Runs until converged, then a cool-down: if non-sync traffic in the cool-down made progress
+ * (deliveries or lost reports, e.g. a message given up by its sender and then repaired), the
+ * world had not converged yet and probing resumes; non-sync traffic without progress is a storm
+ * (L4). Returns the time of the last, stable convergence, or null when the budget ran out.
+ */
+async function runLiveness(world: WorldHandle, startMs: number, backing: Map<string, BackingStore>): Promise<number | null> {
   const { scheduler, history, params, counters } = world;
   const ledger = new DeliveryLedger();
   const core = world.peers.map((peer) => peer.id);
+  const deadline = startMs + params.livenessBudgetMs;
   let convergedAt: number | null = null;
   const probe = async (): Promise<void> => {
     if (convergedAt !== null) return;
     ledger.feed(history.events);
     if (world.relay.inFlightCount === 0) {
-      const holdings = fromEngines(world);
+      const holdings = await fromEngines(world, backing);
       if (buffersEmpty(holdings) && ledger.owedCount(core, heldBy(holdings), historiesOf(holdings)) === 0) {
         convergedAt = scheduler.nowMs;
         return;
@@ -269,18 +281,27 @@ async function runLiveness(world: WorldHandle, startMs: number): Promise<number 
     }
     scheduler.after(PROBE_INTERVAL_MS, "probe", probe);
   };
-  scheduler.after(0, "probe", probe);
-  await scheduler.runUntil(startMs + params.livenessBudgetMs, () => convergedAt !== null);
-  if (convergedAt === null) return null;
-  const coolStart = history.events.length;
-  await scheduler.runUntil(scheduler.nowMs + COOL_DOWN_MS);
-  for (const event of history.events.slice(coolStart)) {
-    if (event.k === "wire" && event.kind !== "sync") {
-      counters.add("l4.storm");
-      world.violations.report("L4", `${event.peer} published ${event.kind} ${event.id} after convergence`);
+  for (;;) {
+    convergedAt = null;
+    scheduler.after(0, "probe", probe);
+    await scheduler.runUntil(deadline, () => convergedAt !== null);
+    if (convergedAt === null) return null;
+    const coolStart = history.events.length;
+    await scheduler.runUntil(scheduler.nowMs + COOL_DOWN_MS);
+    const window = history.events.slice(coolStart);
+    const traffic = window.filter((event) => event.k === "wire" && event.kind !== "sync");
+    if (traffic.length === 0) return convergedAt - startMs;
+    if (window.some((event) => event.k === "deliver" || event.k === "lost") && scheduler.nowMs < deadline) {
+      counters.add("l2.converged-again-after-cool-down");
+      continue;
     }
+    for (const event of traffic) {
+      if (event.k !== "wire") continue;
+      counters.add("l4.storm");
+      world.violations.report("L4", `${event.peer} published ${event.kind} ${event.id} after convergence without any delivery following`);
+    }
+    return convergedAt - startMs;
   }
-  return convergedAt - startMs;
 }
 
 async function finalState(world: WorldHandle, backing: Map<string, BackingStore>): Promise<FinalState & { snapshots: StoreSnapshot[] }> {
@@ -297,7 +318,8 @@ function reportPending(snapshots: readonly StoreSnapshot[], violations: Violatio
       ["outgoing", meta.outgoingBuffer.length], ["incoming", meta.incomingBuffer.length],
       ["outgoingRepair", meta.outgoingRepairBuffer.length], ["incomingRepair", meta.incomingRepairBuffer.length],
     ].filter(([, size]) => (size as number) > 0);
-    if (pending.length > 0) violations.report("L3", `${peer}/${channel} buffers not drained at the end of the liveness budget: ${pending.map(([name, size]) => `${name}=${size}`).join(" ")}`);
+    const waiting = meta.incomingBuffer.slice(0, 3).map((entry) => `${entry.message.messageId.slice(0, 12)} waits on [${entry.missingDeps.map((id) => id.slice(0, 12)).join(",")}] since ${entry.receivedAtMs ?? "?"}`);
+    if (pending.length > 0) violations.report("L3", `${peer}/${channel} buffers not drained at the end of the liveness budget: ${pending.map(([name, size]) => `${name}=${size}`).join(" ")}${waiting.length > 0 ? `; ${waiting.join("; ")}` : ""}`);
   }
 }
 
