@@ -53,6 +53,8 @@ export interface RelayClientOptions {
    * the queue.
    */
   publishInFlightMax?: number;
+  /** Largest frame accepted from the relay (default 64 MiB: above any relay's `--max-payload`). */
+  incomingFrameBytesMax?: number;
   onEvent?: (event: RelayClientEvent) => void;
   /**
    * Runs before every reconnect attempt (errors ignored); `ensureLocalRelay` uses it to start a
@@ -105,6 +107,10 @@ export class RelayClient implements RelayTransport {
     this.seen = new SeenHashes(options.dedupEntriesMax ?? 10_000);
   }
 
+  private get incomingFrameBytesMax(): number {
+    return this.options.incomingFrameBytesMax ?? 64 * 1024 * 1024;
+  }
+
   /**
    * Connects and waits for the relay's WELCOME.
    * @throws RelayError `E_RELAY_UNAVAILABLE` when no relay answers within `connectAttemptsMax`.
@@ -128,7 +134,7 @@ export class RelayClient implements RelayTransport {
   }
 
   private open(): void {
-    const ws = new WebSocket(this.url, { maxPayload: DEFAULT_FRAME_LIMITS.frameBytesMax * 2, perMessageDeflate: false, handshakeTimeout: this.options.requestTimeoutMs ?? 10_000 });
+    const ws = new WebSocket(this.url, { maxPayload: this.incomingFrameBytesMax, perMessageDeflate: false, handshakeTimeout: this.options.requestTimeoutMs ?? 10_000 });
     this.ws = ws;
     ws.binaryType = "nodebuffer";
     let lastError: Error | undefined;
@@ -194,7 +200,7 @@ export class RelayClient implements RelayTransport {
   private onFrame(bytes: Uint8Array): void {
     let frame: Frame;
     try {
-      frame = decodeFrame(bytes, { frameBytesMax: DEFAULT_FRAME_LIMITS.frameBytesMax * 2 });
+      frame = decodeFrame(bytes, { frameBytesMax: this.incomingFrameBytesMax, entriesPerResponseMax: 100_000 });
     } catch (error) {
       if (!(error instanceof SdsError)) throw error;
       this.emit({ type: "relayError", code: error.code, reason: `undecodable frame from relay: ${error.message}`, topic: "" });
@@ -338,7 +344,7 @@ export class RelayClient implements RelayTransport {
     }
     const bytes = encodeEnvelope({ ...envelope, contentTopic: topic });
     const frameBytesMax = this.welcome?.frameBytesMax || DEFAULT_FRAME_LIMITS.frameBytesMax;
-    if (bytes.length + 16 > frameBytesMax) throw new SdsError("E_PAYLOAD_TOO_LARGE", `envelope of ${bytes.length} bytes exceeds the relay's ${frameBytesMax}-byte frames`, { frameBytesMax });
+    if (bytes.length + 24 > frameBytesMax) throw new SdsError("E_PAYLOAD_TOO_LARGE", `envelope of ${bytes.length} bytes exceeds the relay's ${frameBytesMax}-byte frames`, { frameBytesMax });
     // A finishing publish hands its slot straight to the oldest waiter (FIFO, never over the bound).
     if (this.publishesInFlight >= (this.options.publishInFlightMax ?? 1000)) {
       await new Promise<void>((resolve, reject) => this.publishWaiters.push({ resolve, reject }));

@@ -164,6 +164,21 @@ describe("RelayClient", () => {
     expect(server.stats().rateLimited).toBeGreaterThan(0);
   });
 
+  it("carries multi-megabyte envelopes when the relay allows them", async () => {
+    const { url } = await relay({ frameBytesMax: 4 * 1024 * 1024 });
+    const alice = await connect(url);
+    const bob = await connect(url);
+    const received: ReceivedEnvelope[] = [];
+    bob.subscribe(TOPIC, (message) => received.push(message));
+    await bob.fetchSince(TOPIC, 0n);
+    const payload = new Uint8Array(3 * 1024 * 1024).map((_, index) => index % 251);
+    const ack = await alice.publish(TOPIC, { payload, contentTopic: TOPIC });
+    await until(() => received.length === 1);
+    expect(Buffer.compare(received[0]!.envelope.payload, payload)).toBe(0);
+    const [stored] = await bob.fetchByHashes(TOPIC, [ack.hash]);
+    expect(stored?.envelope.payload.length).toBe(payload.length);
+  });
+
   it("refuses an envelope too large for the relay's frames before sending", async () => {
     const { url } = await relay({ frameBytesMax: 2048 });
     const bob = await connect(url);
