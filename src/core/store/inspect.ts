@@ -186,7 +186,7 @@ function invariantChecks(channels: ChannelRows[], options: InspectOptions): Insp
  */
 export function inspectDatabase(path: string, options: InspectOptions = {}): InspectReport {
   if (!fs.existsSync(path)) throw new StoreError("E_STORE_NOT_FOUND", `no database at ${path}`, { path });
-  const db = openDatabase(path, { readonly: true, busyTimeoutMs: 2000 });
+  const db = openDatabase(path, { readonly: true, busyTimeoutMs: 2000, skipVersionCheck: true });
   try {
     return inspectOpen(path, db, options);
   } catch (error) {

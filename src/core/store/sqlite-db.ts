@@ -26,6 +26,8 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /** Fail with E_STORE_NOT_FOUND instead of creating a missing file. */
   fileMustExist?: boolean;
+  /** Do not refuse another `user_version` (inspection reports it as a failed check instead). */
+  skipVersionCheck?: boolean;
 }
 
 /** The `kv` table, exactly as logos-delivery creates it. */
@@ -105,7 +107,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
       db.pragma("temp_store = MEMORY");
       db.pragma("foreign_keys = OFF");
     }
-    checkVersion(db, path, readonly);
+    if (options.skipVersionCheck !== true) checkVersion(db, path, readonly);
     if (readonly) db.prepare("SELECT count(*) FROM sqlite_master").get();
     return db;
   } catch (error) {

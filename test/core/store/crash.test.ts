@@ -5,7 +5,7 @@
  * state after the last confirmed operation or the one after it. Repeated ≥ 200 times.
  * SDS_SEED replays the kill schedule; SDS_CRASH_KILLS changes the count.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -23,8 +23,14 @@ const seed = Number(process.env.SDS_SEED ?? Date.now() % 1_000_000);
 const CHILD = path.resolve("test/core/store/crash-child.mjs");
 const DIST = path.resolve("dist/core/store/sqlite.js");
 const SRC = path.resolve("src/core/store/sqlite.ts");
-/** Compiled JS starts ~4x faster than tsx; fall back to tsx when there is no build. */
-const useDist = fs.existsSync(DIST) && fs.statSync(DIST).mtimeMs >= fs.statSync(SRC).mtimeMs;
+/**
+ * Compiled JS starts ~4x faster than tsx; use it when the build is at least as new as the
+ * store source and actually imports (the shared dist may be mid-rebuild), else tsx.
+ */
+const useDist =
+  fs.existsSync(DIST) &&
+  fs.statSync(DIST).mtimeMs >= fs.statSync(SRC).mtimeMs &&
+  spawnSync(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(`file://${DIST}`)})`], { encoding: "utf8" }).status === 0;
 
 interface Life {
   lastConfirmed: number;

@@ -165,3 +165,16 @@ describe("repairDatabase", () => {
     await store.close();
   });
 });
+
+describe("inspectDatabase on another user_version", () => {
+  it("reports the version as a failed check instead of refusing to look", () => {
+    const file = tempDb();
+    const db = new Database(file);
+    db.exec("CREATE TABLE kv (category BLOB NOT NULL, key BLOB NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (category, key)) WITHOUT ROWID");
+    db.pragma("user_version = 9");
+    db.close();
+    const report = inspectDatabase(file);
+    expect(report.ok).toBe(false);
+    expect(report.checks.find((c) => c.name === "user_version")).toMatchObject({ ok: false, detail: "user_version 9 (expected 1)" });
+  });
+});
