@@ -307,6 +307,26 @@ describe("js-waku MessageChannel scenarios (spec dialect)", () => {
     });
   });
 
+  describe("message ids", () => {
+    it("are unique by default: the same payload twice gives two messages", async () => {
+      const { alice } = pair();
+      const first = await alice.send(CHANNEL, bytes("same"));
+      const second = await alice.send(CHANNEL, bytes("same"));
+      expect(first.messageId).not.toBe(second.messageId);
+      expect(first.messageId).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    it("are sha256(payload) hex in content mode, as @waku/sds computes them; an unacknowledged repeat re-publishes the same bytes", async () => {
+      const { MessageChannel } = await import("@waku/sds");
+      const { alice } = pair({ messageIdMode: "content" });
+      const first = await alice.send(CHANNEL, bytes("same"));
+      expect(first.messageId).toBe(MessageChannel.getMessageId(bytes("same")));
+      const again = await alice.send(CHANNEL, bytes("same"));
+      expect(again.messageId).toBe(first.messageId);
+      expect(Buffer.from(again.wire).equals(Buffer.from(first.wire))).toBe(true);
+    });
+  });
+
   it("a manager refuses an empty participant id", () => {
     expect(() => new ReliabilityManager({ participantId: "" })).toThrow(expect.objectContaining({ code: "E_CONFIG_INVALID" }));
   });
