@@ -8,6 +8,7 @@ import Demo from "./commands/demo.js";
 import InspectDb from "./commands/inspect-db.js";
 import Listen from "./commands/listen.js";
 import Relay from "./commands/relay.js";
+import Replay from "./commands/replay.js";
 import Send from "./commands/send.js";
 
 export const COMMANDS = {
@@ -17,5 +18,6 @@ export const COMMANDS = {
   "inspect-db": InspectDb,
   listen: Listen,
   relay: Relay,
+  replay: Replay,
   send: Send,
 };
