@@ -28,3 +28,5 @@ export {
   PARTICIPANTS_PER_RESPONSE_GROUP,
 } from "./core/protocol/repair-timing.js";
 export { contentMessageId, uniqueMessageId } from "./core/protocol/message-id.js";
+// Reliable Channel: segmentation, encryption, rate limit, send states (docs/channel.md)
+export * from "./core/channel/index.js";
