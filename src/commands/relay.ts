@@ -9,7 +9,7 @@ import { Flags } from "@oclif/core";
 import { SdsError } from "../core/errors.js";
 import { DEFAULT_PUBSUB_TOPIC } from "../core/relay/envelope.js";
 import { DEFAULT_FRAME_LIMITS } from "../core/relay/protocol.js";
-import { DEFAULT_RELAY_PORT, RelayServer, type RelayServerOptions } from "../core/relay/server.js";
+import { DEFAULT_RELAY_PORT, RelayServer, type RelayServerEvent, type RelayServerOptions } from "../core/relay/server.js";
 import { BaseCommand, ExitWith } from "../cli/base-command.js";
 import { EXIT } from "../cli/exit-codes.js";
 
@@ -17,6 +17,19 @@ function rate(value: string, name: string): number {
   const parsed = Number(value);
   if (!(parsed >= 0 && parsed <= 1)) throw new SdsError("E_USAGE", `--${name} must be a number in [0, 1], got ${value}`);
   return parsed;
+}
+
+function describeEvent(event: RelayServerEvent): string {
+  switch (event.type) {
+    case "open":
+      return `#${event.connection} connected from ${event.remote}`;
+    case "close":
+      return `#${event.connection} closed (${event.code})`;
+    case "slowConsumer":
+      return `#${event.connection} cut off as a slow consumer (${event.bufferedBytes} bytes queued)`;
+    case "protocolError":
+      return `#${event.connection} protocol error ${event.code}`;
+  }
 }
 
 export default class Relay extends BaseCommand<typeof Relay> {
@@ -54,12 +67,13 @@ Other sds commands use ws://127.0.0.1:${DEFAULT_RELAY_PORT} (or $SDS_RELAY) by d
   };
 
   public async run(): Promise<void> {
-    const server = new RelayServer(this.serverOptions());
+    const options = this.serverOptions();
+    const server = new RelayServer(options);
     const { url, host, port } = await server.start();
     if (this.jsonMode) this.ndjson({ type: "ready", url, host, port, pubsubTopic: server.pubsubTopic, pid: process.pid });
     else this.out(url);
     this.status(`relay listening on ${url} (pubsub topic ${server.pubsubTopic}${this.flags["store-file"] ? `, store ${this.flags["store-file"]}` : ""}); Ctrl-C to stop`);
-    const faults = this.serverOptions().faults;
+    const faults = options.faults;
     if (faults) this.status(`TEST fault mode: drop ${faults.dropRate}, duplicate ${faults.duplicateRate}, seed ${faults.seed}`);
     await new Promise<void>((resolve) => {
       if (this.abort.signal.aborted) return resolve();
@@ -92,6 +106,7 @@ Other sds commands use ws://127.0.0.1:${DEFAULT_RELAY_PORT} (or $SDS_RELAY) by d
       storeBytesPerTopic: flags["store-bytes"],
       storeFile: flags["store-file"],
       faults: dropRate > 0 || duplicateRate > 0 ? { dropRate, duplicateRate, seed: flags["fault-seed"] } : undefined,
+      onEvent: flags.verbose ? (event) => this.detail(describeEvent(event)) : undefined,
     };
   }
 }

@@ -39,7 +39,7 @@ afterEach(() => {
 
 describe("sds relay", () => {
   it("prints its URL first, relays between clients, and exits 130 on SIGINT after closing them with 1001", async () => {
-    const relay = await startRelay(["--port", "0"]);
+    const relay = await startRelay(["--port", "0", "--verbose"]);
     expect(relay.firstLine).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
     const url = relay.firstLine;
     const alice = await RelayClient.connect(url, { pingIntervalMs: 0 });
@@ -56,6 +56,8 @@ describe("sds relay", () => {
     expect((await relay.exit).code).toBe(130);
     expect(disconnects).toEqual([1001]);
     expect(relay.stderr()).toMatch(/relay stopped: 2 connections, 1 published, 1 delivered/);
+    expect(relay.stderr()).toMatch(/#1 connected from 127\.0\.0\.1:\d+/);
+    expect(relay.stderr()).toMatch(/#2 closed \(1001\)/);
     await alice.close();
     await bob.close();
   });

@@ -59,7 +59,16 @@ export interface RelayServerOptions {
   /** Do not keep the process alive (for an in-process relay). */
   unref?: boolean;
   relayId?: string;
+  /** Connection-level happenings, for `--verbose` logs. Must not throw. */
+  onEvent?: (event: RelayServerEvent) => void;
 }
+
+/** What `onEvent` reports; `connection` is a per-server sequence number. */
+export type RelayServerEvent =
+  | { type: "open"; connection: number; remote: string }
+  | { type: "close"; connection: number; code: number }
+  | { type: "slowConsumer"; connection: number; bufferedBytes: number }
+  | { type: "protocolError"; connection: number; code: string };
 
 /** Counters for `--json` stats and tests. */
 export interface RelayStats {
@@ -134,7 +143,7 @@ export class RelayServer {
     this.wss.on("error", () => undefined);
     this.wss.on("connection", (ws, request) => {
       if (this.options.unref) request.socket.unref();
-      this.accept(ws);
+      this.accept(ws, `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`);
     });
     await new Promise<void>((resolve, reject) => {
       http.once("error", (error: NodeJS.ErrnoException) => {
@@ -169,7 +178,7 @@ export class RelayServer {
     }
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, remote: string): void {
     if (this.closed !== undefined || this.connections.size >= (this.options.connectionsMax ?? 1000)) {
       ws.close(CloseCode.tryAgainLater, this.closed ? "relay shutting down" : "connection cap reached");
       return;
@@ -178,10 +187,14 @@ export class RelayServer {
     const connection: Connection = { id: this.nextConnectionId++, ws, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true };
     this.connections.add(connection);
     this.counters.connectionsTotal += 1;
+    this.options.onEvent?.({ type: "open", connection: connection.id, remote });
     ws.on("pong", () => (connection.alive = true));
     ws.on("message", (data, isBinary) => this.onData(connection, data, isBinary));
     ws.on("error", () => (this.counters.protocolErrors += 1));
-    ws.on("close", () => this.drop(connection));
+    ws.on("close", (code) => {
+      this.drop(connection);
+      this.options.onEvent?.({ type: "close", connection: connection.id, code });
+    });
     this.send(connection, {
       type: "welcome",
       protocolVersion: RELAY_PROTOCOL_VERSION,
@@ -220,6 +233,7 @@ export class RelayServer {
   private slowConsumer(connection: Connection): void {
     this.counters.slowConsumers += 1;
     const buffered = connection.ws.bufferedAmount;
+    this.options.onEvent?.({ type: "slowConsumer", connection: connection.id, bufferedBytes: buffered });
     connection.ws.send(encodeFrame({ type: "slowConsumer", bufferedBytes: buffered, limitBytes: this.sendQueueBytesMax }), { binary: true });
     connection.closing = true;
     this.drop(connection);
@@ -229,6 +243,7 @@ export class RelayServer {
 
   private protocolError(connection: Connection, error: SdsError, closeCode: number): void {
     this.counters.protocolErrors += 1;
+    this.options.onEvent?.({ type: "protocolError", connection: connection.id, code: error.code });
     this.send(connection, { type: "error", code: error.code, reason: error.message.slice(0, 512), requestId: 0, topic: "" });
     connection.closing = true;
     connection.ws.close(closeCode, error.code);
