@@ -22,7 +22,7 @@ export {
 export { DEFAULT_FRAME_LIMITS, FrameType, RELAY_PROTOCOL_VERSION, encodeFrame, type Frame, type FrameLimits, type FrameOf, type StoredEntry } from "./protocol.js";
 export { decodeFrame } from "./frame-decode.js";
 export { RelayClient, type RelayClientEvent, type RelayClientOptions } from "./client.js";
-export { CloseCode, DEFAULT_RELAY_PORT, RelayServer, type RelayServerOptions, type RelayStats } from "./server.js";
+export { CloseCode, DEFAULT_RELAY_PORT, RelayServer, type RelayServerEvent, type RelayServerOptions, type RelayStats } from "./server.js";
 export { DEFAULT_RELAY_URL, RELAY_URL_ENV, defaultRelayUrl, ensureLocalRelay, type EnsureLocalRelayOptions, type LocalRelay } from "./local.js";
 export { MemoryHub, MemoryPeer, type MemoryHubOptions, type MemoryHubStats } from "./memory-hub.js";
 export type { FaultOptions } from "./limits.js";
