@@ -21,6 +21,15 @@ import type { Persistence } from "./store/contract.js";
 export type { PersistencePolicy } from "./manager/committer.js";
 export type { ReceiveResult, SendResult, TickResult } from "./manager/results.js";
 
+/** One operation of {@link ReliabilityManager.batch}. */
+export type BatchOperation =
+  | { op: "send"; channelId: string; payload: Uint8Array; ephemeral?: boolean }
+  | { op: "receive"; wire: Uint8Array; retrievalHint?: Uint8Array }
+  | { op: "markDependenciesMet"; channelId: string; messageIds: readonly string[] };
+
+/** The result of one batch operation, in the operation's slot. */
+export type BatchResult = SendResult | ReceiveResult | { channelId: string; delivered: engine.Delivered[] } | { error: SdsError };
+
 /** Options of {@link ReliabilityManager}. */
 export interface ReliabilityManagerOptions {
   /** Our participant (sender) id; must be non-empty and unique in the channel. */
@@ -213,6 +222,51 @@ export class ReliabilityManager extends EventEmitter {
       }
       await this.settle(operations);
       return pending.map((entry) => ("error" in entry ? entry : toReceiveResult(entry.channelId, entry.result)));
+    });
+  }
+
+  /**
+   * Runs many operations of any kind, in order, with ONE commit: nothing is returned (so
+   * nothing can be published or shown) before it. A refused operation (typed error, no state
+   * change) yields `{ error }` in its slot; the others proceed. A failed commit throws and
+   * leaves every touched channel as committed.
+   */
+  batch(operations: readonly BatchOperation[]): Promise<BatchResult[]> {
+    return this.exclusive(async () => {
+      const context = this.context(this.now());
+      const done: Operation[] = [];
+      const results: Array<BatchResult | (() => BatchResult)> = [];
+      try {
+        for (const item of operations) {
+          try {
+            if (item.op === "send") {
+              const state = await this.channel(item.channelId, context);
+              const result = engine.send(state, context, item.payload, { ephemeral: item.ephemeral === true });
+              done.push(result.operation);
+              results.push({ channelId: item.channelId, messageId: result.value.messageId, wire: result.value.wire });
+            } else if (item.op === "receive") {
+              const message = engine.decodeWire(item.wire, this.dialect.name, this.config);
+              const state = await this.channel(message.channelId, context);
+              const result = engine.receive(state, context, message, item.retrievalHint);
+              done.push(result.operation);
+              results.push(() => toReceiveResult(message.channelId, result));
+            } else {
+              const state = await this.channel(item.channelId, context);
+              const result = engine.markDependenciesMet(state, context, item.messageIds);
+              done.push(result.operation);
+              results.push({ channelId: item.channelId, delivered: result.effects.delivered });
+            }
+          } catch (error) {
+            if (!(error instanceof SdsError) || error instanceof StoreError) throw error;
+            results.push({ error });
+          }
+        }
+      } catch (error) {
+        if (this.persistence !== undefined) for (const operation of done) this.channels.delete(operation.state.channelId);
+        throw error;
+      }
+      await this.settle(done);
+      return results.map((result) => (typeof result === "function" ? result() : result));
     });
   }
 

@@ -187,6 +187,27 @@ describe("persistence failure policies", () => {
     expect(alice.inspect(CHANNEL)!.history.size).toBe(50);
   });
 
+  it("batch runs sends, receives and declarations with one commit; refused operations fill their slot with the error", async () => {
+    const { open, store, peer } = setup("spec");
+    const alice = open();
+    const one = await peer.send(CHANNEL, bytes("one"));
+    const two = await peer.send(CHANNEL, bytes("two"));
+    const results = await alice.batch([
+      { op: "receive", wire: two.wire },
+      { op: "send", channelId: CHANNEL, payload: bytes("mine") },
+      { op: "send", channelId: CHANNEL, payload: new Uint8Array(0) },
+      { op: "markDependenciesMet", channelId: CHANNEL, messageIds: [one.messageId] },
+    ]);
+    expect(store.calls.commit).toBe(1);
+    expect(results[0]).toMatchObject({ messageId: two.messageId, delivered: [] });
+    expect(results[1]).toMatchObject({ channelId: CHANNEL });
+    expect(results[2]).toMatchObject({ error: { code: "E_PAYLOAD_EMPTY" } });
+    expect((results[3] as { delivered: Array<{ content: Uint8Array }> }).delivered.map((delivered) => text(delivered.content))).toEqual(["two"]);
+    store.failNext("commit");
+    await expect(alice.batch([{ op: "send", channelId: CHANNEL, payload: bytes("lost") }])).rejects.toMatchObject({ code: "E_STORE_BUSY" });
+    expect(store.channels.get(CHANNEL)!.history.size).toBe(2);
+  });
+
   it("without persistence, state lives in memory only", async () => {
     const alice = new ReliabilityManager({ participantId: "alice" });
     await alice.send(CHANNEL, bytes("x"));
