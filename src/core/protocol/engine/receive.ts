@@ -106,7 +106,8 @@ export function receiveMessage(operation: Operation, message: SdsMessage, retrie
   const stored: SdsMessage = message.bloomFilter === undefined ? message : { ...message, bloomFilter: undefined };
   let missingIds: Set<string> | undefined;
   for (const dependency of stored.causalHistory) {
-    if (isDependencyMet(state, dependency.messageId)) continue;
+    // A message cannot wait for itself (a hostile or broken sender would park it forever).
+    if (dependency.messageId === id || isDependencyMet(state, dependency.messageId)) continue;
     (missingIds ??= new Set()).add(dependency.messageId);
   }
   if (missingIds === undefined) {

@@ -60,6 +60,12 @@ describe("gaps in the reference suites (reliability.md §4.3)", () => {
     }, 60_000);
   }
 
+  it("a message naming itself as a dependency is delivered, not parked forever", async () => {
+    const bob = new ReliabilityManager({ participantId: "bob" });
+    const result = await bob.receive(wire("spec", { messageId: "self", causalHistory: [{ messageId: "self", senderId: "mallory" }] }));
+    expect(result.delivered.map((delivered) => delivered.messageId)).toEqual(["self"]);
+  });
+
   it("the incoming buffer stays within its cap under a flood of undeliverable messages, with evicted events", async () => {
     const bob = new ReliabilityManager({ participantId: "bob", config: { incomingBufferEntriesMax: 50, repairBufferEntriesMax: 20 } });
     const evicted: string[] = [];
