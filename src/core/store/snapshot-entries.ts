@@ -1,0 +1,223 @@
+/**
+ * Codecs of the four buffer entries of a nim `ChannelMeta` (UnacknowledgedMessage,
+ * IncomingMessage, OutgoingRepairKV, IncomingRepairKV), also the bodies of our per-entry
+ * rows. Row-only options let an outgoing row refer to its `sds.log` row and keep the
+ * published bytes around the bloom filter instead of storing them twice.
+ */
+import { DecodeError } from "../errors.js";
+import { ProtoReader, type ProtoTag, ProtoWriter, WireType } from "../protocol/wire/proto.js";
+import type { HistoryEntry, SdsMessage } from "../protocol/types.js";
+import type { IncomingMessage, IncomingRepairEntry, OutgoingRepairEntry, UnacknowledgedMessage } from "./contract.js";
+import {
+  EXT,
+  type SnapshotDecodeContext,
+  applyAbsenceFlags,
+  decodeEmbeddedMessage,
+  decodeHistoryEntry,
+  embedded,
+  encodeHistoryEntry,
+  encodeNimMessage,
+  expect,
+  messageAbsenceFlags,
+  missing,
+  readString,
+  varintNumber,
+} from "./snapshot-fields.js";
+
+/** How an `UnacknowledgedMessage` row avoids storing bytes twice (our rows only, never blobs). */
+export interface UnacknowledgedRowOptions {
+  /** The message's nim bytes, when already encoded. */
+  messageBytes?: Uint8Array;
+  /** The identical message is in the channel's `sds.log` row: store a reference, not the bytes. */
+  messageInLog?: boolean;
+  /** Store `wire` as prefix and suffix around the message's bloom filter bytes when it holds them. */
+  splitWire?: boolean;
+}
+
+/** Where a message's bloom filter bytes sit inside `wire`, if they do (worth splitting only when large). */
+export function bloomOffsetInWire(message: SdsMessage, wire: Uint8Array): number {
+  const bloom = message.bloomFilter;
+  if (bloom == null || bloom.length < 64 || wire.length < bloom.length) return -1;
+  return Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength).indexOf(Buffer.from(bloom.buffer, bloom.byteOffset, bloom.byteLength));
+}
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows (see {@link UnacknowledgedRowOptions}). */
+export function encodeUnacknowledged(entry: UnacknowledgedMessage, options: UnacknowledgedRowOptions = {}): Uint8Array {
+  const writer = new ProtoWriter();
+  if (options.messageInLog === true) writer.uint64Field(EXT + 20, 1);
+  else writer.bytesField(1, options.messageBytes ?? encodeNimMessage(entry.message));
+  writer.uint64Field(2, entry.sendTimeMs).uint64Field(3, entry.resendAttempts);
+  const presence = messageAbsenceFlags(entry.message);
+  if (presence !== 0) writer.uint64Field(EXT + 10, presence);
+  if (entry.possibleAckCount != null) writer.uint64Field(EXT, entry.possibleAckCount);
+  if (entry.wire != null) {
+    const at = options.splitWire === true ? bloomOffsetInWire(entry.message, entry.wire) : -1;
+    if (at < 0) writer.bytesField(EXT + 1, entry.wire);
+    else writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + (entry.message.bloomFilter as Uint8Array).length));
+  }
+  return writer.finish();
+}
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: string, ctx: SnapshotDecodeContext): UnacknowledgedMessage {
+  const reader = new ProtoReader(bytes, { baseOffset: base });
+  let message: SdsMessage | undefined;
+  let sendTimeMs: number | undefined;
+  const out: Partial<UnacknowledgedMessage> = { resendAttempts: 0 };
+  let absence = 0;
+  let inLog = false;
+  let wireParts: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
+  while (!reader.eof()) {
+    const tag = reader.readTag(field);
+    if (tag.field === 1) {
+      const inner = embedded(reader, tag, `${field}.message`);
+      message = decodeEmbeddedMessage(inner.bytes, inner.base, `${field}.message`, ctx);
+    } else if (tag.field === 2) sendTimeMs = varintNumber(reader, tag, `${field}.sendTime`);
+    else if (tag.field === 3) out.resendAttempts = varintNumber(reader, tag, `${field}.resendAttempts`);
+    else if (tag.field === EXT) out.possibleAckCount = varintNumber(reader, tag, `${field}.possibleAckCount`);
+    else if (tag.field === EXT + 1) out.wire = embedded(reader, tag, `${field}.wire`).bytes.slice();
+    else if (tag.field === EXT + 10) absence = varintNumber(reader, tag, `${field}.absence`);
+    else if (tag.field === EXT + 20) inLog = varintNumber(reader, tag, `${field}.messageInLog`) === 1;
+    else if (tag.field === EXT + 21) wireParts = [embedded(reader, tag, `${field}.wirePrefix`).bytes, wireParts[1]];
+    else if (tag.field === EXT + 22) wireParts = [wireParts[0], embedded(reader, tag, `${field}.wireSuffix`).bytes];
+    else reader.skip(tag.wireType, `${field}.field${tag.field}`);
+  }
+  const end = base + bytes.length;
+  if (message === undefined && inLog) {
+    message = ctx.resolveMessage?.();
+    if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "the message this entry refers to is not in sds.log", { field: `${field}.message`, offset: end });
+  }
+  if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 1 is missing", { field: `${field}.message`, offset: end });
+  if (wireParts[0] !== undefined || wireParts[1] !== undefined) {
+    if (wireParts[0] === undefined || wireParts[1] === undefined || message.bloomFilter == null) throw new DecodeError("E_DECODE_MISSING_FIELD", "split wire bytes are incomplete", { field: `${field}.wire`, offset: end });
+    const bloom = message.bloomFilter;
+    const wire = new Uint8Array(wireParts[0].length + bloom.length + wireParts[1].length);
+    wire.set(wireParts[0]);
+    wire.set(bloom, wireParts[0].length);
+    wire.set(wireParts[1], wireParts[0].length + bloom.length);
+    out.wire = wire;
+  }
+  if (sendTimeMs === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 2 is missing", { field: `${field}.sendTime`, offset: end });
+  return { ...out, message: applyAbsenceFlags(message, absence), sendTimeMs, resendAttempts: out.resendAttempts ?? 0 };
+}
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function encodeIncoming(entry: IncomingMessage): Uint8Array {
+  const writer = new ProtoWriter().bytesField(1, encodeNimMessage(entry.message));
+  for (const dep of entry.missingDeps) writer.stringField(2, dep);
+  if (entry.receivedAtMs != null) writer.uint64Field(EXT, entry.receivedAtMs);
+  if (entry.retrievalHint != null) writer.bytesField(EXT + 1, entry.retrievalHint);
+  const presence = messageAbsenceFlags(entry.message);
+  if (presence !== 0) writer.uint64Field(EXT + 10, presence);
+  return writer.finish();
+}
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function decodeIncoming(bytes: Uint8Array, base: number, field: string, ctx: SnapshotDecodeContext): IncomingMessage {
+  const reader = new ProtoReader(bytes, { baseOffset: base });
+  let message: SdsMessage | undefined;
+  const out: Partial<IncomingMessage> = {};
+  const missingDeps: string[] = [];
+  let absence = 0;
+  while (!reader.eof()) {
+    const tag = reader.readTag(field);
+    if (tag.field === 1) {
+      const inner = embedded(reader, tag, `${field}.message`);
+      message = decodeEmbeddedMessage(inner.bytes, inner.base, `${field}.message`, ctx);
+    } else if (tag.field === 2) {
+      expect(tag, WireType.LengthDelimited, `${field}.missingDeps`);
+      if (missingDeps.length >= ctx.limits.bufferEntriesMax) throw new DecodeError("E_DECODE_LIMIT", "too many missingDeps", { field: `${field}.missingDeps`, offset: tag.offset });
+      missingDeps.push(readString(reader, `${field}.missingDeps[${missingDeps.length}]`));
+    } else if (tag.field === EXT) out.receivedAtMs = varintNumber(reader, tag, `${field}.receivedAtMs`);
+    else if (tag.field === EXT + 1) out.retrievalHint = embedded(reader, tag, `${field}.retrievalHint`).bytes.slice();
+    else if (tag.field === EXT + 10) absence = varintNumber(reader, tag, `${field}.absence`);
+    else reader.skip(tag.wireType, `${field}.field${tag.field}`);
+  }
+  if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 1 is missing", { field: `${field}.message`, offset: base + bytes.length });
+  return { ...out, message: applyAbsenceFlags(message, absence), missingDeps };
+}
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function encodeOutgoingRepair(entry: OutgoingRepairEntry): Uint8Array {
+  const inner = new ProtoWriter().bytesField(1, encodeHistoryEntry(entry.entry)).uint64Field(2, entry.minTimeRepairReqMs);
+  if (entry.attempts != null) inner.uint64Field(EXT, entry.attempts);
+  if (entry.firstMissingAtMs != null) inner.uint64Field(EXT + 1, entry.firstMissingAtMs);
+  return new ProtoWriter().stringField(1, entry.entry.messageId).bytesField(2, inner.finish()).finish();
+}
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function encodeIncomingRepair(entry: IncomingRepairEntry): Uint8Array {
+  const inner = new ProtoWriter().bytesField(1, encodeHistoryEntry(entry.entry)).bytesField(2, entry.cachedMessage).uint64Field(3, entry.minTimeRepairRespMs);
+  return new ProtoWriter().stringField(1, entry.entry.messageId).bytesField(2, inner.finish()).finish();
+}
+
+/** Decodes a repair KV (`{1: messageId, 2: entry}`) and its entry with `decodeEntry`. */
+function decodeRepairKv<T>(bytes: Uint8Array, base: number, field: string, decodeEntry: (reader: ProtoReader, tag: ProtoTag, values: Record<string, unknown>) => void, build: (values: Record<string, unknown>, end: number) => T): T {
+  const reader = new ProtoReader(bytes, { baseOffset: base });
+  let messageId: string | undefined;
+  let entryBytes: { bytes: Uint8Array; base: number } | undefined;
+  while (!reader.eof()) {
+    const tag = reader.readTag(field);
+    if (tag.field === 1) messageId = (expect(tag, WireType.LengthDelimited, `${field}.messageId`), readString(reader, `${field}.messageId`));
+    else if (tag.field === 2) entryBytes = embedded(reader, tag, `${field}.entry`);
+    else reader.skip(tag.wireType, `${field}.field${tag.field}`);
+  }
+  const end = base + bytes.length;
+  if (messageId === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 1 is missing", { field: `${field}.messageId`, offset: end });
+  if (entryBytes === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 2 is missing", { field: `${field}.entry`, offset: end });
+  const inner = new ProtoReader(entryBytes.bytes, { baseOffset: entryBytes.base });
+  const values: Record<string, unknown> = { messageId };
+  while (!inner.eof()) decodeEntry(inner, inner.readTag(`${field}.entry`), values);
+  return build(values, entryBytes.base + entryBytes.bytes.length);
+}
+
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function decodeOutgoingRepair(bytes: Uint8Array, base: number, field: string): OutgoingRepairEntry {
+  return decodeRepairKv(
+    bytes,
+    base,
+    field,
+    (reader, tag, values) => {
+      if (tag.field === 1) {
+        const inner = embedded(reader, tag, `${field}.histEntry`);
+        values.entry = decodeHistoryEntry(inner.bytes, inner.base, `${field}.histEntry`);
+      } else if (tag.field === 2) values.minTimeRepairReqMs = varintNumber(reader, tag, `${field}.minTimeRepairReq`);
+      else if (tag.field === EXT) values.attempts = varintNumber(reader, tag, `${field}.attempts`);
+      else if (tag.field === EXT + 1) values.firstMissingAtMs = varintNumber(reader, tag, `${field}.firstMissingAtMs`);
+      else reader.skip(tag.wireType, `${field}.entry.field${tag.field}`);
+    },
+    (values, end) => {
+      if (values.entry === undefined) throw missing(`${field}.histEntry`, end);
+      if (values.minTimeRepairReqMs === undefined) throw missing(`${field}.minTimeRepairReq`, end);
+      const out: OutgoingRepairEntry = { entry: values.entry as HistoryEntry, minTimeRepairReqMs: values.minTimeRepairReqMs as number };
+      if (values.attempts !== undefined) out.attempts = values.attempts as number;
+      if (values.firstMissingAtMs !== undefined) out.firstMissingAtMs = values.firstMissingAtMs as number;
+      return out;
+    },
+  );
+}
+
+/** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */
+export function decodeIncomingRepair(bytes: Uint8Array, base: number, field: string): IncomingRepairEntry {
+  return decodeRepairKv(
+    bytes,
+    base,
+    field,
+    (reader, tag, values) => {
+      if (tag.field === 1) {
+        const inner = embedded(reader, tag, `${field}.histEntry`);
+        values.entry = decodeHistoryEntry(inner.bytes, inner.base, `${field}.histEntry`);
+      } else if (tag.field === 2) values.cachedMessage = embedded(reader, tag, `${field}.cachedMessage`).bytes.slice();
+      else if (tag.field === 3) values.minTimeRepairRespMs = varintNumber(reader, tag, `${field}.minTimeRepairResp`);
+      else reader.skip(tag.wireType, `${field}.entry.field${tag.field}`);
+    },
+    (values, end) => {
+      if (values.entry === undefined) throw missing(`${field}.histEntry`, end);
+      if (values.cachedMessage === undefined) throw missing(`${field}.cachedMessage`, end);
+      if (values.minTimeRepairRespMs === undefined) throw missing(`${field}.minTimeRepairResp`, end);
+      return { entry: values.entry as HistoryEntry, cachedMessage: values.cachedMessage as Uint8Array, minTimeRepairRespMs: values.minTimeRepairRespMs as number };
+    },
+  );
+}
+
