@@ -9,30 +9,19 @@
  * failure with the command printed next to it.
  */
 import { describe, expect, it } from "vitest";
-import { type SeedOutcome, type SeedPlan, readRegressions, runCampaign } from "./campaign.js";
-import type { PolicyName } from "./scenarios.js";
+import { type SeedPlan, readRegressions, runCampaign } from "./campaign.js";
+import { describeFailures, plans } from "./ci-tier.js";
 
 const BASE = Number(process.env.SDS_SIM_BASE ?? 1000);
 const SEEDS = Number(process.env.SDS_SIM_SEEDS ?? 300);
-
-function plans(count: number, base: number, policy: PolicyName, sqliteEvery: number): SeedPlan[] {
-  return Array.from({ length: count }, (_, index) => ({
-    seed: base + index, policy, store: index % sqliteEvery === sqliteEvery - 1 ? "sqlite" as const : "memory" as const,
-  }));
-}
-
-function describeFailures(outcomes: readonly SeedOutcome[]): string[] {
-  return outcomes.filter((outcome) => outcome.failures.length > 0).map((outcome) => {
-    const first = outcome.failures[0];
-    return `seed ${outcome.seed} (${outcome.scenario}, ${outcome.policy}, ${outcome.store}): ${first?.invariant} ${first?.message}\n    replay: npm run sim -- --seed ${outcome.seed} --policy ${outcome.policy} --store ${outcome.store}`;
-  });
-}
+/** This file runs the first half; sim-second-half.test.ts the rest, so two vitest workers share the tier. */
+const HALF = Math.ceil(SEEDS / 2);
 
 describe("deterministic simulator, CI tier", () => {
-  it(`regression seeds and ${SEEDS} swarm seeds from ${BASE} hold every invariant, twice each (write-before-release)`, async () => {
+  it(`regression seeds and ${HALF} of ${SEEDS} swarm seeds from ${BASE} hold every invariant, twice each (write-before-release)`, async () => {
     const regressions: SeedPlan[] = readRegressions().map((entry) => ({ seed: entry.seed, policy: entry.policy, store: entry.store, scenario: entry.scenario }));
-    process.stderr.write(`sim CI tier: ${regressions.length} regression seeds + ${SEEDS} seeds from base ${BASE} (SDS_SIM_BASE)\n`);
-    const report = await runCampaign({ plans: [...regressions, ...plans(SEEDS, BASE, "write-before-release", 15)], twice: true });
+    process.stderr.write(`sim CI tier: ${regressions.length} regression seeds + ${HALF} seeds from base ${BASE} (SDS_SIM_BASE)\n`);
+    const report = await runCampaign({ plans: [...regressions, ...plans(HALF, BASE, "write-before-release", 15)], twice: true });
     const failures = describeFailures(report.outcomes);
     expect(report.outcomes.filter((outcome) => outcome.deterministic === false).map((outcome) => outcome.seed), "D1: seeds whose two runs differed").toEqual([]);
     expect(failures, "seeds that violated an invariant").toEqual([]);
