@@ -30,3 +30,5 @@ export {
 export { contentMessageId, uniqueMessageId } from "./core/protocol/message-id.js";
 // Reliable Channel: segmentation, encryption, rate limit, send states (docs/channel.md)
 export * from "./core/channel/index.js";
+// Relay: envelope codec and hash, frame protocol, server, reconnecting client, in-memory hub (docs/relay-protocol.md)
+export * from "./core/relay/index.js";
