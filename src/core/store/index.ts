@@ -20,3 +20,6 @@ export {
   encodeHistoryUpdate,
   decodeHistoryUpdate,
 } from "./snapshot.js";
+export { type InspectReport, type InspectOptions, type InspectCheck, type ChannelSummary, type DatabaseHeader, inspectDatabase } from "./inspect.js";
+export { type RepairResult, type RepairChange, repairDatabase } from "./repair.js";
+export type { InspectProblem, RepairAction } from "./inspect-rows.js";
