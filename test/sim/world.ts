@@ -259,9 +259,9 @@ function buffersEmpty(all: readonly PeerHoldings[]): boolean {
 
 /**
  * Runs until converged, then a cool-down: if non-sync traffic in the cool-down made progress
- * (deliveries or lost reports, e.g. a message given up by its sender and then repaired), the
- * world had not converged yet and probing resumes; non-sync traffic without progress is a storm
- * (L4). Returns the time of the last, stable convergence, or null when the budget ran out.
+ * (deliveries, lost or missing reports, e.g. a message given up by its sender and then repaired)
+ * or left the world unconverged, probing resumes; non-sync traffic that changes nothing is a
+ * storm (L4). Returns the time of the last, stable convergence, or null when the budget ran out.
  */
 async function runLiveness(world: WorldHandle, startMs: number, backing: Map<string, BackingStore>): Promise<number | null> {
   const { scheduler, history, params, counters } = world;
@@ -291,7 +291,11 @@ async function runLiveness(world: WorldHandle, startMs: number, backing: Map<str
     const window = history.events.slice(coolStart);
     const traffic = window.filter((event) => event.k === "wire" && event.kind !== "sync");
     if (traffic.length === 0) return convergedAt - startMs;
-    if (window.some((event) => event.k === "deliver" || event.k === "lost") && scheduler.nowMs < deadline) {
+    ledger.feed(history.events);
+    const holdings = await fromEngines(world, backing);
+    const stillConverged = world.relay.inFlightCount === 0 && buffersEmpty(holdings) && ledger.owedCount(core, heldBy(holdings), historiesOf(holdings)) === 0;
+    const progressed = window.some((event) => event.k === "deliver" || event.k === "lost" || event.k === "missing");
+    if ((progressed || !stillConverged) && scheduler.nowMs < deadline) {
       counters.add("l2.converged-again-after-cool-down");
       continue;
     }
