@@ -66,12 +66,24 @@ export function categoryBlob(category: string): Uint8Array {
 
 /** `key(channelId, messageId)`: the key of every per-message row. */
 export function messageKey(channelId: string, messageId: string): Uint8Array {
-  return key(keyPart.string(channelId), keyPart.string(messageId));
+  const channel = channelKey(channelId);
+  const message = keyPart.string(messageId);
+  const out = new Uint8Array(channel.length + message.length);
+  out.set(channel);
+  out.set(message, channel.length);
+  return out;
 }
 
-/** `toKey(channelId)`: the key of per-channel rows and the prefix of per-message rows. */
+let lastChannelId: string | undefined;
+let lastChannelKey: Uint8Array = new Uint8Array();
+
+/** `toKey(channelId)`: the key of per-channel rows and the prefix of per-message rows (last one cached; never mutate it). */
 export function channelKey(channelId: string): Uint8Array {
-  return toKey(channelId);
+  if (channelId !== lastChannelId) {
+    lastChannelKey = toKey(channelId);
+    lastChannelId = channelId;
+  }
+  return lastChannelKey;
 }
 
 /** `key(category, rowKey)`: the key of a checksum or quarantine row about another row. */

@@ -184,9 +184,16 @@ function logFlags(kv: Kv, rowKey: Uint8Array): number {
  * reference is stored, and the published bytes are stored around the bloom filter. So a send
  * writes its large message once, whatever the backlog.
  */
-function outgoingBody(kv: Kv, rowKey: Uint8Array, pending: PendingOutgoing): Uint8Array {
-  const logged = kv.get(CATEGORY.log, rowKey);
-  const inLog = logged !== undefined && sameBytes(logged, pending.messageBytes) && logFlags(kv, rowKey) === pending.flags;
+function outgoingBody(kv: Kv, rowKey: Uint8Array, pending: PendingOutgoing, appended: ReadonlyMap<string, { bytes: Uint8Array; flags: number }>, id: string): Uint8Array {
+  const same = appended.get(id);
+  let inLog: boolean;
+  if (same !== undefined) {
+    // appended by this very delta: compare in memory, no read back
+    inLog = sameBytes(same.bytes, pending.messageBytes) && same.flags === pending.flags;
+  } else {
+    const logged = kv.get(CATEGORY.log, rowKey);
+    inLog = logged !== undefined && sameBytes(logged, pending.messageBytes) && logFlags(kv, rowKey) === pending.flags;
+  }
   return encodeUnacknowledged(pending.entry, { messageBytes: pending.messageBytes, messageInLog: inLog, splitWire: true });
 }
 
@@ -194,6 +201,7 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   const { channelId } = delta;
   if (replaceBuffers) for (const category of BUFFER_CATEGORIES) kv.deletePrefix(category, channelKey(channelId));
   appendHistory(kv, channelId, delta.appends);
+  const appended = new Map(delta.appends.map((append) => [append.id, append]));
   for (const upsert of delta.upserts) {
     const rowKey = messageKey(channelId, upsert.id);
     const head = replaceBuffers ? undefined : kv.getHead(upsert.category, rowKey, FRAME_HEADER_BYTES);
@@ -202,7 +210,7 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
       sequence = target.state.nextSequence;
       target.state.nextSequence += 1n;
     }
-    const body = "pending" in upsert ? outgoingBody(kv, rowKey, upsert.pending) : upsert.body;
+    const body = "pending" in upsert ? outgoingBody(kv, rowKey, upsert.pending, appended, upsert.id) : upsert.body;
     kv.put(upsert.category, rowKey, frameRow(upsert.category, rowKey, sequence, body));
   }
   for (const remove of delta.removes) kv.delete(remove.category, messageKey(channelId, remove.id));
