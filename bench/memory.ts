@@ -12,7 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Message, MessageChannel } from "@waku/sds";
+import { Message, MessageChannel, MessageChannelEvent } from "@waku/sds";
 import { contentMessageId } from "../src/core/protocol/message-id.js";
 import type { SdsMessage } from "../src/core/protocol/types.js";
 import { encodeMessage } from "../src/core/protocol/wire/index.js";
@@ -80,7 +80,7 @@ async function fillWaku(deadline: number): Promise<{ held: unknown; entries: num
   let entries = 0;
   for (let channel = 0; channel < CHANNELS; channel++) {
     const messageChannel = new MessageChannel(`channel-${channel}`, "bob");
-    messageChannel.addEventListener("sds:in:message-delivered", () => delivered++);
+    messageChannel.addEventListener(MessageChannelEvent.InMessageDelivered, () => delivered++);
     channels.push(messageChannel);
     const previous: string[] = [];
     for (let from = 0; from < PER_CHANNEL && performance.now() < deadline; from += CHUNK) {
