@@ -4,7 +4,8 @@
  * and bounds-checked reader helpers that report absolute byte offsets.
  */
 import { DecodeError } from "../errors.js";
-import { decodeMessage, encodeMessage } from "../protocol/wire/index.js";
+import { fastEncode } from "../protocol/engine/fast-codec.js";
+import { decodeMessage } from "../protocol/wire/index.js";
 import type { DecodeLimits } from "../protocol/wire/limits.js";
 import { ProtoReader, type ProtoTag, ProtoWriter, WireType } from "../protocol/wire/proto.js";
 import type { HistoryEntry, SdsMessage } from "../protocol/types.js";
@@ -30,9 +31,12 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /** First field number of our extensions inside nim snapshot messages (nim skips unknown fields). */
 export const EXT = 100;
 
-/** Encodes an SDS message in the nim layout (snapshots always embed nim bytes). */
+/**
+ * Encodes an SDS message in the nim layout (snapshots always embed nim bytes), with the
+ * engine's one-allocation encoder, byte-identical to `encodeMessage(…, { dialect: "nim" })`.
+ */
 export function encodeNimMessage(message: SdsMessage): Uint8Array {
-  return encodeMessage(message, { dialect: "nim" });
+  return fastEncode(message, "nim");
 }
 
 /**
