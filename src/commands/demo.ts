@@ -5,9 +5,10 @@
  * once in causal order (4 otherwise). The scenario itself is src/app/demo.ts.
  */
 import { Flags } from "@oclif/core";
-import { type DemoReport, DEMO_SDS_CONFIG, DEMO_TICK_INTERVAL_MS, runDemo } from "../app/demo.js";
-import { createProgress } from "../app/progress.js";
-import { renderTable } from "../app/table.js";
+// Heavy modules (ws, better-sqlite3, ora, cli-table3) load in run(): the command map imports
+// every command module, so their top-level imports are start-up time of every command.
+import type { DemoReport } from "../app/demo.js";
+import type { renderTable } from "../app/table.js";
 import { BaseCommand } from "../cli/base-command.js";
 import { useColor } from "../cli/color.js";
 import { SdsError } from "../core/errors.js";
@@ -32,6 +33,7 @@ export default class Demo extends BaseCommand<typeof Demo> {
     const dropRate = rate("drop", flags.drop);
     const duplicateRate = rate("duplicate", flags.duplicate);
     const seed = flags.seed ?? Math.floor(Math.random() * 1_000_000);
+    const [{ DEMO_SDS_CONFIG, DEMO_TICK_INTERVAL_MS, runDemo }, { createProgress }, { renderTable }] = await Promise.all([import("../app/demo.js"), import("../app/progress.js"), import("../app/table.js")]);
     const colorErr = useColor({ isTTY: Boolean(process.stderr.isTTY), env: process.env, flag: flags.color });
     const colorOut = useColor({ isTTY: Boolean(process.stdout.isTTY), env: process.env, flag: flags.color });
     const progress = createProgress({ quiet: flags.quiet, stderrIsTTY: Boolean(process.stderr.isTTY), color: colorErr });
@@ -69,7 +71,7 @@ export default class Demo extends BaseCommand<typeof Demo> {
       if (!report.converged) process.exitCode = 4;
       return report;
     }
-    this.out(table(report, colorOut));
+    this.out(table(report, colorOut, renderTable));
     this.status(`link: ${report.link.delivered} deliveries, ${report.link.dropped} dropped, ${report.link.duplicated} duplicated; relay ${report.relayUrl}`);
     if (report.kept) this.status(`databases kept in ${report.dir} (try: sds inspect-db ${report.dir}/alice.db)`);
     if (!report.allAcknowledged && report.converged) this.status("some sends were still unacknowledged when the demo ended (acks travel with later messages)");
@@ -88,7 +90,7 @@ function describe(report: DemoReport): string {
   return `delivered ${peers} | acked ${acked}/${sent} | resent ${resent} | fetched ${fetched} | link dropped ${report.link.dropped}`;
 }
 
-function table(report: DemoReport, color: boolean): string {
+function table(report: DemoReport, color: boolean, render: typeof renderTable): string {
   const head = ["peer", "sent", "delivered", "acknowledged", "resent", "repaired (store)", "repair req/ans", "dup", "out of order"];
   const rows = report.peers.map((peer) => [
     `${peer.peer} (${peer.participantId})`,
@@ -102,7 +104,7 @@ function table(report: DemoReport, color: boolean): string {
     peer.outOfOrder,
   ]);
   const caption = `channel demo: ${report.messagesPerPeer} messages per peer, link drop ${pct(report.dropRate)} / duplicate ${pct(report.duplicateRate)}, seed ${report.seed}`;
-  return `${caption}\n${renderTable(head, rows, { color })}`;
+  return `${caption}\n${render(head, rows, { color })}`;
 }
 
 function rate(name: string, text: string): number {

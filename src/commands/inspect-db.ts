@@ -11,8 +11,10 @@ import { renderTable } from "../app/table.js";
 import { BaseCommand, ExitWith, jsonReplacer } from "../cli/base-command.js";
 import { EXIT } from "../cli/exit-codes.js";
 import { asFlag } from "../cli/flags.js";
-import { type ChannelSummary, type InspectReport, inspectDatabase } from "../core/store/inspect.js";
-import { type RepairResult, repairDatabase } from "../core/store/repair.js";
+// The store modules (better-sqlite3) load in run(): the command map imports every command
+// module, so their top-level imports are start-up time of every command.
+import type { ChannelSummary, InspectReport } from "../core/store/inspect.js";
+import type { RepairResult } from "../core/store/repair.js";
 
 /** A duration in ms as a short human string (`1.5s`, `3m12s`, `-4s` for overdue). */
 export function formatDuration(ms: number): string {
@@ -66,9 +68,11 @@ Exit status 4 when a check fails (after --repair: when one still fails).`;
     let report: InspectReport;
     if (this.flags.repair) {
       this.status(`repairing ${path} (backup first)`);
+      const { repairDatabase } = await import("../core/store/repair.js");
       repair = await repairDatabase(path, options);
       report = repair.after;
     } else {
+      const { inspectDatabase } = await import("../core/store/inspect.js");
       report = inspectDatabase(path, options);
     }
     if (this.jsonMode) {

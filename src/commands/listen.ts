@@ -10,7 +10,8 @@ import { CaptureWriter } from "../app/capture.js";
 import { sessionOptionsFromFlags } from "../app/from-flags.js";
 import { type OutputMode, formatMessage } from "../app/render.js";
 import { holdUntil, sleep } from "../app/send-loop.js";
-import { CLI_SDS_CONFIG, ChannelSession } from "../app/session.js";
+// Heavy modules (ws, better-sqlite3, ora, cli-table3) load in run(): the command map imports
+// every command module, so their top-level imports are start-up time of every command.
 import { BaseCommand } from "../cli/base-command.js";
 import { channelFlags, nulShorthand } from "../cli/flags.js";
 import { SdsError } from "../core/errors.js";
@@ -43,6 +44,7 @@ export default class Listen extends BaseCommand<typeof Listen> {
 
   public async run(): Promise<undefined> {
     const { flags, args } = this;
+    const { CLI_SDS_CONFIG, ChannelSession } = await import("../app/session.js");
     const mode: OutputMode = this.jsonEnabled() ? "json" : flags.null ? "nul" : flags.base64 ? "base64" : "text";
     const capture = flags.capture === undefined ? undefined : CaptureWriter.open(flags.capture, { startedAtMs: Date.now(), source: "sds listen", channel: args.name });
     const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, {

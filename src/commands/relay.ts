@@ -9,7 +9,9 @@ import { Flags } from "@oclif/core";
 import { SdsError } from "../core/errors.js";
 import { DEFAULT_PUBSUB_TOPIC } from "../core/relay/envelope.js";
 import { DEFAULT_FRAME_LIMITS } from "../core/relay/protocol.js";
-import { DEFAULT_RELAY_PORT, RelayServer, type RelayServerEvent, type RelayServerOptions } from "../core/relay/server.js";
+// Type-only: the server (and with it ws and better-sqlite3) is imported in run(), so that
+// loading this module with the command map costs no start-up time for the other commands.
+import type { RelayServerEvent, RelayServerOptions } from "../core/relay/server.js";
 import { BaseCommand, ExitWith } from "../cli/base-command.js";
 import { EXIT } from "../cli/exit-codes.js";
 
@@ -32,12 +34,18 @@ function describeEvent(event: RelayServerEvent): string {
   }
 }
 
+/**
+ * The default port, the same as `DEFAULT_RELAY_PORT` of core/relay/server.ts (a test checks they
+ * agree); repeated here because that module loads ws at import time.
+ */
+export const RELAY_COMMAND_PORT_DEFAULT = 7645;
+
 export default class Relay extends BaseCommand<typeof Relay> {
   static override summary = "Serve a relay: WebSocket pub/sub with publish acks and a bounded store.";
   static override description = `Listens for WebSocket clients (sds commands, or any client of docs/relay-protocol.md) on HOST:PORT.
 The first line on stdout is the URL it listens on (ws://HOST:PORT); with --json a "ready" record instead. Status goes to stderr.
 Runs until Ctrl-C (exit 130) or SIGTERM (exit 143); connections are closed with 1001 "relay shutting down" first.
-Other sds commands use ws://127.0.0.1:${DEFAULT_RELAY_PORT} (or $SDS_RELAY) by default.`;
+Other sds commands use ws://127.0.0.1:${RELAY_COMMAND_PORT_DEFAULT} (or $SDS_RELAY) by default.`;
 
   static override examples = [
     "<%= config.bin %> relay",
@@ -50,7 +58,7 @@ Other sds commands use ws://127.0.0.1:${DEFAULT_RELAY_PORT} (or $SDS_RELAY) by d
 
   static override flags = {
     host: Flags.string({ description: "Interface to listen on.", default: "127.0.0.1" }),
-    port: Flags.integer({ char: "p", description: "TCP port; 0 picks a free one.", default: DEFAULT_RELAY_PORT, min: 0, max: 65535 }),
+    port: Flags.integer({ char: "p", description: "TCP port; 0 picks a free one.", default: RELAY_COMMAND_PORT_DEFAULT, min: 0, max: 65535 }),
     "store-size": Flags.integer({ description: "Envelopes kept per topic for store queries (0 = no store).", default: 10_000, min: 0 }),
     "store-bytes": Flags.integer({ description: "Envelope bytes kept per topic.", default: 64 * 1024 * 1024, min: 1 }),
     "store-file": Flags.string({ description: "SQLite file that keeps the store across restarts (default: memory only)." }),
@@ -68,6 +76,7 @@ Other sds commands use ws://127.0.0.1:${DEFAULT_RELAY_PORT} (or $SDS_RELAY) by d
 
   public async run(): Promise<void> {
     const options = this.serverOptions();
+    const { RelayServer } = await import("../core/relay/server.js");
     const server = new RelayServer(options);
     const { url, host, port } = await server.start();
     if (this.jsonMode) this.ndjson({ type: "ready", url, host, port, pubsubTopic: server.pubsubTopic, pid: process.pid });

@@ -7,16 +7,13 @@
 import { Args, Flags } from "@oclif/core";
 import { openCapture } from "../app/capture.js";
 import { resolveDataDir, resolveIdentity, validateName } from "../app/paths.js";
-import { createProgress } from "../app/progress.js";
 import { asReceived, replayCapture, type ReplaySummary, type ReplayTarget } from "../app/replay.js";
-import { ChannelSession } from "../app/session.js";
-import { renderTable } from "../app/table.js";
+// Heavy modules (ws, better-sqlite3, ora, cli-table3) load in run(): the command map imports
+// every command module, so their top-level imports are start-up time of every command.
 import { BaseCommand } from "../cli/base-command.js";
 import { useColor } from "../cli/color.js";
 import { dialectFlag, keyFlag } from "../cli/flags.js";
 import { SdsError } from "../core/errors.js";
-import { RelayClient } from "../core/relay/client.js";
-import { MemoryHub } from "../core/relay/memory-hub.js";
 
 /** The `--json` document of `sds replay`. */
 export interface ReplayReport extends ReplaySummary {
@@ -50,6 +47,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
   public async run(): Promise<ReplayReport | undefined> {
     const { flags, args } = this;
     const speed = flags.topspeed ? 0 : flags.speed !== undefined ? parseSpeed(flags.speed) : flags.to !== undefined ? 1 : 0;
+    const [{ createProgress }, { renderTable }] = await Promise.all([import("../app/progress.js"), import("../app/table.js")]);
     const capture = await openCapture(args.capture === "-" ? process.stdin : args.capture);
     const progress = createProgress({ quiet: flags.quiet || this.jsonEnabled(), stderrIsTTY: Boolean(process.stderr.isTTY), color: useColor({ isTTY: Boolean(process.stderr.isTTY), env: process.env, flag: flags.color }) });
     const { target, close, describe, channel, delivered } = await this.openTarget(capture.header.channel);
@@ -88,6 +86,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
   private async openTarget(captureChannel: string | undefined): Promise<{ target: ReplayTarget; close: () => Promise<void>; describe: string; channel: string | null; delivered: () => number | null }> {
     const { flags } = this;
     if (flags.to !== undefined) {
+      const { RelayClient } = await import("../core/relay/client.js");
       const client = await RelayClient.connect(flags.to);
       const target: ReplayTarget = {
         deliver: async ({ topic, envelope }) => ((await client.publish(topic, envelope)).duplicate ? "duplicate" : "new"),
@@ -100,6 +99,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
     const into = flags.into as string;
     const isPath = into.includes("/") || into.endsWith(".db");
     const location = resolveIdentity({ ...(isPath ? { db: into } : { as: into }), channel, dataDir: resolveDataDir({ env: process.env, configDataDir: this.config.dataDir }) });
+    const [{ MemoryHub }, { ChannelSession }] = await Promise.all([import("../core/relay/memory-hub.js"), import("../app/session.js")]);
     const hub = new MemoryHub();
     const session = await ChannelSession.open({ channel, identity: location.identity, dbPath: location.dbPath, transport: hub.connect(), receive: false, key: flags.key, dialect: flags.dialect, onStatus: (text) => this.status(text) });
     let messages = 0;

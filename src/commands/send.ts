@@ -6,10 +6,10 @@
  */
 import { createReadStream } from "node:fs";
 import { Args, Flags } from "@oclif/core";
-import { createProgress } from "../app/progress.js";
 import { sessionOptionsFromFlags } from "../app/from-flags.js";
 import { sendAll, type SendTally } from "../app/send-loop.js";
-import { CLI_SDS_CONFIG, ChannelSession } from "../app/session.js";
+// Heavy modules (ws, better-sqlite3, ora, cli-table3) load in run(): the command map imports
+// every command module, so their top-level imports are start-up time of every command.
 import { INPUT_MESSAGE_BYTES_MAX_DEFAULT, type InputMode, newInputStats, readMessages } from "../app/stdin.js";
 import { BaseCommand } from "../cli/base-command.js";
 import { useColor } from "../cli/color.js";
@@ -67,6 +67,7 @@ export default class Send extends BaseCommand<typeof Send> {
     const { flags, args } = this;
     const mode: InputMode = flags.null ? "nul" : flags.binary ? "binary" : flags.base64 ? "base64" : "lines";
     const waitAcks = flags["wait-acks"];
+    const [{ CLI_SDS_CONFIG, ChannelSession }, { createProgress }] = await Promise.all([import("../app/session.js"), import("../app/progress.js")]);
     const timeoutSeconds = flags.timeout ?? (waitAcks ? 60 : 0);
     const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, { receive: waitAcks, sdsConfig: CLI_SDS_CONFIG, onStatus: (text) => this.status(text) });
     const source = args.file === "-" ? process.stdin : await openFile(args.file);
@@ -86,6 +87,8 @@ export default class Send extends BaseCommand<typeof Send> {
         timeoutMs: timeoutSeconds * 1000,
         signal: this.abort.signal,
         onProgress: (t) => progress.update(describe(t)),
+        // Without --wait-acks nothing ticks; after a failed publish, tick so SDS resends it.
+        onStalled: waitAcks ? undefined : () => session.channel.tick(),
       });
       progress.stop();
     } catch (error) {

@@ -9,7 +9,8 @@ import { Args, Flags } from "@oclif/core";
 import { sessionOptionsFromFlags } from "../../app/from-flags.js";
 import { type OutputMode, formatMessage } from "../../app/render.js";
 import { holdUntil, sendAll } from "../../app/send-loop.js";
-import { CLI_SDS_CONFIG, ChannelSession } from "../../app/session.js";
+// Heavy modules (ws, better-sqlite3, ora, cli-table3) load in run(): the command map imports
+// every command module, so their top-level imports are start-up time of every command.
 import { type InputMode, readMessages } from "../../app/stdin.js";
 import { BaseCommand } from "../../cli/base-command.js";
 import { channelFlags } from "../../cli/flags.js";
@@ -32,6 +33,7 @@ export default class ChannelOpen extends BaseCommand<typeof ChannelOpen> {
   public async run(): Promise<undefined> {
     const { flags, args } = this;
     const json = this.jsonEnabled();
+    const { CLI_SDS_CONFIG, ChannelSession } = await import("../../app/session.js");
     const output: OutputMode = json ? "json" : flags.base64 ? "base64" : "text";
     const input: InputMode = flags.base64 ? "base64" : "lines";
     const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, { receive: true, sdsConfig: CLI_SDS_CONFIG, onStatus: (text) => this.status(text) });
