@@ -32,6 +32,8 @@ interface ScenarioFigures {
   convergenceP50Ms: number | null;
   convergenceP99Ms: number | null;
   wirePerAccepted: number | null;
+  /** Content, resend and repair publishes per accepted message (sync traffic excluded). */
+  dataPathPerAccepted: number | null;
   resends: number;
   repairs: number;
   syncs: number;
@@ -57,6 +59,7 @@ function figuresOf(scenario: string, outcomes: readonly SeedOutcome[]): Scenario
     notConverged: counters.get("run.not-converged"),
     convergenceP50Ms: percentile(times, 0.5), convergenceP99Ms: percentile(times, 0.99),
     wirePerAccepted: accepted === 0 ? null : Math.round((wire / accepted) * 100) / 100,
+    dataPathPerAccepted: accepted === 0 ? null : Math.round(((counters.get("wire.content") + counters.get("wire.resend") + counters.get("wire.repair")) / accepted) * 100) / 100,
     resends: counters.get("wire.resend"), repairs: counters.get("wire.repair"), syncs: counters.get("wire.sync"),
     amnesia: counters.get("amnesia.best-effort") + counters.get("amnesia.write-before-release"),
     duplicatesAfterRestart: counters.get("check.duplicate-after-restart.best-effort"),
@@ -85,7 +88,11 @@ export function summarise(report: CampaignReport, wallMs: number): { text: strin
   const f1 = report.outcomes.filter((outcome) => outcome.scenario === "F1");
   const overhead = [...groupBy(f1, (outcome) => String(outcome.lossBp)).entries()].sort(([a], [b]) => Number(a) - Number(b)).map(([loss, list]) => {
     const figures = figuresOf(`F1@${loss}`, list);
-    return { lossPercent: Number(loss) / 100, seeds: list.length, wirePerAccepted: figures.wirePerAccepted, resends: figures.resends, repairs: figures.repairs };
+    return {
+      lossPercent: Number(loss) / 100, seeds: list.length, accepted: figures.accepted, wirePerAccepted: figures.wirePerAccepted,
+      dataPathPerAccepted: figures.dataPathPerAccepted, resends: figures.resends, repairs: figures.repairs,
+      convergenceP50Ms: figures.convergenceP50Ms, convergenceP99Ms: figures.convergenceP99Ms, delivered: figures.delivered, pairs: figures.pairs,
+    };
   });
   const failed = report.outcomes.filter((outcome) => outcome.failures.length > 0);
   const nondeterministic = report.outcomes.filter((outcome) => outcome.deterministic === false).length;
@@ -100,7 +107,9 @@ export function summarise(report: CampaignReport, wallMs: number): { text: strin
       `${figures.convergenceP50Ms ?? "–"}/${figures.convergenceP99Ms ?? "–"}`.padStart(27), String(figures.wirePerAccepted ?? "–").padStart(9),
     ].join(" "));
   }
-  if (overhead.length > 0) lines.push(`F1 wire messages per accepted message by loss: ${overhead.map((row) => `${row.lossPercent} % → ${row.wirePerAccepted}`).join(", ")}`);
+  if (overhead.length > 0) {
+    lines.push(`F1 publishes per accepted message by loss (all / content+resend+repair): ${overhead.map((row) => `${row.lossPercent} % → ${row.wirePerAccepted} / ${row.dataPathPerAccepted}`).join(", ")}`);
+  }
   const faults = report.counters.entries().filter(([name]) => /^(net|crash|restart|store|clock|amnesia|check|engine|wire|l1|l4)\./.test(name));
   lines.push(`counters: ${faults.map(([name, value]) => `${name}=${value}`).join(" ")}`);
   if (report.blindSpots.length > 0) lines.push(`BLIND SPOTS (expected counters at zero): ${report.blindSpots.join("; ")}`);
