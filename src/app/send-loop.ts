@@ -22,6 +22,11 @@ export interface SendLoopOptions {
   signal: AbortSignal;
   /** Called when counters change (throttled by the caller's progress reporter). */
   onProgress?: (tally: SendTally) => void;
+  /**
+   * Called about once a second while waiting, after a publish failed (e.g. the relay restarted):
+   * `send` runs an engine tick there, so SDS resends what never reached the relay.
+   */
+  onStalled?: () => Promise<void>;
 }
 
 /** What happened to the messages of one `send`. */
@@ -84,11 +89,16 @@ export async function sendAll(session: ChannelSession, messages: AsyncIterable<U
       await new Promise((resolve) => setImmediate(resolve));
     }
     const deadline = options.timeoutMs > 0 ? Date.now() + options.timeoutMs : Infinity;
+    let lastStallMs = 0;
     const done = () => (options.waitAcks ? tally.acknowledged + tally.undelivered >= tally.sent : unconfirmed() <= 0);
     while (!done() && !options.signal.aborted) {
       const left = deadline - Date.now();
       if (left <= 0) throw notConfirmed(tally, options.waitAcks, options.timeoutMs);
       await raceAbort(Promise.race([waitChange(), sleep(Math.min(left, 1000))]), options.signal);
+      if (tally.publishErrors > 0 && options.onStalled && Date.now() - lastStallMs >= 1000) {
+        lastStallMs = Date.now();
+        await options.onStalled();
+      }
     }
     if (options.waitAcks && tally.undelivered > 0 && !options.signal.aborted) {
       throw new SdsError("E_NOT_CONFIRMED", `${tally.undelivered} of ${tally.sent} messages were never acknowledged (SDS gave up after its resends)`, { ...tally });

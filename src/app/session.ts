@@ -59,6 +59,12 @@ export interface SessionOptions {
   tickIntervalMs?: number;
   /** Subscribe and tick (listen, channel open, send --wait-acks); false = publish only. */
   receive: boolean;
+  /**
+   * With `receive`: also poll the relay store for the channel's topic every this many ms
+   * (0 = never). Closes gaps a lossy link leaves at the tail of a stream, which no later
+   * message's causal history would reveal. Default 3000.
+   */
+  storePollIntervalMs?: number;
   /** Status lines for the user (stderr). */
   onStatus?: (text: string) => void;
   /** Sees every envelope the channel receives (live, catch-up, store fetches) before it is processed: `listen --capture`. */
@@ -81,6 +87,10 @@ export const CURSOR_MARGIN_NS = 30_000_000_000n;
 const DEPENDENCIES_ENTRIES_MAX = 100_000;
 const CURSOR_SAVE_INTERVAL_MS = 1000;
 const YIELD_EVERY_MESSAGES = 8;
+const STORE_POLL_ENVELOPES_MAX = 2000;
+const SEEN_HASHES_MAX = 50_000;
+/** The first store poll looks this far behind the newest relay time already seen. */
+const STORE_POLL_MARGIN_NS = 5_000_000_000n;
 
 const textEncoder = new TextEncoder();
 
@@ -97,6 +107,12 @@ export class ChannelSession {
   private cursorNs: bigint | undefined;
   private savedCursorNs: bigint | undefined;
   private cursorTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  /** Relay time the next store poll starts from; undefined until the first poll. */
+  private pollCursorNs: bigint | undefined;
+  private polling = false;
+  /** Envelope hashes already handed to the channel (the store poll skips them). */
+  private readonly seenHashes = new Map<string, true>();
   private closed = false;
 
   private constructor(
@@ -136,6 +152,7 @@ export class ChannelSession {
       const cursorTransport = trackCursor(transport, (message) => {
         options.onEnvelope?.(message);
         holder.session?.advanceCursor(message.storedAtNs);
+        holder.session?.rememberHash(message.hashHex);
       });
       const channel = new ReliableChannel({
         channelId: options.channel,
@@ -155,6 +172,11 @@ export class ChannelSession {
         channel.start();
         session.cursorTimer = setInterval(() => session.saveCursor(), CURSOR_SAVE_INTERVAL_MS);
         session.cursorTimer.unref();
+        const pollMs = options.storePollIntervalMs ?? 3000;
+        if (pollMs > 0) {
+          session.pollTimer = setInterval(() => void session.pollStore(), pollMs);
+          session.pollTimer.unref();
+        }
       }
       return session;
     } catch (error) {
@@ -213,6 +235,35 @@ export class ChannelSession {
     return receipts;
   }
 
+  /** One store poll: envelopes stored since the previous poll go through the channel (duplicates are filtered by SDS). */
+  private async pollStore(): Promise<void> {
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      // The first poll starts a little before the newest relay time seen (the catch-up covered the rest).
+      let since = this.pollCursorNs ?? (this.cursorNs !== undefined && this.cursorNs > STORE_POLL_MARGIN_NS ? this.cursorNs - STORE_POLL_MARGIN_NS : 0n);
+      const found = await this.transport.fetchSince(this.channel.contentTopic, since, { limit: STORE_POLL_ENVELOPES_MAX });
+      for (const message of found) {
+        if (this.closed) return;
+        if (message.storedAtNs >= since) since = message.storedAtNs + 1n;
+        if (this.seenHashes.has(message.hashHex)) continue;
+        this.advanceCursor(message.storedAtNs);
+        this.rememberHash(message.hashHex);
+        await this.channel.ingest(message);
+      }
+      this.pollCursorNs = since;
+    } catch {
+      // A failed poll is retried at the next interval; the relay client reports connection trouble.
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private rememberHash(hashHex: string): void {
+    this.seenHashes.set(hashHex, true);
+    while (this.seenHashes.size > SEEN_HASHES_MAX) this.seenHashes.delete(this.seenHashes.keys().next().value as string);
+  }
+
   private rememberDependencies(messageId: string, dependencies: string[]): void {
     this.dependencies.set(messageId, dependencies);
     while (this.dependencies.size > DEPENDENCIES_ENTRIES_MAX) this.dependencies.delete(this.dependencies.keys().next().value as string);
@@ -233,6 +284,7 @@ export class ChannelSession {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.cursorTimer) clearInterval(this.cursorTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
     try {
       await this.channel.stop();
       this.saveCursor();

@@ -119,3 +119,56 @@ export async function run(args: string[], options: { env?: NodeJS.ProcessEnv; in
   const status = await process_.exited;
   return { status, stdout: process_.stdout(), stderr: process_.stderr() };
 }
+
+/** Starts `sds relay` on a free port and resolves once it printed its URL. */
+export async function startRelay(extra: string[] = [], port?: number): Promise<{ process: SdsProcess; url: string; port: number }> {
+  const chosen = port ?? (await freePort());
+  const relay = sds(["relay", "--port", String(chosen), "--rate-limit", "0", ...extra], { stdin: "ignore" });
+  await relay.waitFor((lines) => lines.some((line) => line.startsWith("ws://")), 15_000);
+  return { process: relay, url: `ws://127.0.0.1:${chosen}`, port: chosen };
+}
+
+/** A parsed `listen --json` record. */
+export interface MessageRecord {
+  type: string;
+  id: string;
+  sender: string;
+  lamport: string | null;
+  dependencies: string[];
+  payload?: string;
+  payloadBase64?: string;
+}
+
+/** Parses NDJSON message records from stdout lines. */
+export function records(lines: string[]): MessageRecord[] {
+  return lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as MessageRecord).filter((record) => record.type === "message");
+}
+
+/**
+ * Checks one listener's stream: no duplicate ids, every dependency that is a known message was
+ * delivered before, and each sender's payloads (`<tag> <n>`) arrive in increasing order.
+ * Returns a list of problems (empty when all is well).
+ */
+export function causalProblems(stream: MessageRecord[]): string[] {
+  const problems: string[] = [];
+  const all = new Set(stream.map((record) => record.id));
+  const seen = new Set<string>();
+  const last = new Map<string, number>();
+  for (const record of stream) {
+    if (seen.has(record.id)) problems.push(`duplicate ${record.id}`);
+    for (const dependency of record.dependencies) if (all.has(dependency) && !seen.has(dependency)) problems.push(`${record.payload} delivered before its dependency ${dependency}`);
+    const match = /^(\S+) (\d+)$/.exec(record.payload ?? "");
+    if (match) {
+      const index = Number(match[2]);
+      if (index <= (last.get(match[1] as string) ?? 0)) problems.push(`${record.payload} out of order`);
+      last.set(match[1] as string, index);
+    }
+    seen.add(record.id);
+  }
+  return problems;
+}
+
+/** `count` lines `<tag> 1` … `<tag> count`. */
+export function numberedLines(tag: string, count: number): string {
+  return Array.from({ length: count }, (_, index) => `${tag} ${index + 1}\n`).join("");
+}
