@@ -1,15 +1,16 @@
 /**
  * Micro-benchmark: our BloomFilter (spec and nim dialects) against @waku/sds's BloomFilter,
  * default parameters (capacity 10,000, error rate 0.001, k 10), 64-hex-character ids.
- * Prints operations per second side by side. Run: `npx tsx bench/bloom.ts [ids]`.
+ * Prints operations per second side by side. Run: `node --import tsx bench/bloom.ts [ids]`.
  * Not part of the test suite: timings are noisy and machine-dependent.
  */
 import { BloomFilter as WakuBloomFilter } from "@waku/sds";
 import { hashN as wakuHashN } from "../node_modules/@waku/sds/dist/nim_hashn/nim_hashn.mjs";
 import { BloomFilter } from "../src/core/protocol/bloom/index.js";
 import { contentMessageId } from "../src/core/protocol/message-id.js";
+import { emitFigures, printTable } from "./lib.js";
 
-const idCount = Number(process.argv[2] ?? 10_000);
+const idCount = Number(process.argv[2] ?? process.env.BENCH_BLOOM_IDS ?? 10_000);
 const ids = Array.from({ length: idCount }, (_, index) => contentMessageId(new TextEncoder().encode(`message ${index}`)));
 const probes = Array.from({ length: idCount }, (_, index) => contentMessageId(new TextEncoder().encode(`probe ${index}`)));
 
@@ -48,7 +49,8 @@ function measure(count: number, body: (index: number) => void, minimumMs = 400):
   return (operations / elapsed) * 1000;
 }
 
-const rows: string[][] = [];
+const rows: Array<Record<string, string | number>> = [];
+const figures: Record<string, number> = {};
 for (const subject of subjects) {
   const filter = subject.make();
   measure(Math.min(idCount, 1000), (index) => filter.add(ids[index]!), 50); // warm-up
@@ -56,12 +58,12 @@ for (const subject of subjects) {
   const hitRate = measure(idCount, (index) => void filter.has(ids[index]!));
   const missRate = measure(idCount, (index) => void filter.has(probes[index]!));
   const serializeRate = measure(10, () => void filter.bytes(), 200);
-  rows.push([subject.name, addRate, hitRate, missRate, serializeRate].map((value) => (typeof value === "number" ? Math.round(value).toLocaleString("en-US") : value)));
+  rows.push({ filter: subject.name, "add/s": addRate, "has (hit)/s": hitRate, "has (miss)/s": missRate, "toBytes/s": serializeRate });
+  const key = subject.name.startsWith("@waku") ? "waku" : subject.name.includes("(nim)") ? "oursNim" : "oursSpec";
+  Object.assign(figures, { [`${key}.addPerSecond`]: addRate, [`${key}.hitPerSecond`]: hitRate, [`${key}.missPerSecond`]: missRate, [`${key}.toBytesPerSecond`]: serializeRate });
 }
-
-const header = ["filter", "add/s", "has (hit)/s", "has (miss)/s", "toBytes/s"];
-const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ");
-console.log(`${idCount} ids of 64 hex characters, capacity 10000, error rate 0.001 (k 10, 150000 bits)`);
-console.log(line(header));
-for (const row of rows) console.log(line(row));
+printTable(`${idCount} ids of 64 hex characters, capacity 10000, error rate 0.001 (k 10, 150000 bits)`, rows);
+for (const operation of ["add", "hit", "miss", "toBytes"]) {
+  figures[`oursSpecOverWaku.${operation}`] = figures[`oursSpec.${operation}PerSecond`]! / figures[`waku.${operation}PerSecond`]!;
+}
+emitFigures("bloom", figures);
