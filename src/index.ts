@@ -32,3 +32,10 @@ export { contentMessageId, uniqueMessageId } from "./core/protocol/message-id.js
 export * from "./core/channel/index.js";
 // Relay: envelope codec and hash, frame protocol, server, reconnecting client, in-memory hub (docs/relay-protocol.md)
 export * from "./core/relay/index.js";
+// The SDS engine and the ReliabilityManager (docs/engine.md)
+export { ReliabilityManager } from "./core/reliability-manager.js";
+export type { ReliabilityManagerOptions, PersistencePolicy, SendResult, ReceiveResult, TickResult, BatchOperation, BatchResult } from "./core/reliability-manager.js";
+export { resolveConfig, defaultConfig, SPEC_DEFAULTS, NIM_DEFAULTS, type SdsConfig, type MessageIdMode } from "./core/protocol/config.js";
+export { getDialect, isDialectName, clampLamport, type Dialect } from "./core/protocol/dialect.js";
+export type { Delivered, EngineEvent, EngineEventType, BufferName, ReceivedKind } from "./core/protocol/engine/index.js";
+export * as engine from "./core/protocol/engine/index.js";
