@@ -39,3 +39,13 @@ export { resolveConfig, defaultConfig, SPEC_DEFAULTS, NIM_DEFAULTS, type SdsConf
 export { getDialect, isDialectName, clampLamport, type Dialect } from "./core/protocol/dialect.js";
 export type { Delivered, EngineEvent, EngineEventType, BufferName, ReceivedKind } from "./core/protocol/engine/index.js";
 export * as engine from "./core/protocol/engine/index.js";
+// Durable channel state: SQLite and memory stores, fault injection, inspection and repair (docs/store.md)
+export {
+  MemoryPersistence, SqlitePersistence, openStore, FaultyPersistence, seededRandom, inspectDatabase, repairDatabase, CATEGORY,
+  STORE_USER_VERSION, CHANNEL_META_SCHEMA_VERSION, encodeChannelMeta, decodeChannelMeta, encodeChannelData, decodeChannelData,
+  encodeHistoryUpdate, decodeHistoryUpdate, key, keyPart, toKey, prefixRange,
+} from "./core/store/index.js";
+export type {
+  SqliteStoreOptions, SynchronousMode, FaultPlan, FaultOutcome, PersistenceOp, InjectedFault, InspectReport, InspectOptions,
+  InspectCheck, ChannelSummary, RepairResult, RepairChange, SnapshotLimits, KeyRange,
+} from "./core/store/index.js";
