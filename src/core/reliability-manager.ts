@@ -306,6 +306,20 @@ export class ReliabilityManager extends EventEmitter {
     });
   }
 
+  /**
+   * Records the retrieval hint (the relay's envelope hash, say) of a message in `channelId`'s
+   * history, typically one of our own once the relay confirmed storing it: causal histories
+   * sent afterwards carry it, so peers that missed the message can fetch it by hash. Committed
+   * under the manager's policy before it resolves, and restored after a restart. An unknown id
+   * changes nothing.
+   * @throws SdsError `E_INPUT_INVALID` for an empty hint or one above 1024 bytes.
+   */
+  setRetrievalHint(channelId: string, messageId: string, hint: Uint8Array): Promise<void> {
+    return this.exclusive(async () => {
+      await this.runOne(channelId, (state, context) => engine.setRetrievalHint(state, context, messageId, hint));
+    });
+  }
+
   /** Forgets a channel here and in the store (a store failure throws; memory is then kept). */
   removeChannel(channelId: string): Promise<void> {
     return this.exclusive(async () => {

@@ -105,6 +105,26 @@ export class LocalHistory {
     return evicted;
   }
 
+  /**
+   * Replaces the causal-history entry of a held record (e.g. to add its retrieval hint).
+   * Entries are shared immutable objects (the codec caches their bytes by identity), so pass a
+   * NEW object; the encoded log is re-encoded from that record on. Returns `false` if not held.
+   */
+  replaceEntry(messageId: string, entry: HistoryEntry): boolean {
+    const record = this.byId.get(messageId);
+    if (record === undefined) return false;
+    record.entry = entry;
+    let low = this.head;
+    let high = this.records.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareRecords(this.records[middle]!, record) < 0) low = middle + 1;
+      else high = middle;
+    }
+    this.invalidateFrom(low);
+    return true;
+  }
+
   /** The entries of the `count` most recent records, oldest first (the causal history to attach). */
   recentEntries(count: number): HistoryEntry[] {
     const start = Math.max(this.head, this.records.length - count);

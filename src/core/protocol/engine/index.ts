@@ -13,6 +13,7 @@ import type { RepairBudget } from "./repair.js";
 import { sendContent, sendEphemeral, sendSync, type SentMessage } from "./send.js";
 import type { ChannelState, EngineContext } from "./state.js";
 import { markDependenciesMet as markMet, tickChannel } from "./tick.js";
+import { setRetrievalHint as setHint } from "./hints.js";
 
 export { Effects, Operation } from "./operation.js";
 export type { Delivered, EngineEvent, EngineEventType, BufferName } from "./events.js";
@@ -23,6 +24,7 @@ export { createChannel, restoreChannel, type ChannelState, type EngineContext, t
 export { LocalHistory, compareRecords, type HistoryRecord } from "./history.js";
 export { DeltaBuilder, KeyedChanges } from "./delta.js";
 export { decodeWire, encodeWire } from "./ports.js";
+export { RETRIEVAL_HINT_BYTES_MAX } from "./hints.js";
 
 /** What an operation returns: its own value, its effects, and the delta to commit first. */
 export interface OperationResult<T> {
@@ -70,4 +72,12 @@ export function tick(state: ChannelState, context: EngineContext, budget: Repair
 /** Declares messages retrieved by the application: dependants waiting on them are delivered. */
 export function markDependenciesMet(state: ChannelState, context: EngineContext, messageIds: readonly string[]): OperationResult<void> {
   return run(state, context, (operation) => markMet(operation, messageIds));
+}
+
+/**
+ * Records the retrieval hint (e.g. relay envelope hash) of a message in history or the incoming
+ * buffer, so causal histories we send carry it. `value` is `true` when something changed.
+ */
+export function setRetrievalHint(state: ChannelState, context: EngineContext, messageId: string, hint: Uint8Array): OperationResult<boolean> {
+  return run(state, context, (operation) => setHint(operation, messageId, hint));
 }
