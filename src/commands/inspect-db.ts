@@ -7,7 +7,8 @@
  */
 import { Args, Flags } from "@oclif/core";
 import { resolveDataDir, resolveIdentity } from "../app/paths.js";
-import { renderTable } from "../app/table.js";
+import type { renderTable } from "../app/table.js";
+import { assert } from "../core/assert.js";
 import { BaseCommand, ExitWith, jsonReplacer } from "../cli/base-command.js";
 import { EXIT } from "../cli/exit-codes.js";
 import { asFlag } from "../cli/flags.js";
@@ -78,6 +79,7 @@ Exit status 4 when a check fails (after --repair: when one still fails).`;
     if (this.jsonMode) {
       this.out(JSON.stringify(repair ? { ...report, repair: { backupPath: repair.backupPath, changes: repair.changes } } : report, jsonReplacer));
     } else {
+      this.tableRenderer = (await import("../app/table.js")).renderTable;
       if (repair) this.renderRepair(repair);
       this.render(report);
     }
@@ -87,8 +89,12 @@ Exit status 4 when a check fails (after --repair: when one still fails).`;
     }
   }
 
+  /** Loaded in run() only when tables are drawn: cli-table3 would cost every command's start-up. */
+  private tableRenderer: typeof renderTable | undefined;
+
   private table(head: string[], rows: Array<Array<string | number | undefined>>, title?: string): void {
-    this.out(renderTable(head, rows, { color: this.colors.out.red("x") !== "x", ...(title ? { title } : {}) }));
+    assert(this.tableRenderer !== undefined, "inspect-db: the table renderer is loaded before rendering");
+    this.out(this.tableRenderer(head, rows, { color: this.colors.out.red("x") !== "x", ...(title ? { title } : {}) }));
   }
 
   private renderRepair(repair: RepairResult): void {
