@@ -1,0 +1,175 @@
+/**
+ * End to end through real processes: lines written into `sds send NAME --relay URL --as alice`
+ * travel through `sds relay` to `sds listen NAME --relay URL --as bob --json`, next to a bare
+ * WebSocket pipe of the same lines (sender process → `ws` broadcast server process → receiver
+ * process, nothing else: no SDS, no store, no acks). This process writes every line (stamped
+ * with its own clock) and reads every delivered line, so one clock measures the latency.
+ *
+ * Two phases per pipe: throughput (as fast as the stdin pipe takes lines; latency there is
+ * queueing under saturation) and paced latency (a fixed rate well below capacity).
+ *
+ *   npm run build && node --import tsx bench/e2e.ts
+ *     [BENCH_E2E_MESSAGES=2000] [BENCH_E2E_PACED_MESSAGES=1000] [BENCH_E2E_PACED_RATE=200]
+ *     [BENCH_E2E_TIMEOUT_S=180] (a pass that times out reports what arrived, complete 0)
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { emitFigures, percentile, printTable } from "./lib.js";
+
+const bin = fileURLToPath(new URL("../bin/run.js", import.meta.url));
+const root = fileURLToPath(new URL("..", import.meta.url));
+const MESSAGES = Number(process.env.BENCH_E2E_MESSAGES ?? 2_000);
+const PACED_MESSAGES = Number(process.env.BENCH_E2E_PACED_MESSAGES ?? 1_000);
+const PACED_RATE = Number(process.env.BENCH_E2E_PACED_RATE ?? 200);
+const DEADLINE_MS = Number(process.env.BENCH_E2E_TIMEOUT_S ?? 180) * 1000;
+const CHANNEL = "bench-e2e";
+
+const BARE_SERVER = `import { WebSocketServer } from "ws";
+const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false });
+wss.on("listening", () => console.log("ws://127.0.0.1:" + wss.address().port));
+wss.on("connection", (ws) => ws.on("message", (data, isBinary) => {
+  for (const other of wss.clients) if (other !== ws && other.readyState === 1) other.send(data, { binary: isBinary });
+}));`;
+const BARE_SENDER = `import { WebSocket } from "ws"; import { createInterface } from "node:readline";
+const ws = new WebSocket(process.argv[1], { perMessageDeflate: false });
+ws.on("open", () => {
+  process.stderr.write("ready\\n");
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", (line) => ws.send(line));
+  lines.on("close", () => { const wait = () => ws.bufferedAmount === 0 ? ws.close() : setTimeout(wait, 5); wait(); });
+});`;
+const BARE_RECEIVER = `import { WebSocket } from "ws";
+const ws = new WebSocket(process.argv[1], { perMessageDeflate: false });
+let left = Number(process.argv[2]);
+ws.on("open", () => process.stderr.write("ready\\n"));
+ws.on("message", (data) => { process.stdout.write(data.toString() + "\\n"); if (--left === 0) { ws.close(); process.stdout.end(); } });`;
+
+type Kind = "sds" | "bare";
+interface Outcome { received: number; complete: boolean; messagesPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; senderExitedByItself: boolean }
+
+const firstLine = (stream: NodeJS.ReadableStream, match: (line: string) => boolean = () => true) =>
+  new Promise<string>((resolve) => {
+    const lines = createInterface({ input: stream });
+    lines.on("line", (line) => {
+      if (match(line)) {
+        lines.close();
+        resolve(line);
+      }
+    });
+  });
+
+function node(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(process.execPath, args, { cwd: root, env, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+function moduleScript(source: string, ...args: string[]): string[] {
+  return ["--input-type=module", "-e", source, ...args];
+}
+
+const exited = (child: ChildProcess, ms: number) =>
+  new Promise<boolean>((resolve) => {
+    if (child.exitCode !== null) return resolve(true);
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+
+/** One pass of `count` lines through a fresh pipe of the given kind; `rate` 0 = unpaced. */
+async function pass(kind: Kind, count: number, rate: number): Promise<Outcome> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sds-bench-e2e-"));
+  const env = { ...process.env, SDS_DATA_DIR: dataDir, NO_COLOR: "1" };
+  const children: ChildProcess[] = [];
+  try {
+    const server = node(kind === "sds" ? [bin, "relay", "--port", "0", "--rate-limit", "0", "-q"] : moduleScript(BARE_SERVER), env);
+    children.push(server);
+    const url = await firstLine(server.stdout!);
+    const receiver = node(kind === "sds" ? [bin, "listen", CHANNEL, "--relay", url, "--as", "bob", "--count", String(count), "--json"] : moduleScript(BARE_RECEIVER, url, String(count)), env);
+    children.push(receiver);
+    await firstLine(receiver.stderr!, (line) => (kind === "sds" ? line.startsWith("listening on") : line === "ready"));
+    const sender = node(kind === "sds" ? [bin, "send", CHANNEL, "--relay", url, "--as", "alice"] : moduleScript(BARE_SENDER, url), env);
+    children.push(sender);
+    await firstLine(sender.stderr!, (line) => (kind === "sds" ? line.startsWith("sending on") : line === "ready"));
+    sender.stderr!.resume();
+    receiver.stderr!.resume();
+
+    const sentAt = new Float64Array(count);
+    const latencies: number[] = [];
+    let lastReceipt = 0;
+    const received = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        process.stderr.write(`e2e ${kind}: only ${latencies.length}/${count} lines after ${DEADLINE_MS} ms\n`);
+        resolve();
+      }, DEADLINE_MS);
+      const lines = createInterface({ input: receiver.stdout! });
+      lines.on("line", (line) => {
+        const now = performance.now();
+        const text = kind === "sds" ? (JSON.parse(line) as { payload: string }).payload : line;
+        const index = Number(text.slice(0, text.indexOf(" ")));
+        latencies.push(now - sentAt[index]!);
+        lastReceipt = now;
+        if (latencies.length === count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const start = performance.now();
+    const filler = "x".repeat(40);
+    for (let index = 0; index < count; index++) {
+      if (rate > 0) {
+        const due = start + (index * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      sentAt[index] = performance.now();
+      if (!sender.stdin!.write(`${index} ${filler}\n`)) await new Promise((resolve) => sender.stdin!.once("drain", resolve));
+    }
+    sender.stdin!.end();
+    await received;
+    const senderExitedByItself = await exited(sender, 15_000);
+    if (latencies.length === 0) latencies.push(Number.NaN);
+    return {
+      received: latencies.length, complete: latencies.length === count,
+      messagesPerSecond: latencies.length / ((lastReceipt - start) / 1000),
+      p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: percentile(latencies, 100), senderExitedByItself,
+    };
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const results: Record<string, Outcome> = {};
+for (const kind of ["bare", "sds"] as const) {
+  results[`${kind}Throughput`] = await pass(kind, MESSAGES, 0);
+  results[`${kind}Paced`] = await pass(kind, PACED_MESSAGES, PACED_RATE);
+}
+const row = (name: string, outcome: Outcome) => ({
+  pipe: name, "msgs/s": outcome.messagesPerSecond, "p50 ms": outcome.p50Ms, "p99 ms": outcome.p99Ms, "max ms": outcome.maxMs,
+  received: outcome.received, "sender exited": outcome.senderExitedByItself ? "yes" : "no (killed)",
+});
+printTable(`end to end, ${MESSAGES} lines as fast as possible`, [
+  row("bare ws pipe", results.bareThroughput!), row("sds send | relay | listen", results.sdsThroughput!),
+]);
+printTable(`end to end, ${PACED_MESSAGES} lines paced at ${PACED_RATE}/s`, [
+  row("bare ws pipe", results.barePaced!), row("sds send | relay | listen", results.sdsPaced!),
+]);
+const figure = (outcome: Outcome) => ({ ...outcome, complete: outcome.complete ? 1 : 0, senderExitedByItself: outcome.senderExitedByItself ? 1 : 0 });
+emitFigures("e2e", {
+  messages: MESSAGES,
+  pacedMessages: PACED_MESSAGES,
+  pacedRate: PACED_RATE,
+  bare: { throughput: figure(results.bareThroughput!), paced: figure(results.barePaced!) },
+  sds: { throughput: figure(results.sdsThroughput!), paced: figure(results.sdsPaced!) },
+  /** How many times slower than the bare pipe (target ≤ 3). */
+  throughputSlowdown: results.bareThroughput!.messagesPerSecond / results.sdsThroughput!.messagesPerSecond,
+  pacedP50Slowdown: results.sdsPaced!.p50Ms / results.barePaced!.p50Ms,
+  pacedP99Slowdown: results.sdsPaced!.p99Ms / results.barePaced!.p99Ms,
+});
+process.exit(0);
