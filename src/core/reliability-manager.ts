@@ -19,7 +19,7 @@ import type { DialectName } from "./protocol/types.js";
 import type { Persistence } from "./store/contract.js";
 
 export type { PersistencePolicy } from "./manager/committer.js";
-export type { ReceiveResult, SendResult, TickResult } from "./manager/results.js";
+export type { ReceiveResult, SendResult, TickPublish, TickResult } from "./manager/results.js";
 
 /** One operation of {@link ReliabilityManager.batch}. */
 export type BatchOperation =
@@ -287,7 +287,11 @@ export class ReliabilityManager extends EventEmitter {
       const result = emptyTickResult();
       for (const operation of operations) {
         const effects = operation.effects;
-        result.wire.push(...effects.publish);
+        const channelId = operation.state.channelId;
+        for (const wire of effects.publish) {
+          result.wire.push(wire);
+          result.publish.push({ channelId, wire });
+        }
         result.delivered.push(...effects.delivered);
         result.lost.push(...effects.lost);
         result.acknowledged.push(...effects.acknowledged);

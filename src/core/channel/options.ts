@@ -22,7 +22,11 @@ export interface ReliabilityEngine {
     wire: Uint8Array,
     options?: { retrievalHint?: Uint8Array; channelId?: string },
   ): Promise<{ channelId: string; messageId: string; duplicate: boolean; ignored?: boolean; delivered: Delivered[]; missing: HistoryEntry[]; acknowledged: string[] }>;
-  tick(): Promise<{ wire: Uint8Array[]; delivered: Delivered[]; lost: HistoryEntry[]; acknowledged: string[]; undelivered: string[] }>;
+  /**
+   * Periodic duties of every channel of the engine. `publish` (optional for older engines)
+   * names each wire's channel; without it the channel decodes each wire to find out.
+   */
+  tick(): Promise<{ wire: Uint8Array[]; publish?: Array<{ channelId: string; wire: Uint8Array }>; delivered: Delivered[]; lost: HistoryEntry[]; acknowledged: string[]; undelivered: string[] }>;
   /**
    * Records the retrieval hint (envelope hash) of one of our own messages, so later causal
    * histories carry it and peers that missed the message can fetch it from the store.

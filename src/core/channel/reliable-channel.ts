@@ -242,8 +242,8 @@ export class ReliableChannel {
   async tick(): Promise<void> {
     try {
       const result = await this.inLane(() => this.engine.tick());
-      for (const wire of result.wire) {
-        if (!this.ownsWire(wire)) continue;
+      const ours = result.publish !== undefined ? result.publish.filter((item) => item.channelId === this.channelId).map((item) => item.wire) : result.wire.filter((wire) => this.ownsWire(wire));
+      for (const wire of ours) {
         const messageId = this.outgoing.messageOf(wire);
         // a first transmission still waiting for budget, or a publish not yet confirmed, is not stacked up again
         if (messageId !== undefined && this.outgoing.busy(messageId)) continue;
@@ -297,7 +297,7 @@ export class ReliableChannel {
     if (result.missing.length > 0) this.catchUp.reportMissing(result.missing, message);
   }
 
-  /** True unless `wire` decodes as another channel's message (an engine ticks all its channels). */
+  /** For engines whose tick does not name channels: true unless `wire` decodes as another channel's message. */
   private ownsWire(wire: Uint8Array): boolean {
     try {
       return decodeMessage(wire, { dialect: this.engine.dialect?.name ?? "auto", limits: { wireBytesMax: Math.max(wire.length, 1) } }).channelId === this.channelId;

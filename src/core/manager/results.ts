@@ -30,10 +30,18 @@ export interface ReceiveResult {
   acknowledged: string[];
 }
 
+/** One wire message a tick asks to publish, and its channel. */
+export interface TickPublish {
+  channelId: string;
+  wire: Uint8Array;
+}
+
 /** What one `tick` did, across all channels. */
 export interface TickResult {
-  /** Bytes to publish: resends, sync messages, repair rebroadcasts. */
+  /** Bytes to publish: resends, sync messages, repair rebroadcasts (every channel, in order). */
   wire: Uint8Array[];
+  /** The same bytes as `wire`, in the same order, each with the channel it belongs to. */
+  publish: TickPublish[];
   /** Messages delivered (after a lost-dependency timeout, or buffered ones made ready). */
   delivered: Delivered[];
   /** Dependencies given up on. */
@@ -47,7 +55,7 @@ export interface TickResult {
 
 /** An empty tick result to fill. */
 export function emptyTickResult(): TickResult {
-  return { wire: [], delivered: [], lost: [], acknowledged: [], undelivered: [], events: [] };
+  return { wire: [], publish: [], delivered: [], lost: [], acknowledged: [], undelivered: [], events: [] };
 }
 
 /** The public receive result of an engine receive. */
