@@ -14,7 +14,7 @@
  */
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Plugin } from "@oclif/core";
 
 /** The package root: the directory holding package.json, one level above scripts/. */
@@ -37,7 +37,7 @@ const plugin = new Plugin({ root, pjson, isRoot: true, type: "core", ignoreManif
 await plugin.load();
 
 const commandIds = Object.keys(plugin.manifest.commands);
-const expectedIds = Object.keys((await import(join(root, "dist", "commands.js"))).COMMANDS);
+const expectedIds = Object.keys((await import(pathToFileURL(join(root, "dist", "commands.js")).href)).COMMANDS);
 const missing = expectedIds.filter((id) => !commandIds.includes(id));
 if (missing.length > 0) throw new Error(`manifest: commands missing from the manifest: ${missing.join(", ")}`);
 

@@ -1,0 +1,81 @@
+/**
+ * Start-up cost guards (issue 7). oclif imports the whole command map (src/commands.ts) to run any
+ * one command, so whatever a command module imports at top level is paid by every `sds` call:
+ * heavy packages must be loaded inside run(). The build writes oclif.manifest.json so --version
+ * and --help need no command module at all; the manifest must describe every command.
+ * Timing itself is measured by bench/startup.ts, not asserted here (machines are noisy).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { COMMANDS } from "../../src/commands.js";
+import { RELAY_COMMAND_PORT_DEFAULT } from "../../src/commands/relay.js";
+import { DEFAULT_RELAY_PORT } from "../../src/core/relay/server.js";
+
+const root = resolve(import.meta.dirname, "../..");
+/** Packages that cost tens to hundreds of milliseconds to import. */
+const HEAVY_PACKAGES = ["ws", "better-sqlite3", "ora", "cli-table3"];
+
+/** Static value imports of a TypeScript module (`import type` and `await import()` excluded). */
+function valueImports(file: string): string[] {
+  const source = readFileSync(file, "utf8");
+  const specifiers: string[] = [];
+  for (const match of source.matchAll(/^(?:import|export)\s+(type\s+)?(?:[^;"]*?\sfrom\s+)?"([^"]+)";/gm)) {
+    if (match[1] === undefined && match[2] !== undefined) specifiers.push(match[2]);
+  }
+  return specifiers;
+}
+
+/** Every package reachable through static value imports from `entry`, with the chain that reaches it. */
+function reachablePackages(entry: string): Map<string, string[]> {
+  const packages = new Map<string, string[]>();
+  const seen = new Set<string>();
+  const visit = (file: string, chain: string[]): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const specifier of valueImports(file)) {
+      if (specifier.startsWith(".")) visit(resolve(dirname(file), specifier.replace(/\.js$/, ".ts")), [...chain, relative(root, file)]);
+      else if (!specifier.startsWith("node:") && !packages.has(specifier)) packages.set(specifier, [...chain, relative(root, file)]);
+    }
+  };
+  visit(join(root, "src/commands.ts"), []);
+  return packages;
+}
+
+describe("command map start-up", () => {
+  it("loads no heavy package at import time (they load inside run())", () => {
+    const packages = reachablePackages(join(root, "src/commands.ts"));
+    expect(packages.has("@oclif/core")).toBe(true); // the walk does follow the imports
+    const heavy = HEAVY_PACKAGES.filter((name) => packages.has(name)).map((name) => `${name} via ${packages.get(name)?.join(" -> ")}`);
+    expect(heavy).toEqual([]);
+  });
+
+  it("the relay command's default port is the relay server's", () => {
+    expect(RELAY_COMMAND_PORT_DEFAULT).toBe(DEFAULT_RELAY_PORT);
+  });
+});
+
+describe("scripts/manifest.js", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sds-manifest-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("describes every command of the map with its flags, at the package version", () => {
+    if (!existsSync(join(root, "dist", "commands.js"))) spawnSync("npx", ["tsc", "-b"], { cwd: root, stdio: "inherit" });
+    const out = join(dir, "manifest.json");
+    const result = spawnSync(process.execPath, [join(root, "scripts/manifest.js"), "--out", out], { cwd: root, encoding: "utf8" });
+    expect(result.stderr).toContain("commands");
+    expect(result.status).toBe(0);
+    const manifest = JSON.parse(readFileSync(out, "utf8")) as { version: string; commands: Record<string, { flags: Record<string, unknown>; args: Record<string, unknown> }> };
+    const pjson = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+    expect(manifest.version).toBe(pjson.version);
+    expect(Object.keys(manifest.commands).sort()).toEqual(Object.keys(COMMANDS).sort());
+    for (const [id, command] of Object.entries(COMMANDS)) {
+      const cached = manifest.commands[id];
+      expect(cached, id).toBeDefined();
+      for (const flag of Object.keys(command.flags ?? {})) expect(cached?.flags, `${id} --${flag}`).toHaveProperty([flag]);
+      for (const arg of Object.keys(command.args ?? {})) expect(cached?.args, `${id} ${arg}`).toHaveProperty([arg]);
+    }
+  });
+});
