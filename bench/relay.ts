@@ -20,7 +20,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const TOPIC = "/sds/1/bench/proto";
 const PAYLOAD_BYTES = 200;
 const DELIVERIES_PER_CASE = Number(process.env.BENCH_DELIVERIES ?? 50_000);
-const IDLE_CONNECTIONS = 300;
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1_000);
 
 const BARE = `import { WebSocketServer } from "ws";
 const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false });
@@ -94,7 +94,12 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number): Promise
 
 async function memoryPerConnection(kind: Kind): Promise<number> {
   const { child, url } = await startServer(kind);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // A warm-up round of connections first, so start-up garbage and lazily loaded code are not
+  // counted (without it the first measurement can come out negative).
+  const warmUp = [];
+  for (let index = 0; index < 50; index++) warmUp.push(await open(url));
+  for (const ws of warmUp) ws.terminate();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   const before = rssBytes(child.pid!);
   const sockets = [];
   for (let index = 0; index < IDLE_CONNECTIONS; index++) sockets.push(await open(url));
