@@ -14,7 +14,7 @@ import { formatNumber, median, printTable } from "./lib.js";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const rootDir = fileURLToPath(new URL("..", import.meta.url));
-const NOT_BENCHMARKS = new Set(["run.ts", "lib.ts"]);
+const NOT_BENCHMARKS = new Set(["run.ts", "lib.ts", "report.ts"]);
 
 interface Options { names: string[]; repeats: number }
 
