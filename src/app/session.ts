@@ -86,7 +86,6 @@ export const CURSOR_MARGIN_NS = 30_000_000_000n;
 /** Causal histories remembered for messages received but not yet delivered. */
 const DEPENDENCIES_ENTRIES_MAX = 100_000;
 const CURSOR_SAVE_INTERVAL_MS = 1000;
-const YIELD_EVERY_MESSAGES = 8;
 const STORE_POLL_ENVELOPES_MAX = 2000;
 const SEEN_HASHES_MAX = 50_000;
 /** The first store poll looks this far behind the newest relay time already seen. */
@@ -219,20 +218,11 @@ export class ChannelSession {
   }
 
   /**
-   * Sends many payloads. Uses the channel's batch send (one group commit) when it has one,
-   * else sends them one by one in order.
+   * Sends many payloads with ONE group commit (the manager's `sendMany` through the channel's
+   * `sendMany`): nothing is published before the whole batch is durable.
    */
-  async sendBatch(payloads: readonly Uint8Array[]): Promise<SendReceipt[]> {
-    const batch = (this.channel as unknown as { sendMany?: (payloads: readonly Uint8Array[]) => Promise<SendReceipt[]> }).sendMany;
-    if (typeof batch === "function") return batch.call(this.channel, payloads);
-    const receipts: SendReceipt[] = [];
-    for (const payload of payloads) {
-      receipts.push(await this.channel.send(payload));
-      // Engine operations complete in microtasks (SQLite is synchronous): yield to the event
-      // loop now and then so relay acknowledgements and signals are serviced during bulk sends.
-      if (receipts.length % YIELD_EVERY_MESSAGES === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
-    return receipts;
+  sendBatch(payloads: readonly Uint8Array[]): Promise<SendReceipt[]> {
+    return this.channel.sendMany(payloads);
   }
 
   /** One store poll: envelopes stored since the previous poll go through the channel (duplicates are filtered by SDS). */
@@ -340,6 +330,7 @@ function observeEngine(manager: ReliabilityManager, remember: (messageId: string
   return {
     dialect: manager.dialect,
     send: (channelId, payload, options) => manager.send(channelId, payload, options),
+    sendMany: (channelId, payloads) => manager.sendMany(channelId, payloads),
     receive: async (wire, options) => {
       try {
         const message = decodeMessage(wire, { dialect: manager.dialect.name, limits: { wireBytesMax: manager.config.wireBytesMax } });

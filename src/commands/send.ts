@@ -54,7 +54,7 @@ export default class Send extends BaseCommand<typeof Send> {
     base64: Flags.boolean({ description: "One base64-encoded message per line.", exclusive: ["null", "binary"] }),
     "wait-acks": Flags.boolean({ description: "Wait until peers acknowledged every message (SDS), not only the relay." }),
     timeout: Flags.integer({ description: "Seconds to wait for confirmations after the input ended (0 = forever; default 60 with --wait-acks).", min: 0 }),
-    batch: Flags.integer({ description: "Messages per group commit.", min: 1, max: 10_000, default: 256 }),
+    batch: Flags.integer({ description: "Messages per group commit (one transaction each).", min: 1, max: 10_000, default: 64 }),
     "max-bytes": Flags.integer({ description: "Largest message accepted from the input, bytes.", min: 1, default: INPUT_MESSAGE_BYTES_MAX_DEFAULT }),
   };
 
