@@ -1,0 +1,35 @@
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ChannelSession } from "../../src/app/session.js";
+import type { DeliveredView } from "../../src/app/render.js";
+import { MemoryHub } from "../../src/core/relay/memory-hub.js";
+import { tempDir } from "../e2e/harness.js";
+
+describe("ChannelSession", () => {
+  const dir = tempDir("sds-session-");
+  afterAll(() => dir.cleanup());
+
+  it("delivers with dependencies, keeps the participant id, refuses a dialect change and a second writer", async () => {
+    const hub = new MemoryHub();
+    const open = (identity: string, extra: { dialect?: "spec" | "nim" } = {}) =>
+      ChannelSession.open({ channel: "t", identity, dbPath: join(dir.path, `${identity}.db`), transport: hub.connect(), receive: true, storePollIntervalMs: 0, ...extra });
+    const alice = await open("alice");
+    const bob = await open("bob");
+    const got: DeliveredView[] = [];
+    bob.onMessage((message) => got.push(message));
+    await alice.send(new TextEncoder().encode("one"));
+    await alice.send(new TextEncoder().encode("two"));
+    for (let tries = 0; tries < 100 && got.length < 2; tries += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(got.map((message) => new TextDecoder().decode(message.payload))).toEqual(["one", "two"]);
+    expect(got[1]?.dependencies).toContain(got[0]?.id);
+    expect(got[0]?.sender).toBe(alice.participantId);
+    await expect(open("alice")).rejects.toMatchObject({ code: "E_STORE_LOCKED" });
+    const aliceId = alice.participantId;
+    await alice.close();
+    await expect(open("alice", { dialect: "nim" })).rejects.toMatchObject({ code: "E_CONFIG_INVALID" });
+    const again = await open("alice");
+    expect(again.participantId).toBe(aliceId);
+    await again.close();
+    await bob.close();
+  });
+});
