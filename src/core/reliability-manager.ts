@@ -48,6 +48,12 @@ export interface ReliabilityManagerOptions {
   policy?: PersistencePolicy;
   /** Custom message-id generation (default from `config.messageIdMode`). */
   messageId?: (payload: Uint8Array, nowMs: number) => string;
+  /**
+   * Per channel, bytes of original wire messages kept so SDS-R answers re-publish them exactly
+   * (default 8 MiB ≈ the last 440 spec-dialect messages; 0 = off: answers are re-encoded without
+   * the sender's bloom filter). Memory only; not persisted.
+   */
+  wireCacheBytesMax?: number;
 }
 
 /** The SDS engine for one participant and all its channels. */
@@ -60,6 +66,7 @@ export class ReliabilityManager extends EventEmitter {
   private readonly persistence: Persistence | undefined;
   private readonly committer: Committer;
   private readonly makeId: (payload: Uint8Array, nowMs: number) => string;
+  private readonly wireCacheBytesMax: number | undefined;
   private readonly channels = new Map<string, ChannelState>();
   private queue: Promise<unknown> = Promise.resolve();
   private hydrated = false;
@@ -79,6 +86,10 @@ export class ReliabilityManager extends EventEmitter {
     this.persistence = options.persistence;
     this.committer = new Committer(options.persistence, options.policy ?? "write-before-release");
     this.makeId = options.messageId ?? this.defaultMessageId();
+    if (options.wireCacheBytesMax !== undefined && !(Number.isSafeInteger(options.wireCacheBytesMax) && options.wireCacheBytesMax >= 0)) {
+      throw new SdsError("E_CONFIG_INVALID", "wireCacheBytesMax must be a non-negative integer (bytes)", { field: "wireCacheBytesMax" });
+    }
+    this.wireCacheBytesMax = options.wireCacheBytesMax;
   }
 
   private defaultMessageId(): (payload: Uint8Array, nowMs: number) => string {
@@ -105,6 +116,7 @@ export class ReliabilityManager extends EventEmitter {
       nowMs,
       random: this.random,
       makeMessageId: (payload) => this.makeId(payload, nowMs),
+      ...(this.wireCacheBytesMax === undefined ? {} : { wireCacheBytesMax: this.wireCacheBytesMax }),
     };
   }
 
@@ -187,7 +199,7 @@ export class ReliabilityManager extends EventEmitter {
       if (options.channelId !== undefined && message.channelId !== options.channelId) {
         return { channelId: message.channelId, messageId: message.messageId, kind: "content", duplicate: false, ignored: true, delivered: [], missing: [], acknowledged: [] };
       }
-      const result = await this.runOne(message.channelId, (state, context) => engine.receive(state, context, message, options.retrievalHint));
+      const result = await this.runOne(message.channelId, (state, context) => engine.receive(state, context, message, options.retrievalHint, wire));
       return toReceiveResult(message.channelId, result);
     });
   }
@@ -212,7 +224,7 @@ export class ReliabilityManager extends EventEmitter {
             throw error;
           }
           const state = await this.channel(message.channelId, context);
-          const result = engine.receive(state, context, message);
+          const result = engine.receive(state, context, message, undefined, wire);
           operations.push(result.operation);
           pending.push({ channelId: message.channelId, result });
         }
@@ -247,7 +259,7 @@ export class ReliabilityManager extends EventEmitter {
             } else if (item.op === "receive") {
               const message = engine.decodeWire(item.wire, this.dialect.name, this.config);
               const state = await this.channel(message.channelId, context);
-              const result = engine.receive(state, context, message, item.retrievalHint);
+              const result = engine.receive(state, context, message, item.retrievalHint, item.wire);
               done.push(result.operation);
               results.push(() => toReceiveResult(message.channelId, result));
             } else {

@@ -39,6 +39,7 @@ function deliverOne(operation: Operation, message: SdsMessage, retrievalHint: Ui
   if (retrievalHint !== undefined) delta.retrievalHints.set(record.messageId, retrievalHint);
   for (const old of evicted) {
     delta.history.remove(old.messageId);
+    state.wires.delete(old.messageId);
     operation.emit({ type: "evicted", channelId: state.channelId, buffer: "history", messageId: old.messageId });
   }
   const lamport = message.lamportTimestamp ?? 0n;

@@ -25,6 +25,7 @@ export { LocalHistory, compareRecords, type HistoryRecord } from "./history.js";
 export { DeltaBuilder, KeyedChanges } from "./delta.js";
 export { decodeWire, encodeWire } from "./ports.js";
 export { RETRIEVAL_HINT_BYTES_MAX } from "./hints.js";
+export { WIRE_CACHE_BYTES_MAX_DEFAULT, WireCache } from "./wire-cache.js";
 
 /** What an operation returns: its own value, its effects, and the delta to commit first. */
 export interface OperationResult<T> {
@@ -59,9 +60,12 @@ export function sync(state: ChannelState, context: EngineContext): OperationResu
   return run(state, context, (operation) => sendSync(operation));
 }
 
-/** Receives a decoded message addressed to this channel. */
-export function receive(state: ChannelState, context: EngineContext, message: SdsMessage, retrievalHint?: Uint8Array): OperationResult<ReceiveOutcome> {
-  return run(state, context, (operation) => receiveMessage(operation, message, retrievalHint));
+/**
+ * Receives a decoded message addressed to this channel. `wire`, when given, must be the bytes
+ * `message` was decoded from; a copy is kept (bounded) so repair answers re-publish them exactly.
+ */
+export function receive(state: ChannelState, context: EngineContext, message: SdsMessage, retrievalHint?: Uint8Array, wire?: Uint8Array): OperationResult<ReceiveOutcome> {
+  return run(state, context, (operation) => receiveMessage(operation, message, retrievalHint, wire));
 }
 
 /** Runs the channel's periodic duties; `budget` bounds rebroadcasts across channels. */

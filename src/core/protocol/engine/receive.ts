@@ -74,7 +74,7 @@ function acknowledge(operation: Operation, messageId: string, by: "causalHistory
  * Receives `message` (already decoded in the channel's dialect and addressed to this
  * channel). Throws `SdsError("E_DECODE_INVALID")` for a message with neither lamport nor content.
  */
-export function receiveMessage(operation: Operation, message: SdsMessage, retrievalHint?: Uint8Array): ReceiveOutcome {
+export function receiveMessage(operation: Operation, message: SdsMessage, retrievalHint?: Uint8Array, wire?: Uint8Array): ReceiveOutcome {
   const { state, context } = operation;
   const id = message.messageId;
   const kind = classify(message);
@@ -103,6 +103,8 @@ export function receiveMessage(operation: Operation, message: SdsMessage, retrie
     return { messageId: id, kind, duplicate: false, missing };
   }
   state.bloom.add(id);
+  // A copy: the caller's buffer may be a view into a larger frame, or reused.
+  if (wire !== undefined && wire.length <= state.wires.bytesMax) state.wires.set(id, wire.slice());
   const stored: SdsMessage = message.bloomFilter === undefined ? message : { ...message, bloomFilter: undefined };
   let missingIds: Set<string> | undefined;
   for (const dependency of stored.causalHistory) {
@@ -144,6 +146,7 @@ function evictOldestIncoming(operation: Operation): void {
   if (oldest === undefined) return;
   const record = state.incoming.get(oldest)!;
   state.incoming.delete(oldest);
+  state.wires.delete(oldest);
   delta.incoming.remove(oldest);
   for (const dependency of record.missing) {
     const waiters = state.waitingOn.get(dependency);

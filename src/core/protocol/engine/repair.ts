@@ -108,8 +108,8 @@ export function processRepairRequests(operation: Operation, message: SdsMessage)
       continue;
     }
     const offsetMs = computeTRespOffsetMs(dialect.name, participantId, request.senderId, request.messageId, config.repairTMaxMs);
-    const own_wire = state.outgoing.get(request.messageId)?.wire;
-    const cachedMessage = own_wire ?? encodeWire(record.message, dialect.name);
+    // The original bytes (with the sender's bloom filter) when we still have them, as nim-sds answers.
+    const cachedMessage = state.wires.get(request.messageId) ?? state.outgoing.get(request.messageId)?.wire ?? encodeWire(record.message, dialect.name);
     const entry = { entry: request, cachedMessage, minTimeRepairRespMs: nowMs + offsetMs };
     state.incomingRepair.set(request.messageId, entry);
     delta.incomingRepair.upsert(request.messageId, entry);

@@ -68,9 +68,13 @@ export function sendContent(operation: Operation, payload: Uint8Array): SentMess
   const record = makeRecord(message);
   for (const old of state.history.insert(record)) {
     delta.history.remove(old.messageId);
+    state.wires.delete(old.messageId);
     operation.emit({ type: "evicted", channelId: state.channelId, buffer: "history", messageId: old.messageId });
   }
-  if (state.history.has(messageId)) delta.history.upsert(messageId, record.message);
+  if (state.history.has(messageId)) {
+    delta.history.upsert(messageId, record.message);
+    state.wires.set(messageId, wire);
+  }
   state.bloom.add(messageId);
   state.lastSendAtMs = context.nowMs;
   operation.effects.publish.push(wire);

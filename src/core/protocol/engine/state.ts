@@ -13,6 +13,7 @@ import type { Dialect } from "../dialect.js";
 import type { HistoryEntry, SdsMessage } from "../types.js";
 import { LocalHistory, type HistoryRecord } from "./history.js";
 import { createLocalBloom, taggedEntry, type LocalBloom } from "./ports.js";
+import { WIRE_CACHE_BYTES_MAX_DEFAULT, WireCache } from "./wire-cache.js";
 
 /** A buffered message and the dependency ids it still waits for. */
 export interface IncomingRecord {
@@ -50,6 +51,8 @@ export interface ChannelState {
   lastSendAtMs: number;
   /** Rebroadcast accounting per id; FIFO-capped. */
   readonly rebroadcasts: Map<string, RebroadcastWindow>;
+  /** Exact wire bytes of held messages, for repair answers (bounded by bytes; not persisted). */
+  readonly wires: WireCache;
 }
 
 /** What an operation needs besides the state: identity, rules, limits, time, randomness, ids. */
@@ -63,6 +66,8 @@ export interface EngineContext {
   readonly random: () => number;
   /** Makes the id of a content or ephemeral message sent now. */
   readonly makeMessageId: (payload: Uint8Array) => string;
+  /** Cap of each channel's cache of original wire bytes, bytes (default 8 MiB; 0 = off). Read when a channel is created. */
+  readonly wireCacheBytesMax?: number;
 }
 
 /** A fresh channel. */
@@ -80,6 +85,7 @@ export function createChannel(channelId: string, context: EngineContext): Channe
     resolved: new Set(),
     lastSendAtMs: context.nowMs,
     rebroadcasts: new Map(),
+    wires: new WireCache(context.wireCacheBytesMax ?? WIRE_CACHE_BYTES_MAX_DEFAULT),
   };
 }
 
