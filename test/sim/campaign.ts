@@ -123,6 +123,7 @@ const EXPECTED: Array<{ counter: string; scenarios: ScenarioId[]; policy?: Polic
   { counter: "engine.evicted.history", scenarios: ["F11"] },
   { counter: "check.deliver.ephemeral", scenarios: ["F1"] },
   { counter: "engine.duplicate", scenarios: ["F3"] },
+  { counter: "check.s8.sampled", scenarios: ["F0"], policy: "write-before-release" },
 ];
 
 /** Which expected counters stayed at zero although the batch should have exercised them. */

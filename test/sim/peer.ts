@@ -19,6 +19,7 @@ import type { SimRandom } from "./prng.js";
 import type { CrashPoint, WorldParams } from "./scenarios.js";
 import type { SimStore } from "./sim-store.js";
 import type { Violations } from "./violations.js";
+import { compareWithStore } from "./store-checks.js";
 
 /** What a peer needs from its world. */
 export interface PeerContext {
@@ -52,9 +53,11 @@ export class SimPeer {
   /** Ids of messages published by anyone, so a rebroadcast by a non-sender is told from a resend. */
   private readonly publishedByMe = new Set<string>();
   incarnation = 0;
+  private readonly roundTripSampler: SimRandom;
 
   constructor(readonly id: string, private readonly context: PeerContext, skewMs: number) {
     this.clockOffsetMs = skewMs;
+    this.roundTripSampler = context.random.split(`s8-${id}`);
   }
 
   /** This peer's wall clock. */
@@ -189,6 +192,7 @@ export class SimPeer {
       return true;
     }
     this.publish(outcome.bytes, ephemeral ? "ephemeral" : "content");
+    await this.sampleRoundTrip();
     return true;
   }
 
@@ -227,7 +231,10 @@ export class SimPeer {
     }
     this.absorb(outcome);
     if (this.store?.crashed !== undefined) await this.crash(this.store.crashed);
-    else for (const wire of outcome.wire) this.publish(wire);
+    else {
+      for (const wire of outcome.wire) this.publish(wire);
+      await this.sampleRoundTrip();
+    }
   }
 
   /** Runs the engine's timers; publishes resends, syncs and repairs. */
@@ -253,6 +260,26 @@ export class SimPeer {
       return;
     }
     for (const wire of outcome.wire) this.publish(wire);
+    await this.sampleRoundTrip();
+  }
+
+  /**
+   * S8, sampled (1 in 20 committed operations, own random stream): under write-before-release the
+   * store must hold exactly what the engine holds after an operation returned.
+   */
+  private async sampleRoundTrip(): Promise<void> {
+    const { params, violations, counters } = this.context;
+    if (params.policy !== "write-before-release" || this.engine === undefined || this.store === undefined) return;
+    if (!this.roundTripSampler.chance(500)) return;
+    for (const channel of params.channels) {
+      const view = this.engine.holdings(channel);
+      if (view === undefined) continue;
+      const loaded = await this.store.inner.loadChannel(channel);
+      if (!loaded.ok) continue;
+      counters.add("check.s8.sampled");
+      const difference = compareWithStore(view, loaded.value);
+      if (difference !== undefined) violations.report("S8", `${this.id}/${channel} memory and store disagree after a committed operation: ${difference}`);
+    }
   }
 
   /** Records deliveries and engine events in the history, in the order the engine emitted them. */

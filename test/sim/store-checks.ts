@@ -58,3 +58,32 @@ export function checkStores(snapshots: readonly StoreSnapshot[], events: readonl
     }
   }
 }
+
+/** What the running engine holds, in the shape `compareWithStore` needs. */
+export interface EngineView {
+  history: ReadonlySet<string>;
+  outgoing: ReadonlySet<string>;
+  buffered: number;
+}
+
+/**
+ * S8 (persistence round-trip, sampled): after a committed operation the store holds exactly
+ * what the engine holds (history ids, unacknowledged ids, buffered entry count). Returns a
+ * description of the first difference, or undefined.
+ */
+export function compareWithStore(view: EngineView, data: ChannelData | undefined): string | undefined {
+  const history = new Set((data?.history ?? []).map((message) => message.messageId));
+  const outgoing = new Set((data?.meta.outgoingBuffer ?? []).map((entry) => entry.message.messageId));
+  const buffered = (data?.meta.incomingBuffer.length ?? 0) + (data?.meta.outgoingRepairBuffer.length ?? 0) + (data?.meta.incomingRepairBuffer.length ?? 0);
+  const differs = (a: ReadonlySet<string>, b: ReadonlySet<string>): string | undefined => {
+    for (const id of a) if (!b.has(id)) return id;
+    for (const id of b) if (!a.has(id)) return id;
+    return undefined;
+  };
+  const historyDiff = differs(view.history, history);
+  if (historyDiff !== undefined) return `history differs at ${historyDiff} (memory ${view.history.size}, store ${history.size})`;
+  const outgoingDiff = differs(view.outgoing, outgoing);
+  if (outgoingDiff !== undefined) return `outgoing buffer differs at ${outgoingDiff}`;
+  if (view.buffered !== buffered) return `buffered entries: memory ${view.buffered}, store ${buffered}`;
+  return undefined;
+}
