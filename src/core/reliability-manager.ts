@@ -192,7 +192,11 @@ export class ReliabilityManager extends EventEmitter {
     });
   }
 
-  /** Decodes and receives one wire message. */
+  /**
+   * Decodes and receives one wire message. The bytes may be kept (bounded, see
+   * `wireCacheBytesMax`) to answer repair requests with them: a view into a larger buffer is
+   * copied, a `wire` spanning its whole ArrayBuffer is kept as it is, so do not modify it afterwards.
+   */
   receive(wire: Uint8Array, options: { retrievalHint?: Uint8Array; channelId?: string } = {}): Promise<ReceiveResult> {
     return this.exclusive(async () => {
       const message = engine.decodeWire(wire, this.dialect.name, this.config);

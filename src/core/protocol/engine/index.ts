@@ -62,7 +62,8 @@ export function sync(state: ChannelState, context: EngineContext): OperationResu
 
 /**
  * Receives a decoded message addressed to this channel. `wire`, when given, must be the bytes
- * `message` was decoded from; a copy is kept (bounded) so repair answers re-publish them exactly.
+ * `message` was decoded from; they are kept (bounded) so repair answers re-publish them exactly:
+ * a view into a larger buffer is copied, a whole buffer is kept by reference (do not modify it).
  */
 export function receive(state: ChannelState, context: EngineContext, message: SdsMessage, retrievalHint?: Uint8Array, wire?: Uint8Array): OperationResult<ReceiveOutcome> {
   return run(state, context, (operation) => receiveMessage(operation, message, retrievalHint, wire));

@@ -103,8 +103,11 @@ export function receiveMessage(operation: Operation, message: SdsMessage, retrie
     return { messageId: id, kind, duplicate: false, missing };
   }
   state.bloom.add(id);
-  // A copy: the caller's buffer may be a view into a larger frame, or reused.
-  if (wire !== undefined && wire.length <= state.wires.bytesMax) state.wires.set(id, wire.slice());
+  if (wire !== undefined && wire.length <= state.wires.bytesMax) {
+    // A view into a larger buffer (a relay frame, say) is copied so the cache holds only these bytes.
+    const whole = wire.byteOffset === 0 && wire.byteLength === wire.buffer.byteLength;
+    state.wires.set(id, whole ? wire : wire.slice());
+  }
   const stored: SdsMessage = message.bloomFilter === undefined ? message : { ...message, bloomFilter: undefined };
   let missingIds: Set<string> | undefined;
   for (const dependency of stored.causalHistory) {
