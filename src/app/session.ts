@@ -148,11 +148,18 @@ export class ChannelSession {
       }
       const holder: { session?: ChannelSession } = {};
       const observed = observeEngine(manager, (messageId, deps) => holder.session?.rememberDependencies(messageId, deps));
-      const cursorTransport = trackCursor(transport, (message) => {
-        options.onEnvelope?.(message);
-        holder.session?.advanceCursor(message.storedAtNs);
-        holder.session?.rememberHash(message.hashHex);
-      });
+      const cursorTransport = trackCursor(
+        transport,
+        (message) => {
+          options.onEnvelope?.(message);
+          holder.session?.rememberHash(message.hashHex);
+        },
+        (message) => {
+          if (holder.session === undefined) return false;
+          holder.session.ingestLive(message);
+          return true;
+        },
+      );
       const channel = new ReliableChannel({
         channelId: options.channel,
         engine: observed,
@@ -237,9 +244,9 @@ export class ChannelSession {
         if (this.closed) return;
         if (message.storedAtNs >= since) since = message.storedAtNs + 1n;
         if (this.seenHashes.has(message.hashHex)) continue;
-        this.advanceCursor(message.storedAtNs);
         this.rememberHash(message.hashHex);
         await this.channel.ingest(message);
+        this.advanceCursor(message.storedAtNs);
       }
       this.pollCursorNs = since;
     } catch {
@@ -247,6 +254,15 @@ export class ChannelSession {
     } finally {
       this.polling = false;
     }
+  }
+
+  /**
+   * Feeds a live or caught-up envelope to the channel (what the channel's own handler does) and
+   * advances the catch-up cursor only once the channel has committed it: a process killed with
+   * envelopes still queued resumes from before them.
+   */
+  private ingestLive(message: ReceivedEnvelope): void {
+    void this.channel.ingest(message).then(() => this.advanceCursor(message.storedAtNs));
   }
 
   private rememberHash(hashHex: string): void {
@@ -344,8 +360,12 @@ function observeEngine(manager: ReliabilityManager, remember: (messageId: string
   };
 }
 
-/** A transport that shows every received envelope to `seen` (catch-up cursor, capture) before the channel gets it. */
-function trackCursor(transport: RelayTransport, seen: (message: ReceivedEnvelope) => void): RelayTransport {
+/**
+ * A transport that shows every received envelope to `seen` (capture, seen hashes) before the
+ * channel gets it; subscription deliveries go to `deliver` (the session's cursor-advancing
+ * ingest) when given, else to the channel's own handler.
+ */
+function trackCursor(transport: RelayTransport, seen: (message: ReceivedEnvelope) => void, deliver: (message: ReceivedEnvelope) => boolean): RelayTransport {
   const seenAll = (found: ReceivedEnvelope[]) => {
     for (const message of found) seen(message);
     return found;
@@ -357,7 +377,7 @@ function trackCursor(transport: RelayTransport, seen: (message: ReceivedEnvelope
         topic,
         (message) => {
           seen(message);
-          handler(message);
+          if (!deliver(message)) handler(message);
         },
         options,
       ),
