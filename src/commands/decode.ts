@@ -8,7 +8,8 @@
  */
 import { once } from "node:events";
 import { open } from "node:fs/promises";
-import { Args, Flags } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import { SdsError } from "../core/errors.js";
 import { decodeMessage } from "../core/protocol/wire/index.js";
 import { BaseCommand, ExitWith, jsonReplacer } from "../cli/base-command.js";

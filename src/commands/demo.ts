@@ -4,7 +4,7 @@
  * acknowledged, resent and repaired. Exit 0 only if every peer delivered everything exactly
  * once in causal order (4 otherwise). The scenario itself is src/app/demo.ts.
  */
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 // Heavy modules (ws, better-sqlite3, ora, cli-table3) load in run(): the command map imports
 // every command module, so their top-level imports are start-up time of every command.
 import type { DemoReport } from "../app/demo.js";

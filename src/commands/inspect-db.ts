@@ -5,7 +5,8 @@
  * nim-sds as well as ours. Read-only unless `--repair`. Exit 4 when a check fails.
  * Contract: docs/commands/inspect-db.md.
  */
-import { Args, Flags } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import { resolveDataDir, resolveIdentity } from "../app/paths.js";
 import type { renderTable } from "../app/table.js";
 import { assert } from "../core/assert.js";

@@ -5,7 +5,8 @@
  * `--timeout`, `--capture FILE`. A closed stdout (`| head -1`) ends it quietly with status 0.
  * See docs/commands/listen.md.
  */
-import { Args, Flags } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import { CaptureWriter } from "../app/capture.js";
 import { sessionOptionsFromFlags } from "../app/from-flags.js";
 import { type OutputMode, formatMessage } from "../app/render.js";

@@ -5,7 +5,7 @@
  * until SIGINT/SIGTERM, then closes every connection with 1001, flushes the store and exits
  * with 130 (SIGINT) or 143 (SIGTERM), the project's signal statuses.
  */
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import { SdsError } from "../core/errors.js";
 import { DEFAULT_PUBSUB_TOPIC } from "../core/relay/envelope.js";
 import { DEFAULT_FRAME_LIMITS } from "../core/relay/protocol.js";

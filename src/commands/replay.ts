@@ -4,7 +4,8 @@
  * multiple of it (`--speed`), a rate cap (`--max-rate`) or top speed; a summary table (or
  * `--json`) at the end. See docs/commands/replay.md for the capture format.
  */
-import { Args, Flags } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import { openCapture } from "../app/capture.js";
 import { resolveDataDir, resolveIdentity, validateName } from "../app/paths.js";
 import { asReceived, replayCapture, type ReplaySummary, type ReplayTarget } from "../app/replay.js";

@@ -5,7 +5,8 @@
  * src/app/send-loop.ts, the peer src/app/session.ts. See docs/commands/send.md.
  */
 import { createReadStream } from "node:fs";
-import { Args, Flags } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import { sessionOptionsFromFlags } from "../app/from-flags.js";
 import { sendAll, type SendTally } from "../app/send-loop.js";
 // Heavy modules (ws, better-sqlite3, ora, cli-table3) load in run(): the command map imports

@@ -6,7 +6,7 @@
  * Timing itself is measured by bench/startup.ts, not asserted here (machines are noisy).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -47,9 +47,17 @@ function reachablePackages(entry: string): Map<string, string[]> {
 describe("command map start-up", () => {
   it("loads no heavy package at import time (they load inside run())", () => {
     const packages = reachablePackages(join(root, "src/commands.ts"));
-    expect(packages.has("@oclif/core")).toBe(true); // the walk does follow the imports
+    expect(packages.has("@oclif/core/flags")).toBe(true); // the walk does follow the imports
     const heavy = HEAVY_PACKAGES.filter((name) => packages.has(name)).map((name) => `${name} via ${packages.get(name)?.join(" -> ")}`);
     expect(heavy).toEqual([]);
+  });
+
+  it("command modules import oclif through its subpaths (its index also loads semver for a version check)", () => {
+    const dir = join(root, "src/commands");
+    const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".ts")).map((file) => join(dir, file));
+    expect(files.length).toBeGreaterThanOrEqual(Object.keys(COMMANDS).length);
+    const offenders = files.filter((file) => valueImports(file).includes("@oclif/core")).map((file) => relative(root, file));
+    expect(offenders).toEqual([]);
   });
 
   it("the relay command's default port is the relay server's", () => {

@@ -5,7 +5,8 @@
  * with `--exit-on-eof` until stdin ends and the relay confirmed what was sent.
  * See docs/commands/channel-open.md.
  */
-import { Args, Flags } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import { sessionOptionsFromFlags } from "../../app/from-flags.js";
 import { type OutputMode, formatMessage } from "../../app/render.js";
 import { holdUntil, sendAll } from "../../app/send-loop.js";
