@@ -54,6 +54,7 @@ export async function sendAll(session: ChannelSession, messages: AsyncIterable<U
   // returns the ids, so they are recorded by id without filtering.
   const states = new Map<string, "sent" | "delivered" | "undelivered">();
   let wake: (() => void) | undefined;
+  let fatal: SdsError | undefined;
   const changed = () => {
     options.onProgress?.(tally);
     wake?.();
@@ -71,8 +72,11 @@ export async function sendAll(session: ChannelSession, messages: AsyncIterable<U
     session.channel.on("sent", ({ requestId }) => transition(requestId, "sent")),
     session.channel.on("delivered", ({ requestId }) => transition(requestId, "delivered")),
     session.channel.on("undelivered", ({ requestId }) => transition(requestId, "undelivered")),
-    session.channel.on("send-error", () => {
+    session.channel.on("send-error", ({ error }) => {
       tally.publishErrors += 1;
+      // A refusal no resend can fix (the envelope is larger than the relay's frames, or the
+      // relay rejects it) ends the command with that error instead of waiting for a timeout.
+      if (fatal === undefined && (error.errorClass === "input" || error.code === "E_RELAY_REJECTED")) fatal = error;
       changed();
     }),
   ];
@@ -80,6 +84,7 @@ export async function sendAll(session: ChannelSession, messages: AsyncIterable<U
   const unconfirmed = () => tally.sent - tally.confirmed - tally.undelivered;
   try {
     for await (const batch of batches(messages, options.batchMessagesMax, options.signal)) {
+      if (fatal) throw fatal;
       while (unconfirmed() >= options.inFlightMax && !options.signal.aborted) await raceAbort(waitChange(), options.signal);
       if (options.signal.aborted) break;
       const receipts = await session.sendBatch(batch);
@@ -92,6 +97,7 @@ export async function sendAll(session: ChannelSession, messages: AsyncIterable<U
     let lastStallMs = 0;
     const done = () => (options.waitAcks ? tally.acknowledged + tally.undelivered >= tally.sent : unconfirmed() <= 0);
     while (!done() && !options.signal.aborted) {
+      if (fatal) throw fatal;
       const left = deadline - Date.now();
       if (left <= 0) throw notConfirmed(tally, options.waitAcks, options.timeoutMs);
       await raceAbort(Promise.race([waitChange(), sleep(Math.min(left, 1000))]), options.signal);

@@ -79,6 +79,7 @@ export default class Send extends BaseCommand<typeof Send> {
     const stats = newInputStats();
     let tally: SendTally | undefined;
     const describe = (t: SendTally) => `sending on ${args.name}: ${t.sent} sent, ${t.confirmed} confirmed by the relay${waitAcks ? `, ${t.acknowledged} acknowledged` : ""}`;
+    session.channel.on("send-error", ({ error }) => this.detail(`publish failed (SDS will resend): ${error.code}: ${error.message}`));
     try {
       progress.start(`sending on ${args.name} as ${options.identity} via ${session.relayUrl ?? "relay"}`);
       tally = await sendAll(session, readMessages(source, { mode, messageBytesMax: flags["max-bytes"] }, stats), {

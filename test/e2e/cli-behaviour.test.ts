@@ -1,6 +1,6 @@
 /**
  * Outcomes and exit codes users and scripts rely on, with real processes: large segmented
- * payloads, encrypted channels and wrong keys, oversize input, a second writer on one database
+ * payloads, encrypted channels and wrong keys, oversize input and frames, a second writer on one database
  * (E_STORE_LOCKED), `listen | head -1` (EPIPE → exit 0, quiet), SIGINT (130), `demo`.
  * Needs `npx tsc -b` first.
  */
@@ -55,6 +55,15 @@ describe("sds CLI behaviour (real processes)", () => {
     expect(badKey.stderr).toContain("E_CONFIG_INVALID");
     const badName = await run(["send", "../etc", "--as", "alice"], { env, input: "x\n" });
     expect(badName.status).toBe(2);
+  }, 30_000);
+
+  it("fails fast with exit 3 when envelopes exceed the relay's frame limit", async () => {
+    const small = await startRelay(["--max-payload", "65536"]);
+    const sent = await run(["send", "frames", "--as", "alice", "--binary", "--relay", small.url], { env, input: randomBytes(200_000) });
+    expect(sent.status).toBe(3);
+    expect(sent.stderr).toContain("E_PAYLOAD_TOO_LARGE");
+    expect(sent.stderr).toContain("65536");
+    small.process.child.kill("SIGTERM");
   }, 30_000);
 
   it("gives a second writer on the same database E_STORE_LOCKED (exit 3)", async () => {
