@@ -57,6 +57,19 @@ describe("sds CLI behaviour (real processes)", () => {
     expect(badName.status).toBe(2);
   }, 30_000);
 
+  it("waits for peers' SDS acknowledgements with --wait-acks, exit 4 when nobody acknowledges in time", async () => {
+    const listener = sds(["listen", "acks", "--as", "bob"], { env, stdin: "ignore" });
+    await listener.waitFor((_, stderr) => stderr.includes("listening on"));
+    const acked = await run(["send", "acks", "--as", "alice", "--wait-acks", "--timeout", "60", "--json"], { env, input: "a\nb\n" });
+    expect(acked.status, acked.stderr).toBe(0);
+    expect(JSON.parse(acked.stdout)).toMatchObject({ messages: 2, confirmed: 2, acknowledged: 2 });
+    listener.child.kill("SIGTERM");
+    expect(await listener.exited).toBe(143);
+    const lonely = await run(["send", "no-peers", "--as", "alice", "--wait-acks", "--timeout", "2"], { env, input: "c\n" });
+    expect(lonely.status).toBe(4);
+    expect(lonely.stderr).toContain("E_NOT_CONFIRMED");
+  }, 90_000);
+
   it("fails fast with exit 3 when envelopes exceed the relay's frame limit", async () => {
     const small = await startRelay(["--max-payload", "65536"]);
     const sent = await run(["send", "frames", "--as", "alice", "--binary", "--relay", small.url], { env, input: randomBytes(200_000) });
