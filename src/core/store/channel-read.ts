@@ -10,6 +10,7 @@ import type { SdsMessage } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
 import type { ChannelData, ChannelMeta } from "./contract.js";
 import { decodeStringKey } from "./keys.js";
+import { BLOOM_IN_ROWS, readBloom } from "./bloom-rows.js";
 import { BUFFER_CATEGORIES, CATEGORY, aboutKey, channelKey, checkSum, unframeRow } from "./rows.js";
 import {
   DEFAULT_SNAPSHOT_LIMITS,
@@ -129,6 +130,7 @@ function readHistory(reader: Reader): SdsMessage[] {
   const { kv, channelId, options } = reader;
   const sums = options.sumsExpected ? sumsByKey(kv, CATEGORY.log, channelId) : undefined;
   const history: SdsMessage[] = [];
+  const bases = new Map<bigint, Uint8Array | string>();
   for (const row of kv.scanPrefix(CATEGORY.log, channelKey(channelId))) {
     reader.report.rowsChecked += 1;
     let flags = 0;
@@ -142,7 +144,14 @@ function readHistory(reader: Reader): SdsMessage[] {
       } else flags = check.flags;
     }
     const message = decodeLogRow(reader, row);
-    if (message !== undefined) history.push(applyAbsenceFlags(message, flags));
+    if (message === undefined) continue;
+    if ((flags & BLOOM_IN_ROWS) === 0) {
+      history.push(applyAbsenceFlags(message, flags));
+      continue;
+    }
+    const bloom = readBloom(kv, channelId, message.messageId, bases);
+    if (!bloom.ok) problem(reader, bloom.category, bloom.rowKey, bloom.reason);
+    else history.push({ ...applyAbsenceFlags(message, flags), bloomFilter: bloom.bloom });
   }
   for (const orphan of sums?.keys() ?? []) problem(reader, CATEGORY.sum, aboutKey(CATEGORY.log, Buffer.from(orphan, "hex")), "checksum row without its sds.log row");
   return sortHistory(history);

@@ -14,6 +14,7 @@ import { applyAbsenceFlags, decodeChannelMeta, decodeChannelMetaExtras, decodeIn
 import { globalSettingKey } from "./sqlite.js";
 import type { Kv, KvRow } from "./sqlite-db.js";
 import { ProtoReader } from "../protocol/wire/proto.js";
+import { BLOOM_IN_ROWS, decodeBloomDiff, readBloom } from "./bloom-rows.js";
 
 /** What repair would do about a problem row. */
 export type RepairAction = "quarantine" | "rebuild-sum" | "delete" | "rebuild-meta" | "rebuild-counter";
@@ -114,14 +115,25 @@ function checkLogRow(kv: Kv, pass: RowPass, row: KvRow): void {
   const [channelId, messageId] = parts as [string, string];
   if (!sumOk(kv, pass, CATEGORY.log, row, channelId)) return;
   try {
-    const message = decodeMessage(row.payload, { dialect: "nim" });
+    let message = decodeMessage(row.payload, { dialect: "nim" });
     if (message.channelId !== channelId || message.messageId !== messageId) {
       return add(pass, CATEGORY.log, row, channelId, `row keyed ${channelId}/${messageId} holds message ${message.channelId}/${message.messageId}`);
+    }
+    if ((storedFlags(kv, row) & BLOOM_IN_ROWS) !== 0) {
+      const bloom = readBloom(kv, channelId, messageId);
+      if (!bloom.ok) return add(pass, CATEGORY.log, row, channelId, `the message's bloom filter cannot be rebuilt: ${bloom.reason}`);
+      message = { ...message, bloomFilter: bloom.bloom };
     }
     channelRows(pass, channelId).history.push(message);
   } catch (error) {
     add(pass, CATEGORY.log, row, channelId, `message does not decode: ${describe(error)}`);
   }
+}
+
+/** The absence flags of a log row's checksum row when it checks out (0 otherwise). */
+function storedFlags(kv: Kv, row: KvRow): number {
+  const check = checkSum(CATEGORY.log, row.key, row.payload, kv.get(CATEGORY.sum, aboutKey(CATEGORY.log, row.key)));
+  return check.ok ? check.flags : 0;
 }
 
 /** The message of an `sds.log` row (same key), if it passes its checks; for outgoing rows that refer to it. */
@@ -132,7 +144,12 @@ function loggedMessage(kv: Kv, rowKey: Uint8Array): SdsMessage | undefined {
   const check = checkSum(CATEGORY.log, rowKey, payload, sum);
   if (sum !== undefined && !check.ok) return undefined;
   try {
-    return applyAbsenceFlags(decodeMessage(payload, { dialect: "nim" }), check.ok ? check.flags : 0);
+    const flags = check.ok ? check.flags : 0;
+    const message = applyAbsenceFlags(decodeMessage(payload, { dialect: "nim" }), flags);
+    if ((flags & BLOOM_IN_ROWS) === 0) return message;
+    const parts = decodeStringKey(rowKey, 2);
+    const bloom = parts?.length === 2 ? readBloom(kv, parts[0] as string, parts[1] as string) : undefined;
+    return bloom?.ok === true ? { ...message, bloomFilter: bloom.bloom } : undefined;
   } catch {
     return undefined;
   }
@@ -170,6 +187,13 @@ function checkFramedRow(pass: RowPass, category: string, row: KvRow): void {
   const opened = unframeRow(category, row.key, row.payload);
   if (!opened.ok) return add(pass, category, row, channelId, opened.reason, category === CATEGORY.channel ? "rebuild-counter" : category === CATEGORY.quarantine ? "delete" : "quarantine");
   if (category === CATEGORY.quarantine) pass.quarantined += 1;
+  if (category === CATEGORY.bloom) {
+    try {
+      decodeBloomDiff(opened.body);
+    } catch (error) {
+      return add(pass, category, row, parts?.[0], `bloom diff does not decode: ${describe(error)}`);
+    }
+  }
   if (category === CATEGORY.hint && channelId !== undefined) channelRows(pass, channelId).hints += 1;
   if (category === CATEGORY.channel && channelId !== undefined) {
     try {

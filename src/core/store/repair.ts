@@ -49,6 +49,13 @@ function fix(kv: Kv, problem: InspectProblem, nowMs: number, changes: RepairChan
     kv.put(CATEGORY.quarantine, qKey, frameRow(CATEGORY.quarantine, qKey, 0n, quarantineBody(problem, payload, nowMs)));
     kv.delete(problem.category, rowKey);
     if (problem.category === CATEGORY.meta || problem.category === CATEGORY.log) kv.delete(CATEGORY.sum, aboutKey(problem.category, rowKey));
+    // a history message set aside takes its bloom diff row with it (its base goes when nothing refers to it)
+    const diff = problem.category === CATEGORY.log ? kv.get(CATEGORY.bloom, rowKey) : undefined;
+    if (diff !== undefined) {
+      const diffKey = aboutKey(CATEGORY.bloom, rowKey);
+      kv.put(CATEGORY.quarantine, diffKey, frameRow(CATEGORY.quarantine, diffKey, 0n, quarantineBody({ ...problem, category: CATEGORY.bloom }, diff, nowMs)));
+      kv.delete(CATEGORY.bloom, rowKey);
+    }
     changes.push({ action: "quarantined", ...base });
   } else if (problem.action === "rebuild-sum") {
     const payload = kv.get(problem.category, rowKey);

@@ -128,6 +128,13 @@ export interface KvRow {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
+/** Rows per multi-row `INSERT OR REPLACE` of a batch (3 parameters each, far below SQLite's limit). */
+export const PUT_ROWS_PER_STATEMENT = 64;
+
+function multiPutSql(rows: number): string {
+  return `INSERT OR REPLACE INTO kv (category, key, payload) VALUES ${Array.from({ length: rows }, () => "(?, ?, ?)").join(", ")}`;
+}
+
 /** A plain Uint8Array view of a Buffer (so `.slice()` copies and values compare as Uint8Array). */
 function plain(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -159,18 +166,79 @@ export class Kv {
     return statement;
   }
 
-  /** `INSERT OR REPLACE` one row. */
+  /** Puts deferred by {@link beginBatch}, in order (later ones win on the same key). */
+  private pending: Uint8Array[] = [];
+  private batching = false;
+
+  /**
+   * Defers puts until the next read, delete or {@link endBatch}, then writes them with
+   * multi-row `INSERT OR REPLACE` statements ({@link PUT_ROWS_PER_STATEMENT} rows each), so a
+   * group commit runs a few statements instead of one per row. Use inside a transaction only.
+   */
+  beginBatch(): void {
+    this.batching = true;
+  }
+
+  /** Writes (`apply`) or drops the deferred puts and stops deferring. */
+  endBatch(apply: boolean): void {
+    try {
+      if (apply) this.flush();
+    } finally {
+      this.pending = [];
+      this.batching = false;
+    }
+  }
+
+  private flush(): void {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    const rows = pending.length / 3;
+    let at = 0;
+    const full = Math.floor(rows / PUT_ROWS_PER_STATEMENT);
+    if (full > 0) {
+      const statement = this.statement(multiPutSql(PUT_ROWS_PER_STATEMENT));
+      for (let i = 0; i < full; i++, at += PUT_ROWS_PER_STATEMENT * 3) statement.run(...pending.slice(at, at + PUT_ROWS_PER_STATEMENT * 3));
+    }
+    const rest = rows - full * PUT_ROWS_PER_STATEMENT;
+    if (rest > 0) this.statement(multiPutSql(rest)).run(...pending.slice(at));
+  }
+
+  /** `INSERT OR REPLACE` one row (deferred while batching). */
   put(category: string, rowKey: Uint8Array, payload: Uint8Array): void {
+    if (this.batching) {
+      this.pending.push(categoryBlob(category), rowKey, payload);
+      return;
+    }
     this.statement("INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?, ?, ?)").run(categoryBlob(category), rowKey, payload);
+  }
+
+  /**
+   * The first `bytes` bytes of the payloads of those of `rowKeys` that exist, by key (hex):
+   * one `IN (…)` query per {@link PUT_ROWS_PER_STATEMENT} keys instead of one read per key.
+   */
+  heads(category: string, rowKeys: readonly Uint8Array[], bytes: number): Map<string, Uint8Array> {
+    this.flush();
+    const out = new Map<string, Uint8Array>();
+    for (let at = 0; at < rowKeys.length; at += PUT_ROWS_PER_STATEMENT) {
+      const chunk = rowKeys.slice(at, at + PUT_ROWS_PER_STATEMENT);
+      const sql = `SELECT key, substr(payload, 1, ?) AS head FROM kv WHERE category = ? AND key IN (${chunk.map(() => "?").join(", ")})`;
+      for (const row of this.statement(sql).all(bytes, categoryBlob(category), ...chunk) as Array<{ key: Uint8Array; head: Uint8Array }>) {
+        out.set(Buffer.from(row.key.buffer, row.key.byteOffset, row.key.byteLength).toString("hex"), plain(row.head));
+      }
+    }
+    return out;
   }
 
   /** Deletes one row; true when it existed. */
   delete(category: string, rowKey: Uint8Array): boolean {
+    this.flush();
     return this.statement("DELETE FROM kv WHERE category = ? AND key = ?").run(categoryBlob(category), rowKey).changes > 0;
   }
 
   /** Deletes every row whose key starts with `prefix`; returns how many. */
   deletePrefix(category: string, prefix: Uint8Array): number {
+    this.flush();
     const range = prefixRange(prefix);
     if (range.stop === undefined) return this.statement("DELETE FROM kv WHERE category = ? AND key >= ?").run(categoryBlob(category), range.start).changes;
     return this.statement("DELETE FROM kv WHERE category = ? AND key >= ? AND key < ?").run(categoryBlob(category), range.start, range.stop).changes;
@@ -178,18 +246,21 @@ export class Kv {
 
   /** The payload of one row, or undefined. */
   get(category: string, rowKey: Uint8Array): Uint8Array | undefined {
+    this.flush();
     const row = this.statement("SELECT payload FROM kv WHERE category = ? AND key = ? LIMIT 1").get(categoryBlob(category), rowKey) as { payload: Uint8Array } | undefined;
     return row === undefined ? undefined : plain(row.payload);
   }
 
   /** The first `bytes` bytes of one row's payload (used to read a frame header cheaply). */
   getHead(category: string, rowKey: Uint8Array, bytes: number): Uint8Array | undefined {
+    this.flush();
     const row = this.statement("SELECT substr(payload, 1, ?) AS head FROM kv WHERE category = ? AND key = ? LIMIT 1").get(bytes, categoryBlob(category), rowKey) as { head: Uint8Array } | undefined;
     return row === undefined ? undefined : plain(row.head);
   }
 
   /** Rows with keys in `range`, in key order. */
   scan(category: string, range: KeyRange): KvRow[] {
+    this.flush();
     if (range.stop === undefined) return plainRows(this.statement("SELECT key, payload FROM kv WHERE category = ? AND key >= ? ORDER BY key ASC").all(categoryBlob(category), range.start) as KvRow[]);
     return plainRows(this.statement("SELECT key, payload FROM kv WHERE category = ? AND key >= ? AND key < ? ORDER BY key ASC").all(categoryBlob(category), range.start, range.stop) as KvRow[]);
   }
@@ -201,6 +272,7 @@ export class Kv {
 
   /** Every row of a category, in key order. */
   scanCategory(category: string): KvRow[] {
+    this.flush();
     return plainRows(this.statement("SELECT key, payload FROM kv WHERE category = ? ORDER BY key ASC").all(categoryBlob(category)) as KvRow[]);
   }
 }

@@ -8,7 +8,9 @@
  */
 import { StoreError } from "../errors.js";
 import type { ChannelDelta, ChannelMeta, HistoryUpdate, UnacknowledgedMessage } from "./contract.js";
+import type { SdsMessage } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
+import { BLOOM_IN_ROWS, BLOOM_ROW_MIN_BYTES, type BloomWriteState, dropBloom, loadBloomState, readBloom, storeBloom } from "./bloom-rows.js";
 import { applyAbsenceFlags, decodeUnacknowledged } from "./snapshot.js";
 import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, SUM_ROW_BYTES, aboutKey, channelKey, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
 import {
@@ -27,11 +29,31 @@ import type { Kv } from "./sqlite-db.js";
 
 type BufferCategory = (typeof BUFFER_CATEGORIES)[number];
 
+/** A message as its `sds.log` row stores it: nim bytes (without a large bloom filter), absence flags, the filter kept in rows. */
+export interface LogForm {
+  id: string;
+  message: SdsMessage;
+  bytes: Uint8Array;
+  flags: number;
+  /** A filter of at least {@link BLOOM_ROW_MIN_BYTES}, stored delta-encoded in `sdstk.bloom` instead of in the row. */
+  bloom?: Uint8Array;
+}
+
+/** Encodes a message for its `sds.log` row, once (history and outgoing rows share the encoding). */
+export function logForm(message: SdsMessage): LogForm {
+  const bloom = message.bloomFilter;
+  if (bloom != null && bloom.length >= BLOOM_ROW_MIN_BYTES) {
+    const { bloomFilter: _kept, ...rest } = message;
+    return { id: message.messageId, message, bytes: encodeNimMessage(rest), flags: messageAbsenceFlags(message) | BLOOM_IN_ROWS, bloom };
+  }
+  return { id: message.messageId, message, bytes: encodeNimMessage(message), flags: messageAbsenceFlags(message) };
+}
+
 /** An outgoing entry whose row body is decided in the transaction (it may refer to its `sds.log` row). */
 interface PendingOutgoing {
   entry: UnacknowledgedMessage;
-  messageBytes: Uint8Array;
-  flags: number;
+  /** Undefined when the very same message object is appended by the same delta (no second encoding). */
+  form: LogForm | undefined;
 }
 
 interface EncodedDelta {
@@ -39,7 +61,7 @@ interface EncodedDelta {
   lamport: bigint | undefined;
   upserts: Array<{ category: BufferCategory; id: string; body: Uint8Array } | { category: typeof CATEGORY.outgoing; id: string; pending: PendingOutgoing }>;
   removes: Array<{ category: BufferCategory; id: string }>;
-  appends: Array<{ id: string; bytes: Uint8Array; flags: number }>;
+  appends: LogForm[];
   evicts: string[];
   hints: Array<{ id: string; hint: Uint8Array }>;
 }
@@ -57,10 +79,32 @@ export interface PlanOptions {
   keepLamport?: boolean;
 }
 
+/** The writer's per-channel bloom states, mutated in place by a transaction (drop them all when one fails). */
+export type BloomStates = Map<string, BloomWriteState>;
+
+function bloomState(kv: Kv, blooms: BloomStates, channelId: string): BloomWriteState {
+  let state = blooms.get(channelId);
+  if (state === undefined) {
+    state = loadBloomState(kv, channelId);
+    blooms.set(channelId, state);
+  }
+  return state;
+}
+
+function checkChannel(message: SdsMessage, channelId: string): void {
+  if (message.channelId !== channelId) {
+    throw new StoreError("E_INPUT_INVALID", `history message ${message.messageId} belongs to channel ${message.channelId}, not ${channelId}`, { channelId });
+  }
+}
+
 function encodeDelta(delta: ChannelDelta, keepLamport: boolean): EncodedDelta {
+  for (const message of delta.history.append) checkChannel(message, delta.channelId);
+  const appends = delta.history.append.map(logForm);
+  const appendedObjects = new Map(delta.history.append.map((message) => [message.messageId, message]));
   const upserts: EncodedDelta["upserts"] = [];
   for (const entry of delta.outgoing.upsert) {
-    upserts.push({ category: CATEGORY.outgoing, id: entry.message.messageId, pending: { entry, messageBytes: encodeNimMessage(entry.message), flags: messageAbsenceFlags(entry.message) } });
+    const id = entry.message.messageId;
+    upserts.push({ category: CATEGORY.outgoing, id, pending: { entry, form: appendedObjects.get(id) === entry.message ? undefined : logForm(entry.message) } });
   }
   for (const entry of delta.incoming.upsert) upserts.push({ category: CATEGORY.incoming, id: entry.message.messageId, body: encodeIncoming(entry) });
   for (const entry of delta.outgoingRepair.upsert) upserts.push({ category: CATEGORY.outgoingRepair, id: entry.entry.messageId, body: encodeOutgoingRepair(entry) });
@@ -71,12 +115,6 @@ function encodeDelta(delta: ChannelDelta, keepLamport: boolean): EncodedDelta {
     ...delta.outgoingRepair.remove.map((id) => ({ category: CATEGORY.outgoingRepair, id })),
     ...delta.incomingRepair.remove.map((id) => ({ category: CATEGORY.incomingRepair, id })),
   ];
-  for (const message of delta.history.append) {
-    if (message.channelId !== delta.channelId) {
-      throw new StoreError("E_INPUT_INVALID", `history message ${message.messageId} belongs to channel ${message.channelId}, not ${delta.channelId}`, { channelId: delta.channelId });
-    }
-  }
-  const appends = delta.history.append.map((message) => ({ id: message.messageId, bytes: encodeNimMessage(message), flags: messageAbsenceFlags(message) }));
   return {
     channelId: delta.channelId,
     lamport: keepLamport ? undefined : delta.lamportTimestamp,
@@ -178,43 +216,84 @@ function logFlags(kv: Kv, rowKey: Uint8Array): number {
   return sum !== undefined && sum.length === SUM_ROW_BYTES ? (sum[4] as number) : 0;
 }
 
+function sameForm(a: LogForm, b: LogForm): boolean {
+  if (!sameBytes(a.bytes, b.bytes) || a.flags !== b.flags) return false;
+  if (a.bloom === undefined || b.bloom === undefined) return a.bloom === b.bloom;
+  return sameBytes(a.bloom, b.bloom);
+}
+
+/** Whether the channel's stored `sds.log` row of `form.id` holds exactly `form` (filter included). */
+function storedFormMatches(kv: Kv, channelId: string, rowKey: Uint8Array, form: LogForm): boolean {
+  const logged = kv.get(CATEGORY.log, rowKey);
+  if (logged === undefined || !sameBytes(logged, form.bytes) || logFlags(kv, rowKey) !== form.flags) return false;
+  if (form.bloom === undefined) return true;
+  const stored = readBloom(kv, channelId, form.id);
+  return stored.ok && sameBytes(stored.bloom, form.bloom);
+}
+
 /**
  * The row body of an outgoing entry: when the identical message is in the channel's
  * `sds.log` row (a sent message is appended to history by the same operation), only a
  * reference is stored, and the published bytes are stored around the bloom filter. So a send
  * writes its large message once, whatever the backlog.
  */
-function outgoingBody(kv: Kv, rowKey: Uint8Array, pending: PendingOutgoing, appended: ReadonlyMap<string, { bytes: Uint8Array; flags: number }>, id: string): Uint8Array {
-  const same = appended.get(id);
+function outgoingBody(kv: Kv, channelId: string, rowKey: Uint8Array, pending: PendingOutgoing, appended: ReadonlyMap<string, LogForm>): Uint8Array {
+  const { form } = pending;
   let inLog: boolean;
-  if (same !== undefined) {
-    // appended by this very delta: compare in memory, no read back
-    inLog = sameBytes(same.bytes, pending.messageBytes) && same.flags === pending.flags;
-  } else {
-    const logged = kv.get(CATEGORY.log, rowKey);
-    inLog = logged !== undefined && sameBytes(logged, pending.messageBytes) && logFlags(kv, rowKey) === pending.flags;
+  if (form === undefined) inLog = true; // the same object was appended by this delta
+  else {
+    const same = appended.get(form.id);
+    inLog = same !== undefined ? sameForm(same, form) : storedFormMatches(kv, channelId, rowKey, form);
   }
-  return encodeUnacknowledged(pending.entry, { messageBytes: pending.messageBytes, messageInLog: inLog, splitWire: true });
+  return encodeUnacknowledged(pending.entry, { messageInLog: inLog, splitWire: true });
 }
 
-function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers: boolean): void {
+/** Known insertion sequences of buffer rows, by category and row key (hex), read in bulk before a group commit. */
+type KnownSequences = Map<BufferCategory, Map<string, bigint>>;
+
+const hexKey = (rowKey: Uint8Array) => Buffer.from(rowKey.buffer, rowKey.byteOffset, rowKey.byteLength).toString("hex");
+
+/** Reads the sequences of every buffer row the deltas upsert, with one query per 64 keys instead of one per row. */
+function prefetchSequences(kv: Kv, deltas: readonly EncodedDelta[], replaceBuffers: boolean): KnownSequences {
+  const known: KnownSequences = new Map(BUFFER_CATEGORIES.map((category) => [category, new Map<string, bigint>()]));
+  if (replaceBuffers) return known;
+  for (const category of BUFFER_CATEGORIES) {
+    const keys: Uint8Array[] = [];
+    for (const delta of deltas) for (const upsert of delta.upserts) if (upsert.category === category) keys.push(messageKey(delta.channelId, upsert.id));
+    if (keys.length === 0) continue;
+    const sequences = known.get(category) as Map<string, bigint>;
+    for (const [rowKey, head] of kv.heads(category, keys, FRAME_HEADER_BYTES)) {
+      const sequence = frameSequence(head);
+      if (sequence !== undefined) sequences.set(rowKey, sequence);
+    }
+  }
+  return known;
+}
+
+function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers: boolean, known: KnownSequences, blooms: BloomStates): void {
   const { channelId } = delta;
   if (replaceBuffers) for (const category of BUFFER_CATEGORIES) kv.deletePrefix(category, channelKey(channelId));
-  appendHistory(kv, channelId, delta.appends);
+  appendHistory(kv, channelId, delta.appends, blooms);
   const appended = new Map(delta.appends.map((append) => [append.id, append]));
   for (const upsert of delta.upserts) {
     const rowKey = messageKey(channelId, upsert.id);
-    const head = replaceBuffers ? undefined : kv.getHead(upsert.category, rowKey, FRAME_HEADER_BYTES);
-    let sequence = head === undefined ? undefined : frameSequence(head);
+    const sequences = known.get(upsert.category) as Map<string, bigint>;
+    const rowHex = hexKey(rowKey);
+    let sequence = sequences.get(rowHex);
     if (sequence === undefined) {
       sequence = target.state.nextSequence;
       target.state.nextSequence += 1n;
+      sequences.set(rowHex, sequence);
     }
-    const body = "pending" in upsert ? outgoingBody(kv, rowKey, upsert.pending, appended, upsert.id) : upsert.body;
+    const body = "pending" in upsert ? outgoingBody(kv, channelId, rowKey, upsert.pending, appended) : upsert.body;
     kv.put(upsert.category, rowKey, frameRow(upsert.category, rowKey, sequence, body));
   }
-  for (const remove of delta.removes) kv.delete(remove.category, messageKey(channelId, remove.id));
-  evictHistory(kv, channelId, delta.evicts);
+  for (const remove of delta.removes) {
+    const rowKey = messageKey(channelId, remove.id);
+    kv.delete(remove.category, rowKey);
+    known.get(remove.category)?.delete(hexKey(rowKey));
+  }
+  evictHistory(kv, channelId, delta.evicts, blooms);
   for (const { id, hint } of delta.hints) {
     const rowKey = messageKey(channelId, id);
     kv.put(CATEGORY.hint, rowKey, frameRow(CATEGORY.hint, rowKey, 0n, hint));
@@ -225,36 +304,52 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   }
 }
 
-function appendHistory(kv: Kv, channelId: string, appends: EncodedDelta["appends"]): void {
+function appendHistory(kv: Kv, channelId: string, appends: readonly LogForm[], blooms: BloomStates): void {
+  if (appends.length === 0) return;
+  const state = bloomState(kv, blooms, channelId);
   for (const append of appends) {
     const rowKey = messageKey(channelId, append.id);
     kv.put(CATEGORY.log, rowKey, append.bytes);
     const sum = sumRow(CATEGORY.log, rowKey, append.bytes, append.flags);
     kv.put(CATEGORY.sum, sum.key, sum.payload);
+    if (append.bloom !== undefined) storeBloom(kv, state, channelId, append.message.senderId, append.id, append.bloom);
+    else dropBloom(kv, state, channelId, append.id);
   }
 }
 
+/** The message of a stored `sds.log` row, its filter put back from `sdstk.bloom` when kept there. */
+function storedMessage(kv: Kv, channelId: string, id: string, logged: Uint8Array, flags: number): SdsMessage {
+  const message = applyAbsenceFlags(decodeMessage(logged, { dialect: "nim" }), flags);
+  if ((flags & BLOOM_IN_ROWS) === 0) return message;
+  const bloom = readBloom(kv, channelId, id);
+  if (!bloom.ok) throw corrupt(bloom.reason);
+  return { ...message, bloomFilter: bloom.bloom };
+}
+
 /** An outgoing row that refers to a log row about to be evicted gets the message bytes back. */
-function detachOutgoing(kv: Kv, rowKey: Uint8Array, logged: Uint8Array): void {
+function detachOutgoing(kv: Kv, channelId: string, id: string, rowKey: Uint8Array, logged: Uint8Array): void {
   const payload = kv.get(CATEGORY.outgoing, rowKey);
   if (payload === undefined) return;
   const opened = unframeRow(CATEGORY.outgoing, rowKey, payload);
   if (!opened.ok) throw corrupt(`sdstk.out row: ${opened.reason}`);
   const flags = logFlags(kv, rowKey);
-  const resolveMessage = () => applyAbsenceFlags(decodeMessage(logged, { dialect: "nim" }), flags);
+  const resolveMessage = () => storedMessage(kv, channelId, id, logged, flags);
   const entry = decodeUnacknowledged(opened.body, 0, CATEGORY.outgoing, { base: 0, limits: { bufferEntriesMax: 1, historyEntriesMax: 1 }, resolveMessage });
   kv.put(CATEGORY.outgoing, rowKey, frameRow(CATEGORY.outgoing, rowKey, opened.sequence, encodeUnacknowledged(entry, { splitWire: true })));
 }
 
-function evictHistory(kv: Kv, channelId: string, evicts: readonly string[]): void {
+function evictHistory(kv: Kv, channelId: string, evicts: readonly string[], blooms: BloomStates): void {
+  if (evicts.length === 0) return;
+  const state = bloomState(kv, blooms, channelId);
   for (const id of evicts) {
     const rowKey = messageKey(channelId, id);
     const logged = kv.get(CATEGORY.log, rowKey);
     kv.delete(CATEGORY.hint, rowKey);
     if (logged === undefined) continue;
-    detachOutgoing(kv, rowKey, logged);
+    detachOutgoing(kv, channelId, id, rowKey, logged);
     kv.delete(CATEGORY.log, rowKey);
     kv.delete(CATEGORY.sum, aboutKey(CATEGORY.log, rowKey));
+    dropBloom(kv, state, channelId, id);
   }
 }
 
@@ -262,11 +357,14 @@ function evictHistory(kv: Kv, channelId: string, evicts: readonly string[]): voi
  * Encodes `deltas` now (throws SdsError for a message the nim layout cannot carry) and
  * returns the function that writes them inside the caller's transaction.
  */
-export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions = {}): (kv: Kv, cache: ReadonlyMap<string, ChannelWriteState>) => CommitPlan {
+export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions = {}): (kv: Kv, cache: ReadonlyMap<string, ChannelWriteState>, blooms: BloomStates) => CommitPlan {
   const encoded = deltas.map((delta) => encodeDelta(delta, options.keepLamport === true));
-  return (kv, cache) => {
+  const replaceBuffers = options.replaceBuffers === true;
+  return (kv, cache, blooms) => {
     const touched = new Map<string, Touched>();
-    for (const delta of encoded) applyDelta(kv, delta, touch(kv, cache, touched, delta.channelId), options.replaceBuffers === true);
+    const targets = encoded.map((delta) => touch(kv, cache, touched, delta.channelId));
+    const known = prefetchSequences(kv, encoded, replaceBuffers);
+    encoded.forEach((delta, index) => applyDelta(kv, delta, targets[index] as Touched, replaceBuffers, known, blooms));
     const channels = new Map<string, ChannelWriteState>();
     for (const [channelId, entry] of touched) {
       if (entry.writeMeta || entry.state.nextSequence !== entry.startSequence) writeMeta(kv, channelId, entry.state.lamport, entry.state.nextSequence);
@@ -277,14 +375,12 @@ export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions
 }
 
 /** Encodes a nim `HistoryUpdate` and returns the function that writes it in a transaction. */
-export function planHistory(channelId: string, update: HistoryUpdate): (kv: Kv) => void {
-  const appends = update.append.map((message) => {
-    if (message.channelId !== channelId) throw new StoreError("E_INPUT_INVALID", `history message ${message.messageId} belongs to channel ${message.channelId}, not ${channelId}`, { channelId });
-    return { id: message.messageId, bytes: encodeNimMessage(message), flags: messageAbsenceFlags(message) };
-  });
-  return (kv) => {
-    appendHistory(kv, channelId, appends);
-    evictHistory(kv, channelId, update.evict);
+export function planHistory(channelId: string, update: HistoryUpdate): (kv: Kv, blooms: BloomStates) => void {
+  for (const message of update.append) checkChannel(message, channelId);
+  const appends = update.append.map(logForm);
+  return (kv, blooms) => {
+    appendHistory(kv, channelId, appends, blooms);
+    evictHistory(kv, channelId, update.evict, blooms);
   };
 }
 

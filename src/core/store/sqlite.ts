@@ -15,7 +15,7 @@ import { decodeStringKey, key, keyPart } from "./keys.js";
 import { CATEGORY, FORMAT_SETTING, FORMAT_VERSION, OWNER_SETTING, channelKey, frameRow, unframeRow } from "./rows.js";
 import { DEFAULT_SNAPSHOT_LIMITS, type SnapshotLimits } from "./snapshot.js";
 import { Kv, type OpenDatabaseOptions, openDatabase, toStoreError } from "./sqlite-db.js";
-import { type CommitPlan, adoptForeignRows, planCommit, planHistory } from "./sqlite-write.js";
+import { type BloomStates, type CommitPlan, adoptForeignRows, planCommit, planHistory } from "./sqlite-write.js";
 
 /** Options of {@link SqlitePersistence.open}. */
 export interface SqliteStoreOptions extends Omit<OpenDatabaseOptions, "readonly"> {
@@ -73,6 +73,8 @@ function encodingFailure(error: unknown, doing: string, path: string): SdsError 
 export class SqlitePersistence implements Persistence {
   /** Channels whose write state is known (cached after the first commit touching them). */
   private readonly channels = new Map<string, ChannelWriteState>();
+  /** Bloom diff bases per channel (see bloom-rows.ts), mutated in place by transactions; dropped when one fails. */
+  private readonly blooms: BloomStates = new Map();
   private closed = false;
   /** Transactions committed since open (for tests that check one transaction per operation). */
   transactionsCommitted = 0;
@@ -136,11 +138,25 @@ export class SqlitePersistence implements Persistence {
     const closed = this.guard();
     if (closed) return err(closed);
     try {
-      const result = this.db.transaction(plan).immediate();
+      const result = this.db
+        .transaction(() => {
+          this.kv.beginBatch();
+          let planned: CommitPlan | void;
+          try {
+            planned = plan();
+            this.kv.endBatch(true);
+          } finally {
+            this.kv.endBatch(false);
+          }
+          return planned;
+        })
+        .immediate();
       this.transactionsCommitted += 1;
       if (result) for (const [channelId, state] of result.channels) this.channels.set(channelId, state);
       return ok(undefined);
     } catch (error) {
+      // The bloom states were changed in place by the failed transaction: rebuild them from disk.
+      this.blooms.clear();
       // SQLite may already have rolled back (SQLITE_FULL, SQLITE_BUSY); better-sqlite3 rolls back the rest.
       if (this.db.inTransaction) {
         try {
@@ -162,7 +178,7 @@ export class SqlitePersistence implements Persistence {
     } catch (error) {
       return err(encodingFailure(error, "encoding the commit", this.path));
     }
-    return this.run("committing", () => encoded(this.kv, this.channels));
+    return this.run("committing", () => encoded(this.kv, this.channels, this.blooms));
   }
 
   async commit(deltas: readonly ChannelDelta[]): Promise<Result<void>> {
@@ -186,7 +202,7 @@ export class SqlitePersistence implements Persistence {
     } catch (error) {
       return err(encodingFailure(error, "encoding the channel meta", this.path));
     }
-    return this.run("saving the channel meta", () => encoded(this.kv, this.channels));
+    return this.run("saving the channel meta", () => encoded(this.kv, this.channels, this.blooms));
   }
 
   async updateHistory(channelId: string, update: HistoryUpdate): Promise<Result<void>> {
@@ -197,7 +213,7 @@ export class SqlitePersistence implements Persistence {
     } catch (error) {
       return err(encodingFailure(error, "encoding the history update", this.path));
     }
-    return this.run("updating the history", () => encoded(this.kv));
+    return this.run("updating the history", () => encoded(this.kv, this.blooms));
   }
 
   async setRetrievalHint(channelId: string, messageId: string, hint: Uint8Array): Promise<Result<void>> {
@@ -217,7 +233,7 @@ export class SqlitePersistence implements Persistence {
     } catch (error) {
       return err(encodingFailure(error, "encoding the retrieval hint", this.path));
     }
-    return this.run("setting a retrieval hint", () => encoded(this.kv, this.channels));
+    return this.run("setting a retrieval hint", () => encoded(this.kv, this.channels, this.blooms));
   }
 
   /** Reads a channel; any row failing its checks fails the load with E_STORE_CORRUPT (never a partial snapshot). */
@@ -243,13 +259,14 @@ export class SqlitePersistence implements Persistence {
   async dropChannel(channelId: string): Promise<Result<void, StoreError>> {
     const prefix = channelKey(channelId);
     const result = this.run(`dropping channel ${channelId}`, () => {
-      for (const category of [CATEGORY.log, CATEGORY.outgoing, CATEGORY.incoming, CATEGORY.outgoingRepair, CATEGORY.incomingRepair, CATEGORY.hint]) this.kv.deletePrefix(category, prefix);
+      for (const category of [CATEGORY.log, CATEGORY.outgoing, CATEGORY.incoming, CATEGORY.outgoingRepair, CATEGORY.incomingRepair, CATEGORY.hint, CATEGORY.bloom, CATEGORY.bloomBase]) this.kv.deletePrefix(category, prefix);
       this.kv.delete(CATEGORY.meta, prefix);
       this.kv.delete(CATEGORY.channel, prefix);
       this.kv.delete(CATEGORY.sum, key(keyPart.string(CATEGORY.meta), prefix));
       this.kv.deletePrefix(CATEGORY.sum, key(keyPart.string(CATEGORY.log), prefix));
       this.kv.deletePrefix(CATEGORY.settings, key(keyPart.string("channel"), keyPart.string(channelId)));
     });
+    this.blooms.delete(channelId);
     if (result.ok) this.channels.delete(channelId);
     return result;
   }

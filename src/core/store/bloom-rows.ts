@@ -1,0 +1,231 @@
+/**
+ * Delta-encoded bloom filters. A spec-dialect message carries an ~18.7 KB bloom filter, and
+ * consecutive messages of one sender differ in a few words (k bits per new id), so storing
+ * every filter whole would make a bulk send write ~19 KB per message. Instead, a large
+ * filter is kept out of the message's `sds.log` row (the row holds the nim layout without
+ * the filter; its checksum row carries {@link BLOOM_IN_ROWS}) and stored as a sparse word
+ * diff (`sdstk.bloom`, one framed row per message) against a whole base filter
+ * (`sdstk.bbase`, one framed row per base, shared by a run of one sender's messages). A new
+ * base is written when the diff grows past {@link diffPairsMax} or the length changes.
+ * Reading rebuilds the exact filter bytes, so resends re-publish the same wire bytes.
+ */
+import { StoreError } from "../errors.js";
+import { ProtoReader, ProtoWriter } from "../protocol/wire/proto.js";
+import { decodeStringKey, key, keyPart } from "./keys.js";
+import { CATEGORY, channelKey, frameRow, messageKey, unframeRow } from "./rows.js";
+import type { Kv } from "./sqlite-db.js";
+
+/** Filters shorter than this stay inside the `sds.log` row (a diff would not pay). */
+export const BLOOM_ROW_MIN_BYTES = 512;
+/** Absence-flag bit in an `sds.log` checksum row: the filter is in `sdstk.bloom`, not in the row. */
+export const BLOOM_IN_ROWS = 4;
+/** Bytes per diff word. */
+const WORD_BYTES = 4;
+/** Bytes compared natively at a time before looking at single words. */
+const CHUNK_BYTES = 256;
+
+/** Most changed words a diff may hold before a new base is cheaper (about 1/16 of the filter). */
+export function diffPairsMax(bloomBytes: number): number {
+  return Math.max(8, Math.ceil(bloomBytes / WORD_BYTES / 16));
+}
+
+/** Key of a base row: `key(channelId, baseSequence)`. */
+export function baseKey(channelId: string, sequence: bigint): Uint8Array {
+  return key(channelKey(channelId), keyPart.uint64(sequence));
+}
+
+/** Per-channel bloom write state, cached by the single writer (rebuilt by {@link loadBloomState}). */
+export interface BloomWriteState {
+  nextBaseSequence: bigint;
+  /** Current base per sender id. */
+  current: Map<string, { sequence: bigint; bytes: Uint8Array }>;
+  /** Live diff rows per base sequence; a base with none left is deleted. */
+  references: Map<bigint, number>;
+  /** Base sequence of each message with a diff row. */
+  baseOf: Map<string, bigint>;
+}
+
+/** A decoded diff row body. */
+export interface BloomDiff {
+  baseSequence: bigint;
+  bloomBytes: number;
+  /** Word index → 4 big-endian bytes. */
+  words: Array<{ index: number; value: Uint8Array }>;
+}
+
+/** Encodes a diff body: {1 base sequence, 2 filter length, 3 packed (index delta varint ‖ 4 bytes)*}. */
+export function encodeBloomDiff(diff: BloomDiff): Uint8Array {
+  const packed = new ProtoWriter();
+  let previous = 0;
+  for (const word of diff.words) {
+    packed.varint(word.index - previous).raw(word.value);
+    previous = word.index;
+  }
+  return new ProtoWriter().uint64Field(1, diff.baseSequence).uint64Field(2, diff.bloomBytes).bytesField(3, packed.finish()).finish();
+}
+
+/** Decodes a diff body. Throws DecodeError (or RangeError) on damage. */
+export function decodeBloomDiff(bytes: Uint8Array): BloomDiff {
+  const reader = new ProtoReader(bytes);
+  let baseSequence: bigint | undefined;
+  let bloomBytes: number | undefined;
+  let packed: Uint8Array = new Uint8Array();
+  while (!reader.eof()) {
+    const tag = reader.readTag("BloomDiff");
+    if (tag.field === 1) baseSequence = reader.readVarint("BloomDiff.base");
+    else if (tag.field === 2) bloomBytes = Number(reader.readVarint("BloomDiff.length"));
+    else if (tag.field === 3) packed = reader.readLengthDelimited("BloomDiff.words");
+    else reader.skip(tag.wireType, `BloomDiff.field${tag.field}`);
+  }
+  if (baseSequence === undefined || bloomBytes === undefined) throw new RangeError("bloom diff lacks its base or length");
+  const words: BloomDiff["words"] = [];
+  const inner = new ProtoReader(packed);
+  let index = 0;
+  while (!inner.eof()) {
+    index += Number(inner.readVarint("BloomDiff.index"));
+    if (index * WORD_BYTES >= bloomBytes) throw new RangeError(`bloom diff word ${index} is past the filter's ${bloomBytes} bytes`);
+    words.push({ index, value: inner.readRaw(WORD_BYTES, "BloomDiff.value") });
+  }
+  return { baseSequence, bloomBytes, words };
+}
+
+/** The changed words of `bloom` against `base` (same length), or undefined past `pairsMax`. */
+export function diffWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number): BloomDiff["words"] | undefined {
+  const words: BloomDiff["words"] = [];
+  const a = Buffer.from(base.buffer, base.byteOffset, base.byteLength);
+  const b = Buffer.from(bloom.buffer, bloom.byteOffset, bloom.byteLength);
+  for (let chunk = 0; chunk < b.length; chunk += CHUNK_BYTES) {
+    const end = Math.min(chunk + CHUNK_BYTES, b.length);
+    if (a.compare(b, chunk, end, chunk, end) === 0) continue;
+    for (let at = chunk; at < end; at += WORD_BYTES) {
+      const stop = Math.min(at + WORD_BYTES, end);
+      let same = true;
+      for (let i = at; i < stop; i++) if (base[i] !== bloom[i]) same = false;
+      if (same) continue;
+      if (words.length >= pairsMax) return undefined;
+      const value = new Uint8Array(WORD_BYTES);
+      value.set(b.subarray(at, stop));
+      words.push({ index: at / WORD_BYTES, value });
+    }
+  }
+  return words;
+}
+
+/** Rebuilds a filter from its base and diff. Throws RangeError when they do not fit. */
+export function applyDiff(base: Uint8Array, diff: BloomDiff): Uint8Array {
+  if (base.length !== diff.bloomBytes) throw new RangeError(`bloom base is ${base.length} bytes, the diff expects ${diff.bloomBytes}`);
+  const out = base.slice();
+  for (const word of diff.words) {
+    const at = word.index * WORD_BYTES;
+    out.set(word.value.subarray(0, Math.min(WORD_BYTES, out.length - at)), at);
+  }
+  return out;
+}
+
+function corrupt(message: string): StoreError {
+  return new StoreError("E_STORE_CORRUPT", `${message} (run \`sds inspect-db --repair\`)`);
+}
+
+/** Rebuilds a channel's write state from its rows; deletes bases nothing refers to. Throws on damaged rows. */
+export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
+  const state: BloomWriteState = { nextBaseSequence: 1n, current: new Map(), references: new Map(), baseOf: new Map() };
+  const bases: bigint[] = [];
+  for (const row of kv.scanPrefix(CATEGORY.bloomBase, channelKey(channelId))) {
+    const opened = unframeRow(CATEGORY.bloomBase, row.key, row.payload);
+    if (!opened.ok) throw corrupt(`sdstk.bbase row of ${channelId}: ${opened.reason}`);
+    bases.push(opened.sequence);
+    if (opened.sequence >= state.nextBaseSequence) state.nextBaseSequence = opened.sequence + 1n;
+  }
+  for (const row of kv.scanPrefix(CATEGORY.bloom, channelKey(channelId))) {
+    const opened = unframeRow(CATEGORY.bloom, row.key, row.payload);
+    const id = decodeStringKey(row.key, 2)?.[1];
+    if (!opened.ok || id === undefined) throw corrupt(`sdstk.bloom row of ${channelId}: ${opened.ok ? "bad key" : opened.reason}`);
+    let base: bigint;
+    try {
+      base = decodeBloomDiff(opened.body).baseSequence;
+    } catch (error) {
+      throw corrupt(`sdstk.bloom row of ${channelId}/${id} does not decode: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    state.baseOf.set(id, base);
+    state.references.set(base, (state.references.get(base) ?? 0) + 1);
+  }
+  for (const sequence of bases) if (!state.references.has(sequence)) kv.delete(CATEGORY.bloomBase, baseKey(channelId, sequence));
+  return state;
+}
+
+/** Stores `bloom` of message `messageId` from `senderId` as a diff row (and a new base when needed). */
+export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, bloom: Uint8Array): void {
+  dropBloom(kv, state, channelId, messageId);
+  let base = state.current.get(senderId);
+  let words = base !== undefined && base.bytes.length === bloom.length ? diffWords(base.bytes, bloom, diffPairsMax(bloom.length)) : undefined;
+  if (base === undefined || words === undefined) {
+    base = { sequence: state.nextBaseSequence, bytes: bloom.slice() };
+    state.nextBaseSequence += 1n;
+    state.current.set(senderId, base);
+    const rowKey = baseKey(channelId, base.sequence);
+    kv.put(CATEGORY.bloomBase, rowKey, frameRow(CATEGORY.bloomBase, rowKey, base.sequence, base.bytes));
+    words = [];
+  }
+  const rowKey = messageKey(channelId, messageId);
+  kv.put(CATEGORY.bloom, rowKey, frameRow(CATEGORY.bloom, rowKey, 0n, encodeBloomDiff({ baseSequence: base.sequence, bloomBytes: bloom.length, words })));
+  state.baseOf.set(messageId, base.sequence);
+  state.references.set(base.sequence, (state.references.get(base.sequence) ?? 0) + 1);
+}
+
+/** Deletes a message's diff row, and its base when no other diff refers to it. */
+export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, messageId: string): void {
+  const base = state.baseOf.get(messageId);
+  if (base === undefined) return;
+  state.baseOf.delete(messageId);
+  kv.delete(CATEGORY.bloom, messageKey(channelId, messageId));
+  const left = (state.references.get(base) ?? 1) - 1;
+  if (left > 0) {
+    state.references.set(base, left);
+    return;
+  }
+  state.references.delete(base);
+  kv.delete(CATEGORY.bloomBase, baseKey(channelId, base));
+  for (const [sender, current] of state.current) if (current.sequence === base) state.current.delete(sender);
+}
+
+/** Result of reading one message's filter from its rows. */
+export type BloomRead = { ok: true; bloom: Uint8Array } | { ok: false; category: string; rowKey: Uint8Array; reason: string };
+
+/** Reads and checks one message's filter (diff row, then its base row). Never throws. */
+export function readBloom(kv: Kv, channelId: string, messageId: string, bases?: Map<bigint, Uint8Array | string>): BloomRead {
+  const rowKey = messageKey(channelId, messageId);
+  const payload = kv.get(CATEGORY.bloom, rowKey);
+  if (payload === undefined) return { ok: false, category: CATEGORY.log, rowKey, reason: `the bloom filter of ${messageId} is missing (no sdstk.bloom row)` };
+  const opened = unframeRow(CATEGORY.bloom, rowKey, payload);
+  if (!opened.ok) return { ok: false, category: CATEGORY.bloom, rowKey, reason: `sdstk.bloom row: ${opened.reason}` };
+  let diff: BloomDiff;
+  try {
+    diff = decodeBloomDiff(opened.body);
+  } catch (error) {
+    return { ok: false, category: CATEGORY.bloom, rowKey, reason: `sdstk.bloom row does not decode: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const base = readBase(kv, channelId, diff.baseSequence, bases);
+  if (typeof base === "string") return { ok: false, category: CATEGORY.bloom, rowKey, reason: base };
+  try {
+    return { ok: true, bloom: applyDiff(base, diff) };
+  } catch (error) {
+    return { ok: false, category: CATEGORY.bloom, rowKey, reason: `sdstk.bloom row: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function readBase(kv: Kv, channelId: string, sequence: bigint, cache?: Map<bigint, Uint8Array | string>): Uint8Array | string {
+  const cached = cache?.get(sequence);
+  if (cached !== undefined) return cached;
+  const rowKey = baseKey(channelId, sequence);
+  const payload = kv.get(CATEGORY.bloomBase, rowKey);
+  let result: Uint8Array | string;
+  if (payload === undefined) result = `bloom base ${sequence} of channel ${channelId} is missing`;
+  else {
+    const opened = unframeRow(CATEGORY.bloomBase, rowKey, payload);
+    if (!opened.ok) result = `bloom base ${sequence}: ${opened.reason}`;
+    else if (opened.sequence !== sequence) result = `bloom base keyed ${sequence} says ${opened.sequence}`;
+    else result = opened.body;
+  }
+  cache?.set(sequence, result);
+  return result;
+}
