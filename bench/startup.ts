@@ -4,11 +4,16 @@
  * Target: ≤ 3× `node -e 0`. Run alone: `npm run build && node --import tsx bench/startup.ts`.
  */
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { emitFigures, median, printTable } from "./lib.js";
 
 const bin = fileURLToPath(new URL("../bin/run.js", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 15);
+// Without the manifest (`npm run build` writes it) oclif imports every command to list them.
+if (!existsSync(fileURLToPath(new URL("../oclif.manifest.json", import.meta.url)))) {
+  process.stderr.write("warning: no oclif.manifest.json (run `npm run build`): these figures include command discovery\n");
+}
 // A spec-dialect sync message from research/sds-protocol.md §1.3.
 const blobHex = "0a05616c696365120873796e632d6162631a0a6d792d6368616e6e656c5081d095ffbc315a0b0a026d311a05616c696365";
 
