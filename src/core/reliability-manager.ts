@@ -142,6 +142,8 @@ export class ReliabilityManager extends EventEmitter {
       if (!outcome.committed) this.emit("storeError", outcome.error);
     } catch (error) {
       for (const operation of operations) this.channels.delete(operation.state.channelId);
+      // The next tick must reload the dropped channels, or their timers (resends, repairs) stall.
+      this.hydrated = false;
       throw error instanceof SdsError ? error : new StoreError("E_STORE_IO", String(error), {}, { cause: error });
     }
     for (const operation of operations) for (const event of operation.effects.events) this.emit(event.type, event);
