@@ -89,26 +89,60 @@ export function decodeBloomDiff(bytes: Uint8Array): BloomDiff {
   return { baseSequence, bloomBytes, words };
 }
 
-/** The changed words of `bloom` against `base` (same length), or undefined past `pairsMax`. */
-export function diffWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number): BloomDiff["words"] | undefined {
-  const words: BloomDiff["words"] = [];
+/** Indices of the 4-byte words where `bloom` differs from `base` (same length), or undefined past `pairsMax`. */
+function changedWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number): number[] | undefined {
+  const changed: number[] = [];
   const a = Buffer.from(base.buffer, base.byteOffset, base.byteLength);
   const b = Buffer.from(bloom.buffer, bloom.byteOffset, bloom.byteLength);
+  const aligned = base.byteOffset % WORD_BYTES === 0 && bloom.byteOffset % WORD_BYTES === 0;
+  const wholeWords = Math.floor(bloom.length / WORD_BYTES);
+  const wordsA = aligned ? new Uint32Array(base.buffer, base.byteOffset, wholeWords) : undefined;
+  const wordsB = aligned ? new Uint32Array(bloom.buffer, bloom.byteOffset, wholeWords) : undefined;
   for (let chunk = 0; chunk < b.length; chunk += CHUNK_BYTES) {
     const end = Math.min(chunk + CHUNK_BYTES, b.length);
-    if (a.compare(b, chunk, end, chunk, end) === 0) continue;
+    if (a.compare(b, chunk, end, chunk, end) === 0) continue; // native memcmp skips unchanged runs
     for (let at = chunk; at < end; at += WORD_BYTES) {
-      const stop = Math.min(at + WORD_BYTES, end);
-      let same = true;
-      for (let i = at; i < stop; i++) if (base[i] !== bloom[i]) same = false;
+      const word = at / WORD_BYTES;
+      let same: boolean;
+      if (wordsA !== undefined && wordsB !== undefined && word < wholeWords) same = wordsA[word] === wordsB[word];
+      else {
+        same = true;
+        for (let i = at, stop = Math.min(at + WORD_BYTES, end); i < stop; i++) if (base[i] !== bloom[i]) same = false;
+      }
       if (same) continue;
-      if (words.length >= pairsMax) return undefined;
-      const value = new Uint8Array(WORD_BYTES);
-      value.set(b.subarray(at, stop));
-      words.push({ index: at / WORD_BYTES, value });
+      if (changed.length >= pairsMax) return undefined;
+      changed.push(word);
     }
   }
-  return words;
+  return changed;
+}
+
+/** The changed words of `bloom` against `base` (same length), or undefined past `pairsMax`. */
+export function diffWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number): BloomDiff["words"] | undefined {
+  return changedWords(base, bloom, pairsMax)?.map((index) => {
+    const value = new Uint8Array(WORD_BYTES);
+    value.set(bloom.subarray(index * WORD_BYTES, Math.min(bloom.length, (index + 1) * WORD_BYTES)));
+    return { index, value };
+  });
+}
+
+/** Encodes a diff body straight from the filter (no per-word objects): see {@link encodeBloomDiff}. */
+function encodeDiffFrom(baseSequence: bigint, bloom: Uint8Array, changed: readonly number[]): Uint8Array {
+  const packed = new Uint8Array(changed.length * (5 + WORD_BYTES));
+  let length = 0;
+  let previous = 0;
+  for (const index of changed) {
+    let delta = index - previous;
+    previous = index;
+    while (delta >= 0x80) {
+      packed[length++] = (delta & 0x7f) | 0x80;
+      delta >>>= 7;
+    }
+    packed[length++] = delta;
+    const at = index * WORD_BYTES;
+    for (let i = 0; i < WORD_BYTES; i++) packed[length++] = at + i < bloom.length ? (bloom[at + i] as number) : 0;
+  }
+  return new ProtoWriter().uint64Field(1, baseSequence).uint64Field(2, bloom.length).bytesField(3, packed.subarray(0, length)).finish();
 }
 
 /** Rebuilds a filter from its base and diff. Throws RangeError when they do not fit. */
@@ -157,17 +191,17 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
 export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, bloom: Uint8Array): void {
   dropBloom(kv, state, channelId, messageId);
   let base = state.current.get(senderId);
-  let words = base !== undefined && base.bytes.length === bloom.length ? diffWords(base.bytes, bloom, diffPairsMax(bloom.length)) : undefined;
-  if (base === undefined || words === undefined) {
+  let changed = base !== undefined && base.bytes.length === bloom.length ? changedWords(base.bytes, bloom, diffPairsMax(bloom.length)) : undefined;
+  if (base === undefined || changed === undefined) {
     base = { sequence: state.nextBaseSequence, bytes: bloom.slice() };
     state.nextBaseSequence += 1n;
     state.current.set(senderId, base);
     const rowKey = baseKey(channelId, base.sequence);
     kv.put(CATEGORY.bloomBase, rowKey, frameRow(CATEGORY.bloomBase, rowKey, base.sequence, base.bytes));
-    words = [];
+    changed = [];
   }
   const rowKey = messageKey(channelId, messageId);
-  kv.put(CATEGORY.bloom, rowKey, frameRow(CATEGORY.bloom, rowKey, 0n, encodeBloomDiff({ baseSequence: base.sequence, bloomBytes: bloom.length, words })));
+  kv.put(CATEGORY.bloom, rowKey, frameRow(CATEGORY.bloom, rowKey, 0n, encodeDiffFrom(base.sequence, bloom, changed)));
   state.baseOf.set(messageId, base.sequence);
   state.references.set(base.sequence, (state.references.get(base.sequence) ?? 0) + 1);
 }

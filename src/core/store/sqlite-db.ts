@@ -131,8 +131,15 @@ type Statement = Database.Statement<unknown[], unknown>;
 /** Rows per multi-row `INSERT OR REPLACE` of a batch (3 parameters each, far below SQLite's limit). */
 export const PUT_ROWS_PER_STATEMENT = 64;
 
+const multiPutSqls: string[] = [];
+const multiDeleteSqls: string[] = [];
+
 function multiPutSql(rows: number): string {
-  return `INSERT OR REPLACE INTO kv (category, key, payload) VALUES ${Array.from({ length: rows }, () => "(?, ?, ?)").join(", ")}`;
+  return (multiPutSqls[rows] ??= `INSERT OR REPLACE INTO kv (category, key, payload) VALUES ${Array.from({ length: rows }, () => "(?, ?, ?)").join(", ")}`);
+}
+
+function multiDeleteSql(rows: number): string {
+  return (multiDeleteSqls[rows] ??= `DELETE FROM kv WHERE category = ? AND key IN (${Array.from({ length: rows }, () => "?").join(", ")})`);
 }
 
 /** A plain Uint8Array view of a Buffer (so `.slice()` copies and values compare as Uint8Array). */
@@ -166,20 +173,22 @@ export class Kv {
     return statement;
   }
 
-  /** Puts deferred by {@link beginBatch}, in order (later ones win on the same key). */
-  private pending: Uint8Array[] = [];
+  /** Writes deferred by {@link beginBatch}, in order: puts (category, key, payload) and deletes (category, key). */
+  private pending: Array<{ put: true; row: [Uint8Array, Uint8Array, Uint8Array] } | { put: false; category: Uint8Array; key: Uint8Array }> = [];
   private batching = false;
 
   /**
-   * Defers puts until the next read, delete or {@link endBatch}, then writes them with
-   * multi-row `INSERT OR REPLACE` statements ({@link PUT_ROWS_PER_STATEMENT} rows each), so a
-   * group commit runs a few statements instead of one per row. Use inside a transaction only.
+   * Defers puts and single-row deletes until the next read or {@link endBatch}, then runs them
+   * in order as multi-row statements ({@link PUT_ROWS_PER_STATEMENT} rows each): consecutive
+   * puts become `INSERT OR REPLACE … VALUES (…), (…)`, consecutive deletes of one category
+   * `DELETE … WHERE key IN (…)`. A group commit so runs a few statements instead of one per
+   * row. Use inside a transaction only.
    */
   beginBatch(): void {
     this.batching = true;
   }
 
-  /** Writes (`apply`) or drops the deferred puts and stops deferring. */
+  /** Writes (`apply`) or drops the deferred writes and stops deferring. */
   endBatch(apply: boolean): void {
     try {
       if (apply) this.flush();
@@ -193,21 +202,33 @@ export class Kv {
     const pending = this.pending;
     if (pending.length === 0) return;
     this.pending = [];
-    const rows = pending.length / 3;
     let at = 0;
-    const full = Math.floor(rows / PUT_ROWS_PER_STATEMENT);
-    if (full > 0) {
-      const statement = this.statement(multiPutSql(PUT_ROWS_PER_STATEMENT));
-      for (let i = 0; i < full; i++, at += PUT_ROWS_PER_STATEMENT * 3) statement.run(...pending.slice(at, at + PUT_ROWS_PER_STATEMENT * 3));
+    while (at < pending.length) {
+      const first = pending[at] as (typeof pending)[number];
+      let end = at + 1;
+      if (first.put) {
+        while (end < pending.length && end - at < PUT_ROWS_PER_STATEMENT && (pending[end] as (typeof pending)[number]).put) end += 1;
+        const args: Uint8Array[] = [];
+        for (let i = at; i < end; i++) args.push(...(pending[i] as { row: [Uint8Array, Uint8Array, Uint8Array] }).row);
+        this.statement(multiPutSql(end - at)).run(...args);
+      } else {
+        const category = first.category;
+        const keys: Uint8Array[] = [first.key];
+        for (; end < pending.length && end - at < PUT_ROWS_PER_STATEMENT; end++) {
+          const next = pending[end] as (typeof pending)[number];
+          if (next.put || next.category !== category) break;
+          keys.push(next.key);
+        }
+        this.statement(multiDeleteSql(keys.length)).run(category, ...keys);
+      }
+      at = end;
     }
-    const rest = rows - full * PUT_ROWS_PER_STATEMENT;
-    if (rest > 0) this.statement(multiPutSql(rest)).run(...pending.slice(at));
   }
 
   /** `INSERT OR REPLACE` one row (deferred while batching). */
   put(category: string, rowKey: Uint8Array, payload: Uint8Array): void {
     if (this.batching) {
-      this.pending.push(categoryBlob(category), rowKey, payload);
+      this.pending.push({ put: true, row: [categoryBlob(category), rowKey, payload] });
       return;
     }
     this.statement("INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?, ?, ?)").run(categoryBlob(category), rowKey, payload);
@@ -230,9 +251,12 @@ export class Kv {
     return out;
   }
 
-  /** Deletes one row; true when it existed. */
+  /** Deletes one row; true when it existed (always true while batching: the delete is deferred). */
   delete(category: string, rowKey: Uint8Array): boolean {
-    this.flush();
+    if (this.batching) {
+      this.pending.push({ put: false, category: categoryBlob(category), key: rowKey });
+      return true;
+    }
     return this.statement("DELETE FROM kv WHERE category = ? AND key = ?").run(categoryBlob(category), rowKey).changes > 0;
   }
 
