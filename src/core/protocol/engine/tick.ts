@@ -6,6 +6,7 @@
  * report `periodicSync` (nim); answer due repair requests within budget; abandon stale ones.
  */
 import type { HistoryEntry } from "../types.js";
+import { rebaseFutureTimes } from "./clock-rebase.js";
 import { deliverReady, resolveDependencies } from "./deliver.js";
 import type { Operation } from "./operation.js";
 import { encodeWire } from "./ports.js";
@@ -14,6 +15,7 @@ import { sendSync } from "./send.js";
 
 /** Runs every periodic duty of the operation's channel. */
 export function tickChannel(operation: Operation, budget: RepairBudget): void {
+  rebaseFutureTimes(operation);
   resendDue(operation);
   expireLost(operation);
   deliverReady(operation);
