@@ -58,7 +58,7 @@ Exit status 4 when a check fails (after --repair: when one still fails).`;
   };
 
   public async run(): Promise<void> {
-    const path = this.args.db ?? resolveIdentity({ as: this.flags.as, dataDir: resolveDataDir({ env: process.env, configDataDir: this.config.dataDir }) }).dbPath;
+    const path = this.args.db ?? resolveIdentity({ as: this.flags.as, channel: this.flags.channel, dataDir: resolveDataDir({ env: process.env, configDataDir: this.config.dataDir }) }).dbPath;
     const options = {
       full: this.flags.full,
       history: this.flags.history,
