@@ -28,7 +28,7 @@ interface Line {
 }
 
 const LINES: Line[] = [
-  { what: "Engine, two-peer exchange, N = 1,000", bench: "engine", figure: "oursOverWaku@1000", anchor: "@waku/sds MessageChannel", unit: "×" },
+  { what: "Engine, two-peer exchange, N = 1,000 (ours / theirs, msgs/s)", bench: "engine", figure: "oursOverWaku@1000", anchor: "@waku/sds MessageChannel", unit: "×" },
   { what: "Engine, N = 5,000", bench: "engine", figure: "oursOverWaku@5000", anchor: "@waku/sds MessageChannel", target: { atLeast: 50 }, unit: "×" },
   { what: "Engine, per-message cost flat (rate 20,000 / rate 1,000)", bench: "engine", figure: "oursFlatness@20000vs1000", anchor: "ours at N = 1,000", target: { atLeast: 0.8 } },
   { what: "Store, durable send commit (time per op)", bench: "store", figure: "ratioToRaw", anchor: "raw better-sqlite3 1-row transaction", target: { atMost: 1.5 }, unit: "×" },
@@ -37,10 +37,10 @@ const LINES: Line[] = [
   { what: "Relay fan-out, 1 subscriber", bench: "relay", figure: "fanout1.ratio", anchor: "bare ws broadcast loop", target: { atLeast: 0.7 }, unit: "×" },
   { what: "Relay fan-out, 10 subscribers", bench: "relay", figure: "fanout10.ratio", anchor: "bare ws broadcast loop", target: { atLeast: 0.7 }, unit: "×" },
   { what: "Relay fan-out, 50 subscribers", bench: "relay", figure: "fanout50.ratio", anchor: "bare ws broadcast loop", target: { atLeast: 0.7 }, unit: "×" },
-  { what: "End to end `send | relay | listen`, throughput (times slower)", bench: "e2e", figure: "throughputSlowdown", anchor: "bare WebSocket pipe", target: { atMost: 3 }, unit: "×" },
+  { what: "End to end `send \\| relay \\| listen`, throughput (times slower)", bench: "e2e", figure: "throughputSlowdown", anchor: "bare WebSocket pipe", target: { atMost: 3 }, unit: "×" },
   { what: "End to end, p50 latency at 200 msgs/s (times higher)", bench: "e2e", figure: "pacedP50Slowdown", anchor: "bare WebSocket pipe", unit: "×" },
-  { what: "`sds decode` MB/s, 100,000 blobs", bench: "decode", figure: "sdsMessageOverProtoc", anchor: "protoc --decode_raw", unit: "×" },
-  { what: "`sds decode --raw` MB/s", bench: "decode", figure: "sdsRawOverProtoc", anchor: "protoc --decode_raw", unit: "×" },
+  { what: "`sds decode` of 100,000 blobs, MB/s (ours / protoc)", bench: "decode", figure: "sdsMessageOverProtoc", anchor: "protoc --decode_raw", unit: "×" },
+  { what: "`sds decode --raw`, MB/s (ours / protoc)", bench: "decode", figure: "sdsRawOverProtoc", anchor: "protoc --decode_raw", unit: "×" },
   { what: "Start-up, `sds --version`", bench: "startup", figure: "versionVsNodeRatio", anchor: "node -e 0", target: { atMost: 3 }, unit: "×" },
   { what: "Start-up, `sds decode` of one blob", bench: "startup", figure: "decodeVsNodeRatio", anchor: "node -e 0", target: { atMost: 3 }, unit: "×" },
   { what: "Memory, 100,000 history entries / 10 channels: peak RSS", bench: "memory", figure: "ours.peakRssMiB", anchor: "(absolute)", unit: " MiB" },
