@@ -34,6 +34,31 @@ export function baseKey(channelId: string, sequence: bigint): Uint8Array {
   return key(channelKey(channelId), keyPart.uint64(sequence));
 }
 
+/** The two categories of diff rows: history messages' filters and the filters inside published bytes. */
+export type DiffCategory = typeof CATEGORY.bloom | typeof CATEGORY.wireBloom;
+const DIFF_CATEGORIES: readonly DiffCategory[] = [CATEGORY.bloom, CATEGORY.wireBloom];
+const refKey = (category: DiffCategory, messageId: string) => `${category}|${messageId}`;
+
+/**
+ * Where the bloom filter field sits in published bytes (spec field 12 or nim field 6, at
+ * least {@link BLOOM_ROW_MIN_BYTES}), found by walking the top-level fields; undefined when none.
+ */
+export function wireBloomRange(wire: Uint8Array): { at: number; length: number } | undefined {
+  try {
+    const reader = new ProtoReader(wire);
+    while (!reader.eof()) {
+      const tag = reader.readTag("wire");
+      if ((tag.field === 12 || tag.field === 6) && tag.wireType === 2) {
+        const bytes = reader.readLengthDelimited("wire.bloom");
+        if (bytes.length >= BLOOM_ROW_MIN_BYTES) return { at: bytes.byteOffset - wire.byteOffset, length: bytes.length };
+      } else reader.skip(tag.wireType, "wire");
+    }
+  } catch {
+    // not protobuf we can walk: keep the bytes whole
+  }
+  return undefined;
+}
+
 /** Per-channel bloom write state, cached by the single writer (rebuilt by {@link loadBloomState}). */
 export interface BloomWriteState {
   nextBaseSequence: bigint;
@@ -41,7 +66,7 @@ export interface BloomWriteState {
   current: Map<string, { sequence: bigint; bytes: Uint8Array }>;
   /** Live diff rows per base sequence; a base with none left is deleted. */
   references: Map<bigint, number>;
-  /** Base sequence of each message with a diff row. */
+  /** Base sequence of each diff row, by `category|messageId`. */
   baseOf: Map<string, bigint>;
 }
 
@@ -170,8 +195,8 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
     bases.push(opened.sequence);
     if (opened.sequence >= state.nextBaseSequence) state.nextBaseSequence = opened.sequence + 1n;
   }
-  for (const row of kv.scanPrefix(CATEGORY.bloom, channelKey(channelId))) {
-    const opened = unframeRow(CATEGORY.bloom, row.key, row.payload);
+  for (const category of DIFF_CATEGORIES) for (const row of kv.scanPrefix(category, channelKey(channelId))) {
+    const opened = unframeRow(category, row.key, row.payload);
     const id = decodeStringKey(row.key, 2)?.[1];
     if (!opened.ok || id === undefined) throw corrupt(`sdstk.bloom row of ${channelId}: ${opened.ok ? "bad key" : opened.reason}`);
     let base: bigint;
@@ -180,7 +205,7 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
     } catch (error) {
       throw corrupt(`sdstk.bloom row of ${channelId}/${id} does not decode: ${error instanceof Error ? error.message : String(error)}`);
     }
-    state.baseOf.set(id, base);
+    state.baseOf.set(refKey(category, id), base);
     state.references.set(base, (state.references.get(base) ?? 0) + 1);
   }
   for (const sequence of bases) if (!state.references.has(sequence)) kv.delete(CATEGORY.bloomBase, baseKey(channelId, sequence));
@@ -188,8 +213,8 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
 }
 
 /** Stores `bloom` of message `messageId` from `senderId` as a diff row (and a new base when needed). */
-export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, bloom: Uint8Array): void {
-  dropBloom(kv, state, channelId, messageId);
+export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, bloom: Uint8Array, category: DiffCategory = CATEGORY.bloom): void {
+  dropBloom(kv, state, channelId, messageId, category);
   let base = state.current.get(senderId);
   let changed = base !== undefined && base.bytes.length === bloom.length ? changedWords(base.bytes, bloom, diffPairsMax(bloom.length)) : undefined;
   if (base === undefined || changed === undefined) {
@@ -201,17 +226,17 @@ export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, se
     changed = [];
   }
   const rowKey = messageKey(channelId, messageId);
-  kv.put(CATEGORY.bloom, rowKey, frameRow(CATEGORY.bloom, rowKey, 0n, encodeDiffFrom(base.sequence, bloom, changed)));
-  state.baseOf.set(messageId, base.sequence);
+  kv.put(category, rowKey, frameRow(category, rowKey, 0n, encodeDiffFrom(base.sequence, bloom, changed)));
+  state.baseOf.set(refKey(category, messageId), base.sequence);
   state.references.set(base.sequence, (state.references.get(base.sequence) ?? 0) + 1);
 }
 
 /** Deletes a message's diff row, and its base when no other diff refers to it. */
-export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, messageId: string): void {
-  const base = state.baseOf.get(messageId);
+export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, messageId: string, category: DiffCategory = CATEGORY.bloom): void {
+  const base = state.baseOf.get(refKey(category, messageId));
   if (base === undefined) return;
-  state.baseOf.delete(messageId);
-  kv.delete(CATEGORY.bloom, messageKey(channelId, messageId));
+  state.baseOf.delete(refKey(category, messageId));
+  kv.delete(category, messageKey(channelId, messageId));
   const left = (state.references.get(base) ?? 1) - 1;
   if (left > 0) {
     state.references.set(base, left);
@@ -226,24 +251,24 @@ export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, mes
 export type BloomRead = { ok: true; bloom: Uint8Array } | { ok: false; category: string; rowKey: Uint8Array; reason: string };
 
 /** Reads and checks one message's filter (diff row, then its base row). Never throws. */
-export function readBloom(kv: Kv, channelId: string, messageId: string, bases?: Map<bigint, Uint8Array | string>): BloomRead {
+export function readBloom(kv: Kv, channelId: string, messageId: string, bases?: Map<bigint, Uint8Array | string>, category: DiffCategory = CATEGORY.bloom): BloomRead {
   const rowKey = messageKey(channelId, messageId);
-  const payload = kv.get(CATEGORY.bloom, rowKey);
-  if (payload === undefined) return { ok: false, category: CATEGORY.log, rowKey, reason: `the bloom filter of ${messageId} is missing (no sdstk.bloom row)` };
-  const opened = unframeRow(CATEGORY.bloom, rowKey, payload);
-  if (!opened.ok) return { ok: false, category: CATEGORY.bloom, rowKey, reason: `sdstk.bloom row: ${opened.reason}` };
+  const payload = kv.get(category, rowKey);
+  if (payload === undefined) return { ok: false, category: category === CATEGORY.bloom ? CATEGORY.log : CATEGORY.outgoing, rowKey, reason: `the bloom filter of ${messageId} is missing (no ${category} row)` };
+  const opened = unframeRow(category, rowKey, payload);
+  if (!opened.ok) return { ok: false, category, rowKey, reason: `${category} row: ${opened.reason}` };
   let diff: BloomDiff;
   try {
     diff = decodeBloomDiff(opened.body);
   } catch (error) {
-    return { ok: false, category: CATEGORY.bloom, rowKey, reason: `sdstk.bloom row does not decode: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, category, rowKey, reason: `${category} row does not decode: ${error instanceof Error ? error.message : String(error)}` };
   }
   const base = readBase(kv, channelId, diff.baseSequence, bases);
-  if (typeof base === "string") return { ok: false, category: CATEGORY.bloom, rowKey, reason: base };
+  if (typeof base === "string") return { ok: false, category, rowKey, reason: base };
   try {
     return { ok: true, bloom: applyDiff(base, diff) };
   } catch (error) {
-    return { ok: false, category: CATEGORY.bloom, rowKey, reason: `sdstk.bloom row: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, category, rowKey, reason: `${category} row: ${error instanceof Error ? error.message : String(error)}` };
   }
 }
 

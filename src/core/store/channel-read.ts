@@ -195,7 +195,11 @@ function readBuffer(reader: Reader, category: (typeof BUFFER_CATEGORIES)[number]
       continue;
     }
     try {
-      const ctx = { base: 0, limits, resolveMessage: () => history.get(expectedId) };
+      const resolveWireBloom = () => {
+        const bloom = readBloom(reader.kv, reader.channelId, expectedId, undefined, CATEGORY.wireBloom);
+        return bloom.ok ? bloom.bloom : undefined;
+      };
+      const ctx = { base: 0, limits, resolveMessage: () => history.get(expectedId), resolveWireBloom };
       let value: unknown;
       let id: string;
       if (category === CATEGORY.outgoing) id = ((value = decodeUnacknowledged(opened.body, 0, category, ctx)) as { message: SdsMessage }).message.messageId;

@@ -163,7 +163,11 @@ function checkBufferRow(kv: Kv, pass: RowPass, category: string, row: KvRow): vo
   if (channelId === undefined) return add(pass, category, row, undefined, "key is not key(channelId, messageId)");
   const messageId = (parts as [string, string])[1];
   const rows = channelRows(pass, channelId);
-  const ctx = { base: 0, limits: { bufferEntriesMax: 100_000, historyEntriesMax: 100_000 }, resolveMessage: () => loggedMessage(kv, row.key) };
+  const resolveWireBloom = () => {
+    const bloom = readBloom(kv, channelId, messageId, undefined, CATEGORY.wireBloom);
+    return bloom.ok ? bloom.bloom : undefined;
+  };
+  const ctx = { base: 0, limits: { bufferEntriesMax: 100_000, historyEntriesMax: 100_000 }, resolveMessage: () => loggedMessage(kv, row.key), resolveWireBloom };
   try {
     if (category === CATEGORY.outgoing) rows.outgoing.push({ sequence: opened.sequence, value: decodeUnacknowledged(opened.body, 0, category, ctx) });
     else if (category === CATEGORY.incoming) rows.incoming.push({ sequence: opened.sequence, value: decodeIncoming(opened.body, 0, category, ctx) });
@@ -187,7 +191,7 @@ function checkFramedRow(pass: RowPass, category: string, row: KvRow): void {
   const opened = unframeRow(category, row.key, row.payload);
   if (!opened.ok) return add(pass, category, row, channelId, opened.reason, category === CATEGORY.channel ? "rebuild-counter" : category === CATEGORY.quarantine ? "delete" : "quarantine");
   if (category === CATEGORY.quarantine) pass.quarantined += 1;
-  if (category === CATEGORY.bloom) {
+  if (category === CATEGORY.bloom || category === CATEGORY.wireBloom) {
     try {
       decodeBloomDiff(opened.body);
     } catch (error) {

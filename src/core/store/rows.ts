@@ -25,6 +25,8 @@ export const CATEGORY = {
   incomingRepair: "sdstk.rresp",
   /** `key(channelId, messageId)` → framed sparse word diff of the message's bloom filter against a base (see bloom-rows.ts). */
   bloom: "sdstk.bloom",
+  /** `key(channelId, messageId)` → framed bloom diff of the filter inside an unacknowledged message's published bytes. */
+  wireBloom: "sdstk.wbloom",
   /** `key(channelId, u64 baseSequence)` → framed whole bloom filter that diffs refer to; frame sequence = base sequence. */
   bloomBase: "sdstk.bbase",
   /** `key(channelId, messageId)` → framed retrieval hint bytes. */
@@ -46,7 +48,7 @@ export type CategoryName = (typeof CATEGORY)[keyof typeof CATEGORY];
 export const BUFFER_CATEGORIES = [CATEGORY.outgoing, CATEGORY.incoming, CATEGORY.outgoingRepair, CATEGORY.incomingRepair] as const;
 
 /** Categories keyed by `key(channelId, …)` or `toKey(channelId)` that belong to one channel. */
-export const CHANNEL_CATEGORIES = [CATEGORY.meta, CATEGORY.log, ...BUFFER_CATEGORIES, CATEGORY.bloom, CATEGORY.bloomBase, CATEGORY.hint, CATEGORY.channel] as const;
+export const CHANNEL_CATEGORIES = [CATEGORY.meta, CATEGORY.log, ...BUFFER_CATEGORIES, CATEGORY.bloom, CATEGORY.wireBloom, CATEGORY.bloomBase, CATEGORY.hint, CATEGORY.channel] as const;
 
 /** The `sdstk.settings` row that marks a file as written by this toolkit (value: format version). */
 export const FORMAT_SETTING = "format";

@@ -32,6 +32,8 @@ export interface UnacknowledgedRowOptions {
   messageInLog?: boolean;
   /** Store `wire` as prefix and suffix around the message's bloom filter bytes when it holds them. */
   splitWire?: boolean;
+  /** The bloom filter at `wire[at, at + length)` is kept in `sdstk.wbloom`: store only prefix and suffix. */
+  wireBloom?: { at: number; length: number };
 }
 
 /** Where a message's bloom filter bytes sit inside `wire`, if they do (worth splitting only when large). */
@@ -50,7 +52,10 @@ export function encodeUnacknowledged(entry: UnacknowledgedMessage, options: Unac
   const presence = messageAbsenceFlags(entry.message);
   if (presence !== 0) writer.uint64Field(EXT + 10, presence);
   if (entry.possibleAckCount != null) writer.uint64Field(EXT, entry.possibleAckCount);
-  if (entry.wire != null) {
+  if (entry.wire != null && options.wireBloom !== undefined) {
+    const { at, length } = options.wireBloom;
+    writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + length)).uint64Field(EXT + 23, 1);
+  } else if (entry.wire != null) {
     const at = options.splitWire === true ? bloomOffsetInWire(entry.message, entry.wire) : -1;
     if (at < 0) writer.bytesField(EXT + 1, entry.wire);
     else writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + (entry.message.bloomFilter as Uint8Array).length));
@@ -67,6 +72,7 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
   let absence = 0;
   let inLog = false;
   let wireParts: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
+  let wireBloomInRows = false;
   while (!reader.eof()) {
     const tag = reader.readTag(field);
     if (tag.field === 1) {
@@ -80,6 +86,7 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
     else if (tag.field === EXT + 20) inLog = varintNumber(reader, tag, `${field}.messageInLog`) === 1;
     else if (tag.field === EXT + 21) wireParts = [embedded(reader, tag, `${field}.wirePrefix`).bytes, wireParts[1]];
     else if (tag.field === EXT + 22) wireParts = [wireParts[0], embedded(reader, tag, `${field}.wireSuffix`).bytes];
+    else if (tag.field === EXT + 23) wireBloomInRows = varintNumber(reader, tag, `${field}.wireBloomInRows`) === 1;
     else reader.skip(tag.wireType, `${field}.field${tag.field}`);
   }
   const end = base + bytes.length;
@@ -89,8 +96,8 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
   }
   if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 1 is missing", { field: `${field}.message`, offset: end });
   if (wireParts[0] !== undefined || wireParts[1] !== undefined) {
-    if (wireParts[0] === undefined || wireParts[1] === undefined || message.bloomFilter == null) throw new DecodeError("E_DECODE_MISSING_FIELD", "split wire bytes are incomplete", { field: `${field}.wire`, offset: end });
-    const bloom = message.bloomFilter;
+    const bloom = wireBloomInRows ? ctx.resolveWireBloom?.() : message.bloomFilter;
+    if (wireParts[0] === undefined || wireParts[1] === undefined || bloom == null) throw new DecodeError("E_DECODE_MISSING_FIELD", wireBloomInRows ? "the bloom filter of the published bytes is not in sdstk.wbloom" : "split wire bytes are incomplete", { field: `${field}.wire`, offset: end });
     const wire = new Uint8Array(wireParts[0].length + bloom.length + wireParts[1].length);
     wire.set(wireParts[0]);
     wire.set(bloom, wireParts[0].length);

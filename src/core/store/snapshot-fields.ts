@@ -70,6 +70,8 @@ export interface SnapshotDecodeContext {
   limits: SnapshotLimits;
   /** For our rows: the message an `UnacknowledgedMessage` row refers to in `sds.log`. */
   resolveMessage?: () => SdsMessage | undefined;
+  /** Our rows only: the bloom filter bytes kept in `sdstk.wbloom` for an entry's published bytes. */
+  resolveWireBloom?: () => Uint8Array | undefined;
 }
 
 /** Shared reader helper of the snapshot codecs. */

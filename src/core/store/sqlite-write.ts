@@ -10,7 +10,7 @@ import { StoreError } from "../errors.js";
 import type { ChannelDelta, ChannelMeta, HistoryUpdate, UnacknowledgedMessage } from "./contract.js";
 import type { SdsMessage } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
-import { BLOOM_IN_ROWS, BLOOM_ROW_MIN_BYTES, type BloomWriteState, dropBloom, loadBloomState, readBloom, storeBloom } from "./bloom-rows.js";
+import { BLOOM_IN_ROWS, BLOOM_ROW_MIN_BYTES, type BloomWriteState, dropBloom, loadBloomState, readBloom, storeBloom, wireBloomRange } from "./bloom-rows.js";
 import { applyAbsenceFlags, decodeUnacknowledged } from "./snapshot.js";
 import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, SUM_ROW_BYTES, aboutKey, channelKey, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
 import {
@@ -237,15 +237,31 @@ function storedFormMatches(kv: Kv, channelId: string, rowKey: Uint8Array, form: 
  * reference is stored, and the published bytes are stored around the bloom filter. So a send
  * writes its large message once, whatever the backlog.
  */
-function outgoingBody(kv: Kv, channelId: string, rowKey: Uint8Array, pending: PendingOutgoing, appended: ReadonlyMap<string, LogForm>): Uint8Array {
-  const { form } = pending;
+function outgoingBody(kv: Kv, channelId: string, rowKey: Uint8Array, pending: PendingOutgoing, appended: ReadonlyMap<string, LogForm>, blooms: BloomStates): Uint8Array {
+  const { form, entry } = pending;
   let inLog: boolean;
   if (form === undefined) inLog = true; // the same object was appended by this delta
   else {
     const same = appended.get(form.id);
     inLog = same !== undefined ? sameForm(same, form) : storedFormMatches(kv, channelId, rowKey, form);
   }
-  return encodeUnacknowledged(pending.entry, { messageInLog: inLog, splitWire: true });
+  const state = bloomState(kv, blooms, channelId);
+  const range = wireBloomOf(entry);
+  if (range === undefined) dropBloom(kv, state, channelId, entry.message.messageId, CATEGORY.wireBloom);
+  else storeBloom(kv, state, channelId, entry.message.senderId, entry.message.messageId, (entry.wire as Uint8Array).subarray(range.at, range.at + range.length), CATEGORY.wireBloom);
+  return encodeUnacknowledged(entry, range === undefined ? { messageInLog: inLog, splitWire: true } : { messageInLog: inLog, wireBloom: range });
+}
+
+/**
+ * The bloom filter inside an entry's published bytes that is kept in `sdstk.wbloom`: when the
+ * message itself does not carry it (the engine strips filters from stored messages), the
+ * published bytes are the only place an 18.7 KB filter would otherwise be written whole.
+ */
+function wireBloomOf(entry: UnacknowledgedMessage): { at: number; length: number } | undefined {
+  if (entry.wire == null) return undefined;
+  const own = entry.message.bloomFilter;
+  if (own != null && own.length >= BLOOM_ROW_MIN_BYTES) return undefined; // split around the message's own filter instead
+  return wireBloomRange(entry.wire);
 }
 
 /** Known insertion sequences of buffer rows, by category and row key (hex), read in bulk before a group commit. */
@@ -272,7 +288,12 @@ function prefetchSequences(kv: Kv, deltas: readonly EncodedDelta[], replaceBuffe
 
 function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers: boolean, known: KnownSequences, blooms: BloomStates): void {
   const { channelId } = delta;
-  if (replaceBuffers) for (const category of BUFFER_CATEGORIES) kv.deletePrefix(category, channelKey(channelId));
+  if (replaceBuffers) {
+    for (const category of BUFFER_CATEGORIES) kv.deletePrefix(category, channelKey(channelId));
+    const state = bloomState(kv, blooms, channelId);
+    const prefix = `${CATEGORY.wireBloom}|`;
+    for (const ref of [...state.baseOf.keys()]) if (ref.startsWith(prefix)) dropBloom(kv, state, channelId, ref.slice(prefix.length), CATEGORY.wireBloom);
+  }
   appendHistory(kv, channelId, delta.appends, blooms);
   const appended = new Map(delta.appends.map((append) => [append.id, append]));
   for (const upsert of delta.upserts) {
@@ -285,12 +306,13 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
       target.state.nextSequence += 1n;
       sequences.set(rowHex, sequence);
     }
-    const body = "pending" in upsert ? outgoingBody(kv, channelId, rowKey, upsert.pending, appended) : upsert.body;
+    const body = "pending" in upsert ? outgoingBody(kv, channelId, rowKey, upsert.pending, appended, blooms) : upsert.body;
     kv.put(upsert.category, rowKey, frameRow(upsert.category, rowKey, sequence, body));
   }
   for (const remove of delta.removes) {
     const rowKey = messageKey(channelId, remove.id);
     kv.delete(remove.category, rowKey);
+    if (remove.category === CATEGORY.outgoing) dropBloom(kv, bloomState(kv, blooms, channelId), channelId, remove.id, CATEGORY.wireBloom);
     known.get(remove.category)?.delete(hexKey(rowKey));
   }
   evictHistory(kv, channelId, delta.evicts, blooms);
@@ -334,8 +356,13 @@ function detachOutgoing(kv: Kv, channelId: string, id: string, rowKey: Uint8Arra
   if (!opened.ok) throw corrupt(`sdstk.out row: ${opened.reason}`);
   const flags = logFlags(kv, rowKey);
   const resolveMessage = () => storedMessage(kv, channelId, id, logged, flags);
-  const entry = decodeUnacknowledged(opened.body, 0, CATEGORY.outgoing, { base: 0, limits: { bufferEntriesMax: 1, historyEntriesMax: 1 }, resolveMessage });
-  kv.put(CATEGORY.outgoing, rowKey, frameRow(CATEGORY.outgoing, rowKey, opened.sequence, encodeUnacknowledged(entry, { splitWire: true })));
+  const resolveWireBloom = () => {
+    const bloom = readBloom(kv, channelId, id, undefined, CATEGORY.wireBloom);
+    return bloom.ok ? bloom.bloom : undefined;
+  };
+  const entry = decodeUnacknowledged(opened.body, 0, CATEGORY.outgoing, { base: 0, limits: { bufferEntriesMax: 1, historyEntriesMax: 1 }, resolveMessage, resolveWireBloom });
+  const range = wireBloomOf(entry); // its sdstk.wbloom row, if any, stays as it is
+  kv.put(CATEGORY.outgoing, rowKey, frameRow(CATEGORY.outgoing, rowKey, opened.sequence, encodeUnacknowledged(entry, range === undefined ? { splitWire: true } : { wireBloom: range })));
 }
 
 function evictHistory(kv: Kv, channelId: string, evicts: readonly string[], blooms: BloomStates): void {

@@ -259,7 +259,7 @@ export class SqlitePersistence implements Persistence {
   async dropChannel(channelId: string): Promise<Result<void, StoreError>> {
     const prefix = channelKey(channelId);
     const result = this.run(`dropping channel ${channelId}`, () => {
-      for (const category of [CATEGORY.log, CATEGORY.outgoing, CATEGORY.incoming, CATEGORY.outgoingRepair, CATEGORY.incomingRepair, CATEGORY.hint, CATEGORY.bloom, CATEGORY.bloomBase]) this.kv.deletePrefix(category, prefix);
+      for (const category of [CATEGORY.log, CATEGORY.outgoing, CATEGORY.incoming, CATEGORY.outgoingRepair, CATEGORY.incomingRepair, CATEGORY.hint, CATEGORY.bloom, CATEGORY.wireBloom, CATEGORY.bloomBase]) this.kv.deletePrefix(category, prefix);
       this.kv.delete(CATEGORY.meta, prefix);
       this.kv.delete(CATEGORY.channel, prefix);
       this.kv.delete(CATEGORY.sum, key(keyPart.string(CATEGORY.meta), prefix));

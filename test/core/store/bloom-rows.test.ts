@@ -195,4 +195,57 @@ describe("delta-encoded blooms in the SQLite store", () => {
     expect(data.history.length).toBeLessThan(60);
     await store2.close();
   }, 30_000);
+
+  it("keeps the filter inside published bytes as a diff when the stored message has none (the engine's shape), exact after restart", async () => {
+    const file = tempDb();
+    const random = seededRandom(seed + 3);
+    const blooms = evolvingBlooms(80, random);
+    let store = must(SqlitePersistence.open(file));
+    const wires = new Map<string, Uint8Array>();
+    const deltas = blooms.map((bloom, i) => {
+      const full = message("c", `w${String(i).padStart(2, "0")}`, BigInt(10 + i), { bloomFilter: bloom });
+      const wire = encodeMessage(full, { dialect: "spec" });
+      wires.set(full.messageId, wire);
+      const stored = { ...full, bloomFilter: undefined };
+      const delta = emptyDelta("c", BigInt(10 + i));
+      delta.outgoing.upsert.push({ message: { ...stored }, sendTimeMs: NOW, resendAttempts: 0, wire });
+      delta.history.append.push({ ...stored });
+      return delta;
+    });
+    must(store.commitSync(deltas));
+    expect(rowCount(file, "sdstk.wbloom")).toBe(80);
+    expect(rowCount(file, "sdstk.bbase")).toBeLessThan(80 / 4);
+    const db = new Database(file, { readonly: true });
+    const outRows = db.prepare("SELECT length(payload) AS n FROM kv WHERE category = CAST('sdstk.out' AS BLOB)").all() as Array<{ n: number }>;
+    db.close();
+    for (const row of outRows) expect(row.n).toBeLessThan(1000);
+    await store.close();
+    store = must(SqlitePersistence.open(file));
+    const data = must(store.loadChannelSync("c")) as ChannelData;
+    expect(data.meta.outgoingBuffer.length).toBe(80);
+    for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(true);
+    // a damaged diff is caught
+    const raw = new Database(file);
+    const one = raw.prepare("SELECT key, payload FROM kv WHERE category = CAST('sdstk.wbloom' AS BLOB) LIMIT 1").get() as { key: Buffer; payload: Buffer };
+    const flipped = Buffer.from(one.payload);
+    flipped[flipped.length - 1] ^= 0x10;
+    raw.prepare("UPDATE kv SET payload = ? WHERE category = CAST('sdstk.wbloom' AS BLOB) AND key = ?").run(flipped, one.key);
+    expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(false);
+    expect(store.loadChannelSync("c").ok).toBe(false);
+    raw.prepare("UPDATE kv SET payload = ? WHERE category = CAST('sdstk.wbloom' AS BLOB) AND key = ?").run(one.payload, one.key);
+    raw.close();
+    // evicting history keeps the wire exact; acknowledging removes the diffs and their bases
+    const evict = emptyDelta("c", 200n);
+    evict.history.evict.push(...data.history.slice(0, 40).map((m) => m.messageId));
+    must(store.commitSync([evict]));
+    const again = must(store.loadChannelSync("c")) as ChannelData;
+    for (const entry of again.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    const ack = emptyDelta("c", 201n);
+    ack.outgoing.remove.push(...again.meta.outgoingBuffer.map((entry) => entry.message.messageId));
+    must(store.commitSync([ack]));
+    await store.close();
+    expect(rowCount(file, "sdstk.wbloom")).toBe(0);
+    expect(rowCount(file, "sdstk.bbase")).toBe(0);
+  }, 30_000);
 });
