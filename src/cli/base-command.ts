@@ -6,7 +6,9 @@
  * Subclasses implement `run()`; they read `this.flags` / `this.args`, write data through
  * `this.out` / `this.ndjson`, status through `this.status`, and throw `SdsError`s.
  */
-import { Command, Flags, type Interfaces } from "@oclif/core";
+import type { Interfaces } from "@oclif/core";
+import { Command } from "@oclif/core/command";
+import * as Flags from "@oclif/core/flags";
 import { isSdsError, SdsError } from "../core/errors.js";
 import { type Palette, palette, useColor } from "./color.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";

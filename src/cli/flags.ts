@@ -3,7 +3,7 @@
  * defined once so their names, environment variables and help text never drift apart.
  * Precedence is oclif's: flag > environment variable > default.
  */
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 
 /** `--as NAME`: the identity, i.e. which databases under the data dir (`<dataDir>/<NAME>/<channel>.db`). */
 export const asFlag = Flags.string({
