@@ -39,6 +39,15 @@ export interface SplitOptions {
 
 const BASE64_LINE = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
+/** True when every byte is a space, tab, CR or LF. */
+function onlyWhitespace(bytes: Uint8Array): boolean {
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index] as number;
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
+  }
+  return true;
+}
+
 /** True when every byte is printable ASCII or tab / CR / LF: the input is text. */
 export function isText(bytes: Uint8Array): boolean {
   for (let index = 0; index < bytes.length; index++) {
@@ -49,13 +58,80 @@ export function isText(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** Whether a UTF-16 code unit is a hex digit. */
+function isHexDigit(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66) || (code >= 0x41 && code <= 0x46);
+}
+
+/** Whether a code unit separates hex tokens: whitespace, `,`, `;`, `:`. */
+function isHexSeparator(code: number): boolean {
+  if (code === 0x20 || code === 0x2c || code === 0x3b || code === 0x3a || (code >= 0x09 && code <= 0x0d) || code === 0xa0) return true;
+  return code > 0xff && /\s/.test(String.fromCharCode(code));
+}
+
+/** Length of the `0x` / `0X` / `\x` prefix at `at` (2), or 0 when there is none. */
+function prefixAt(text: string, at: number): number {
+  const first = text.charCodeAt(at);
+  const second = text.charCodeAt(at + 1);
+  if (first === 0x30 && (second === 0x78 || second === 0x58)) return 2;
+  if (first === 0x5c && second === 0x78) return 2;
+  return 0;
+}
+
+/**
+ * The bare hex digits of a well-formed hex blob (prefixes and separators dropped, prefixed
+ * single digits padded), found in one pass without regexes; `undefined` when the text has a
+ * problem, so that {@link parseHex} can name it.
+ */
+function cleanHex(text: string): string | undefined {
+  const length = text.length;
+  let digits = "";
+  let at = 0;
+  while (at < length) {
+    if (isHexSeparator(text.charCodeAt(at))) {
+      at += 1;
+      continue;
+    }
+    // one token: an optional bare run, then runs that each start with a prefix
+    let prefixed = false;
+    for (;;) {
+      const prefix = prefixAt(text, at);
+      if (prefix > 0) {
+        prefixed = true;
+        at += prefix;
+      } else if (prefixed) return undefined;
+      const start = at;
+      while (at < length && isHexDigit(text.charCodeAt(at)) && prefixAt(text, at) === 0) at += 1;
+      const run = at - start;
+      if (run === 1 && prefixed) digits += `0${text[start] as string}`;
+      else if (run % 2 !== 0) return undefined;
+      else if (run > 0) digits += start === 0 && at === length ? text : text.slice(start, at);
+      if (at >= length || isHexSeparator(text.charCodeAt(at))) break;
+      if (prefixAt(text, at) === 0) return undefined;
+    }
+  }
+  return digits;
+}
+
 /**
  * Parses one hex blob: tokens separated by whitespace, `,`, `;` or `:`, each with an
  * optional `0x` prefix, or `\x`-escaped bytes (`\x0a\x05`); a one-digit prefixed byte is
  * padded (`0x5` = 05), other runs must have an even number of digits. Throws
- * `E_INPUT_FORMAT` naming the column of the bad token.
+ * `E_INPUT_FORMAT` naming the column of the bad token. Well-formed text is cleaned in one
+ * pass and converted by `Buffer.from(digits, "hex")`; only a bad blob takes the slower path
+ * that finds the offending token.
  */
 export function parseHex(text: string): Uint8Array {
+  const digits = cleanHex(text);
+  if (digits !== undefined) {
+    const buffer = Buffer.from(digits, "hex");
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+  }
+  return parseHexReportingErrors(text);
+}
+
+/** The token-by-token hex parser: slower, but names the column of the first bad token. */
+function parseHexReportingErrors(text: string): Uint8Array {
   const out: number[] = [];
   for (const match of text.matchAll(/[^\s,;:]+/g)) {
     const column = (match.index ?? 0) + 1;
@@ -77,9 +153,22 @@ export function parseHex(text: string): Uint8Array {
 
 /** Whether a line reads as hex: digits once prefixes and separators are removed; odd bare runs are not hex. */
 function isHexLine(text: string): boolean {
-  const compact = text.replace(/0[xX]|\\x|[\s,;:]/g, "");
-  if (!/^[0-9a-fA-F]+$/.test(compact)) return false;
-  return compact.length % 2 === 0 || compact.length !== text.length;
+  let digitCount = 0;
+  let removed = false;
+  for (let at = 0; at < text.length; ) {
+    const prefix = prefixAt(text, at);
+    if (prefix > 0) {
+      removed = true;
+      at += prefix;
+      continue;
+    }
+    const code = text.charCodeAt(at);
+    if (isHexSeparator(code)) removed = true;
+    else if (isHexDigit(code)) digitCount += 1;
+    else return false;
+    at += 1;
+  }
+  return digitCount > 0 && (digitCount % 2 === 0 || removed);
 }
 
 /** Parses one base64 blob (standard or url-safe alphabet, padding optional, whitespace ignored). */
@@ -104,17 +193,23 @@ interface Line {
 function logicalLines(text: string): Line[] {
   const lines: Line[] = [];
   let pending: Line | undefined;
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const trimmed = raw.trim();
-    if (trimmed === "" && pending === undefined) return;
-    const current: Line = pending ? { text: `${pending.text} ${trimmed}`, line: pending.line } : { text: trimmed, line: index + 1 };
-    if (/[,\\]$/.test(trimmed)) {
-      pending = { text: current.text.replace(/\\$/, ""), line: current.line };
-      return;
+  let lineNumber = 0;
+  for (let start = 0; start <= text.length; ) {
+    const newline = text.indexOf("\n", start);
+    const end = newline < 0 ? text.length : newline;
+    const trimmed = text.slice(start, end).trim();
+    lineNumber += 1;
+    start = end + 1;
+    if (trimmed === "" && pending === undefined) continue;
+    const current: Line = pending ? { text: `${pending.text} ${trimmed}`, line: pending.line } : { text: trimmed, line: lineNumber };
+    const last = trimmed.charCodeAt(trimmed.length - 1);
+    if (last === 0x2c || last === 0x5c) {
+      pending = { text: last === 0x5c ? current.text.slice(0, -1) : current.text, line: current.line };
+      continue;
     }
     pending = undefined;
     if (current.text !== "") lines.push(current);
-  });
+  }
   if (pending && pending.text.trim() !== "") lines.push(pending);
   return lines;
 }
@@ -168,7 +263,7 @@ function toBlobs(format: InputFormat, lines: Line[]): InputBlob[] {
 export function splitBlobs(input: Uint8Array, options: SplitOptions): ParsedInput {
   const forced = options.format !== "auto";
   const textual = isText(input);
-  if (input.length === 0 || (textual && options.format !== "raw" && input.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d))) {
+  if (input.length === 0 || (textual && options.format !== "raw" && onlyWhitespace(input))) {
     throw new SdsError("E_INPUT_INVALID", "empty input: nothing to decode", {});
   }
   if (options.format === "raw" || (!forced && !textual)) {

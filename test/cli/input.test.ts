@@ -103,3 +103,44 @@ describe("splitBlobs", () => {
     }
   });
 });
+
+/** Reference model of the tolerant hex grammar, written token by token with regexes. */
+function hexModel(input: string): string | "error" {
+  let out = "";
+  for (const token of input.split(/[\s,;:]+/).filter((part) => part !== "")) {
+    const pieces = token.split(/0[xX]|\\x/);
+    for (const [position, piece] of pieces.entries()) {
+      if (!/^[0-9a-fA-F]*$/.test(piece)) return "error";
+      const digits = piece.length === 1 && position > 0 ? `0${piece}` : piece;
+      if (digits.length % 2 !== 0) return "error";
+      out += digits.toLowerCase();
+    }
+  }
+  return out;
+}
+
+describe("parseHex fast path", () => {
+  it("agrees with the token-by-token model on random mixes of digits, prefixes and separators", () => {
+    const partArb = fc.constantFrom("0x", "0X", "\\x", "a", "0", "5", "ff", "0A", " ", ",", ";", ":", "\t", "g", "x", "\u00a0", "\u2003");
+    fc.assert(
+      fc.property(fc.array(partArb, { maxLength: 40 }).map((parts) => parts.join("")), (input) => {
+        const expected = hexModel(input);
+        let actual: string;
+        try {
+          actual = hex(parseHex(input));
+        } catch (error) {
+          expect(error).toBeInstanceOf(SdsError);
+          actual = "error";
+        }
+        expect(actual).toBe(expected);
+      }),
+      { seed: seedFor("parseHex fast path"), numRuns: 2000 },
+    );
+  });
+
+  it("returns a plain Uint8Array view of exactly the parsed bytes", () => {
+    const bytes = parseHex("0a05ff");
+    expect(bytes.length).toBe(3);
+    expect(Array.from(bytes)).toEqual([0x0a, 0x05, 0xff]);
+  });
+});
