@@ -26,6 +26,11 @@ export interface BlobDecodeOptions {
   bloom: { capacity?: number; errorRate?: number };
   /** Values longer than this are cut in tree rows (0 = never). */
   bytesShownMax: number;
+  /**
+   * Whether to build tree rows (default true). JSON output needs only the record; skipping
+   * the rows saves a second walk over every message's bytes (`rows` is then empty).
+   */
+  rows?: boolean;
 }
 
 /** The outcome for one blob: a JSON record, tree rows with a title, and the error if it failed. */
@@ -102,6 +107,10 @@ function asMessage(bytes: Uint8Array, options: BlobDecodeOptions, baseOffset = 0
       bloomLine = bloomText(summary);
     } else if (error) record.bloomError = errorJson(error);
   }
+  const title = `${dialect} ${kind} message`;
+  const note = `${"  ".repeat(depth)}  dialect ${dialect}, ${detection.confidence}: ${detection.reason}`;
+  // nested messages keep their rows: the segment inside their content is found through them
+  if (options.rows === false && depth === 0) return { record, title, note, rows: [] };
   const fields = annotateMessage(bytes, dialect, undefined, baseOffset);
   const rows: TreeRow[] = [];
   for (const row of rowsFromAnnotated(fields, {
@@ -118,8 +127,7 @@ function asMessage(bytes: Uint8Array, options: BlobDecodeOptions, baseOffset = 0
       }
     }
   }
-  const title = `${dialect} ${kind} message`;
-  return { record, title, note: `${"  ".repeat(depth)}  dialect ${dialect}, ${detection.confidence}: ${detection.reason}`, rows };
+  return { record, title, note, rows };
 }
 
 function asBloom(bytes: Uint8Array, options: BlobDecodeOptions): BlobResult {
@@ -253,7 +261,7 @@ function nested(payload: Uint8Array, options: BlobDecodeOptions, at: number): Bl
 function asRaw(bytes: Uint8Array, options: BlobDecodeOptions): BlobResult {
   const dump = dumpProtobuf(bytes, { maxDepth: options.maxDepth });
   const record: Record<string, unknown> = { type: "raw", fields: dump.fields };
-  const rows = rowsFromDump(dump.fields, { bytesShownMax: options.bytesShownMax });
+  const rows = options.rows === false ? [] : rowsFromDump(dump.fields, { bytesShownMax: options.bytesShownMax });
   const title = `protobuf, ${dump.fields.length} top-level field${dump.fields.length === 1 ? "" : "s"}${dump.error ? ", then an error" : ""}`;
   if (dump.error) {
     record.error = errorJson(dump.error);

@@ -59,6 +59,19 @@ describe("decodeBlob", () => {
       { seed: seedFor("decodeBlob-valid"), numRuns: 300 },
     );
   });
+
+  it("gives the same record without tree rows (the JSON fast path) as with them", () => {
+    fc.assert(
+      fc.property(blobArb, fc.constantFrom<DecodeTarget>("auto", "message", "envelope", "segment"), fc.boolean(), (bytes, what, raw) => {
+        const withRows = decodeBlob(bytes, options(what, raw));
+        const withoutRows = decodeBlob(bytes, { ...options(what, raw), rows: false });
+        expect(withoutRows.record).toEqual(withRows.record);
+        expect(withoutRows.error?.code).toBe(withRows.error?.code);
+        if (withRows.record.type === "message" || withRows.record.type === "raw") expect(withoutRows.rows).toEqual([]);
+      }),
+      { seed: seedFor("decodeBlob-rows"), numRuns: 1000 },
+    );
+  });
 });
 
 describe("splitBlobs on any text", () => {
