@@ -213,8 +213,10 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
 }
 
 /** Stores `bloom` of message `messageId` from `senderId` as a diff row (and a new base when needed). */
-export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, bloom: Uint8Array, category: DiffCategory = CATEGORY.bloom): void {
+export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, filter: Uint8Array, category: DiffCategory = CATEGORY.bloom): void {
   dropBloom(kv, state, channelId, messageId, category);
+  // word-aligned, so the diff compares 32-bit words (a filter cut out of published bytes rarely is)
+  const bloom = filter.byteOffset % WORD_BYTES === 0 ? filter : filter.slice();
   let base = state.current.get(senderId);
   let changed = base !== undefined && base.bytes.length === bloom.length ? changedWords(base.bytes, bloom, diffPairsMax(bloom.length)) : undefined;
   if (base === undefined || changed === undefined) {
