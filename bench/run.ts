@@ -1,7 +1,9 @@
 /**
- * `npm run bench [-- NAME ...] [--repeats N]`: runs every benchmark script in bench/ (or the
+ * `npm run bench [-- NAME ... [--merge]] [--repeats N]`: runs every benchmark script in bench/ (or the
  * named ones) N times, each in a fresh process, keeps min/median/max of every numeric figure,
- * writes bench/results.json (machine, versions, figures) and prints a summary table.
+ * writes bench/results.json (machine, versions, figures) and prints a summary table. Named
+ * benchmarks alone go to bench/results.partial.json, or with `--merge` replace their own figures
+ * in bench/results.json (each benchmark's time is kept in `measuredAt`).
  *
  * Benchmarks are not tests: a slow or noisy machine changes the numbers, never the exit code,
  * except when a script itself crashes.
@@ -16,17 +18,19 @@ const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const rootDir = fileURLToPath(new URL("..", import.meta.url));
 const NOT_BENCHMARKS = new Set(["run.ts", "lib.ts", "report.ts"]);
 
-interface Options { names: string[]; repeats: number }
+interface Options { names: string[]; repeats: number; merge: boolean }
 
 function parseOptions(argv: string[]): Options {
   const names: string[] = [];
   let repeats = 3;
+  let merge = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--repeats") repeats = Math.max(1, Number(argv[++i]));
+    else if (arg === "--merge") merge = true;
     else names.push(arg.replace(/\.ts$/, ""));
   }
-  return { names, repeats };
+  return { names, repeats, merge };
 }
 
 /** Flattens nested numeric leaves into dotted names: {a:{b:1}} → {"a.b": 1}. */
@@ -67,7 +71,10 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
-const results: Record<string, Record<string, { min: number; median: number; max: number; runs: number[] }>> = {};
+type Figures = Record<string, { min: number; median: number; max: number; runs: number[] }>;
+const results: Record<string, Figures> = {};
+// When each benchmark was last measured: `--merge` re-measures some and keeps the others' figures.
+const measuredAt: Record<string, string> = {};
 const failures: string[] = [];
 for (const script of selected) {
   const runs: Array<Map<string, number>> = [];
@@ -82,9 +89,20 @@ for (const script of selected) {
   }
   if (runs.length === 0) continue;
   results[script] = {};
+  measuredAt[script] = new Date().toISOString();
   for (const name of runs[0]!.keys()) {
     const values = runs.map((m) => m.get(name)).filter((v): v is number => v !== undefined);
     results[script]![name] = { min: Math.min(...values), median: median(values), max: Math.max(...values), runs: values };
+  }
+}
+
+if (options.merge) {
+  // Keep the figures of benchmarks not re-measured in this run.
+  const previous = JSON.parse(readFileSync(`${rootDir}/bench/results.json`, "utf8")) as { generatedAt: string; results: Record<string, Figures>; measuredAt?: Record<string, string> };
+  for (const [bench, figures] of Object.entries(previous.results)) {
+    if (results[bench] !== undefined) continue;
+    results[bench] = figures;
+    measuredAt[bench] = previous.measuredAt?.[bench] ?? previous.generatedAt;
   }
 }
 
@@ -100,10 +118,11 @@ const document = {
     "better-sqlite3": packageVersion("better-sqlite3"),
     ws: packageVersion("ws"),
   },
+  measuredAt,
   results,
   failures,
 };
-const outFile = options.names.length > 0 ? "bench/results.partial.json" : "bench/results.json";
+const outFile = options.names.length > 0 && !options.merge ? "bench/results.partial.json" : "bench/results.json";
 writeFileSync(`${rootDir}/${outFile}`, `${JSON.stringify(document, null, 2)}\n`);
 const rows = Object.entries(results).flatMap(([bench, figures]) =>
   Object.entries(figures).map(([name, f]) => ({ bench, figure: name, min: formatNumber(f.min), median: formatNumber(f.median), max: formatNumber(f.max) })),
