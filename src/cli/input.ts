@@ -287,3 +287,59 @@ export function splitBlobs(input: Uint8Array, options: SplitOptions): ParsedInpu
   }
   return { ...detected, blobs: perLine };
 }
+
+/**
+ * Cuts a stream of length-delimited blobs — each prefixed by its length as a protobuf varint,
+ * as protobuf's `writeDelimitedTo` writes them — into blobs as the chunks arrive, so memory
+ * stays bounded by the largest blob plus one chunk however long the stream is. A frame
+ * longer than `blobBytesMax` (`E_PAYLOAD_TOO_LARGE`), a length prefix over 5 bytes
+ * (`E_INPUT_FORMAT`) or a stream that ends inside a frame (`E_INPUT_FORMAT`) yields one error
+ * blob and ends the stream: framing is lost after it. Blob `offset`s are the absolute byte
+ * offsets of their length prefixes.
+ */
+export async function* readDelimited(chunks: AsyncIterable<Uint8Array | string>, blobBytesMax: number): AsyncGenerator<InputBlob & { offset: number }> {
+  let pending: Buffer = Buffer.alloc(0);
+  let consumed = 0; // absolute offset of pending[0]
+  let index = 0;
+  const failed = (offset: number, error: SdsError) => ({ index, offset, format: "raw" as const, error });
+  for await (const chunk of chunks) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk, "latin1") : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    pending = pending.length === 0 ? bytes : Buffer.concat([pending, bytes]);
+    let at = 0;
+    for (;;) {
+      const frame = readFrameLength(pending, at);
+      if (frame === undefined) break;
+      if (frame === "bad") {
+        yield failed(consumed + at, new SdsError("E_INPUT_FORMAT", `length prefix at byte ${consumed + at} is longer than 5 bytes: not a length-delimited stream`, { offset: consumed + at }));
+        return;
+      }
+      if (frame.length > blobBytesMax) {
+        yield failed(consumed + at, new SdsError("E_PAYLOAD_TOO_LARGE", `blob at byte ${consumed + at} is ${frame.length} bytes, more than --max-bytes ${blobBytesMax}`, { offset: consumed + at, maxBytes: blobBytesMax }));
+        return;
+      }
+      const end = at + frame.prefixBytes + frame.length;
+      if (end > pending.length) break;
+      const body = pending.subarray(at + frame.prefixBytes, end);
+      yield { index, offset: consumed + at, format: "raw", bytes: new Uint8Array(body.buffer, body.byteOffset, body.length) };
+      index += 1;
+      at = end;
+    }
+    pending = pending.subarray(at);
+    consumed += at;
+  }
+  if (pending.length > 0) {
+    yield failed(consumed, new SdsError("E_INPUT_FORMAT", `stream ends inside the blob at byte ${consumed} (${pending.length} bytes left over)`, { offset: consumed }));
+  }
+}
+
+/** The varint length prefix at `at`: its value and size, `undefined` when incomplete, `bad` past 5 bytes. */
+function readFrameLength(bytes: Uint8Array, at: number): { length: number; prefixBytes: number } | "bad" | undefined {
+  let length = 0;
+  for (let position = 0; position < 5; position++) {
+    if (at + position >= bytes.length) return undefined;
+    const byte = bytes[at + position] as number;
+    length += (byte & 0x7f) * 2 ** (7 * position);
+    if (byte < 0x80) return { length, prefixBytes: position + 1 };
+  }
+  return "bad";
+}

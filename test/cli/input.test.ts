@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SdsError } from "../../src/core/errors.js";
-import { isText, parseBase64, parseHex, splitBlobs } from "../../src/cli/input.js";
+import { isText, parseBase64, parseHex, readDelimited, splitBlobs } from "../../src/cli/input.js";
 import { seedFor } from "../core/protocol/wire/arbitraries.js";
 
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);
@@ -142,5 +142,55 @@ describe("parseHex fast path", () => {
     const bytes = parseHex("0a05ff");
     expect(bytes.length).toBe(3);
     expect(Array.from(bytes)).toEqual([0x0a, 0x05, 0xff]);
+  });
+});
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    out.push((rest & 0x7f) | 0x80);
+    rest = Math.floor(rest / 128);
+  }
+  out.push(rest);
+  return out;
+}
+
+async function collect(stream: Uint8Array, cuts: number[], blobBytesMax = 1 << 20): Promise<Array<{ hex?: string; code?: string; offset: number }>> {
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    let at = 0;
+    for (const cut of [...cuts.map((value) => value % (stream.length + 1))].sort((a, b) => a - b)) {
+      yield stream.subarray(at, Math.max(at, cut));
+      at = Math.max(at, cut);
+    }
+    yield stream.subarray(at);
+  }
+  const out: Array<{ hex?: string; code?: string; offset: number }> = [];
+  for await (const blob of readDelimited(chunks(), blobBytesMax)) out.push("bytes" in blob ? { hex: hex(blob.bytes), offset: blob.offset } : { code: blob.error.code, offset: blob.offset });
+  return out;
+}
+
+describe("readDelimited", () => {
+  it("gives back the framed blobs whatever the chunk boundaries", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 10 }), async (blobs, cuts) => {
+        const stream = Uint8Array.from(blobs.flatMap((blob) => [...varint(blob.length), ...blob]));
+        const got = await collect(stream, cuts);
+        let offset = 0;
+        const expected = blobs.map((blob) => {
+          const entry = { hex: hex(blob), offset };
+          offset += varint(blob.length).length + blob.length;
+          return entry;
+        });
+        expect(got).toEqual(expected);
+      }),
+      { seed: seedFor("readDelimited"), numRuns: 300 },
+    );
+  });
+
+  it("reports a stream cut inside a frame, an oversized frame and a runaway prefix, then stops", async () => {
+    expect(await collect(Uint8Array.from([2, 0xaa, 0xbb, 3, 0x01]), [2])).toEqual([{ hex: "aabb", offset: 0 }, { code: "E_INPUT_FORMAT", offset: 3 }]);
+    expect(await collect(Uint8Array.from([1, 0xaa, 5, 1, 2, 3, 4, 5, 1, 0]), [], 4)).toEqual([{ hex: "aa", offset: 0 }, { code: "E_PAYLOAD_TOO_LARGE", offset: 2 }]);
+    expect(await collect(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01]), [])).toEqual([{ code: "E_INPUT_FORMAT", offset: 0 }]);
   });
 });
