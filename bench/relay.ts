@@ -21,6 +21,11 @@ const TOPIC = "/sds/1/bench/proto";
 const PAYLOAD_BYTES = 200;
 const DELIVERIES_PER_CASE = Number(process.env.BENCH_DELIVERIES ?? 50_000);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1_000);
+const SUBSCRIBER_COUNTS = (process.env.BENCH_RELAY_SUBSCRIBERS ?? "1,10,50").split(",").map(Number);
+/** Optional second checkout/build root (with bin/run.js, dist/) measured in the same run, for before/after. */
+const BASELINE_ROOT = process.env.BENCH_RELAY_BASELINE;
+/** Extra node flags for the sds relay process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (then it is stopped with SIGTERM). */
+const RELAY_NODE_FLAGS = (process.env.BENCH_RELAY_NODE_FLAGS ?? "").split(" ").filter((flag) => flag.length > 0);
 
 const BARE = `import { WebSocketServer } from "ws";
 const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false });
@@ -29,13 +34,17 @@ wss.on("connection", (ws) => ws.on("message", (data, isBinary) => {
   for (const other of wss.clients) if (other !== ws && other.readyState === 1) other.send(data, { binary: isBinary });
 }));`;
 
-type Kind = "sds" | "bare";
+/** "baseline" is `sds relay` from BENCH_RELAY_BASELINE; it speaks the same protocol as "sds". */
+type Kind = "sds" | "bare" | "baseline";
 
 async function startServer(kind: Kind): Promise<{ child: ChildProcess; url: string }> {
+  const relayArgs = ["relay", "--port", "0", "--rate-limit", "0", "-q", "--max-connections", "5000"];
   const child =
-    kind === "sds"
-      ? spawn(process.execPath, [bin, "relay", "--port", "0", "--rate-limit", "0", "-q", "--max-connections", "5000"], { stdio: ["ignore", "pipe", "inherit"] })
-      : spawn(process.execPath, ["--input-type=module", "-e", BARE], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    kind === "bare"
+      ? spawn(process.execPath, ["--input-type=module", "-e", BARE], { cwd: root, stdio: ["ignore", "pipe", "inherit"] })
+      : kind === "sds"
+        ? spawn(process.execPath, [...RELAY_NODE_FLAGS, bin, ...relayArgs], { stdio: ["ignore", "pipe", "inherit"] })
+        : spawn(process.execPath, [`${BASELINE_ROOT}/bin/run.js`, ...relayArgs], { stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
   return { child, url };
 }
@@ -56,7 +65,7 @@ function messages(kind: Kind, count: number): Uint8Array[] {
   const filler = "x".repeat(PAYLOAD_BYTES - 12);
   return Array.from({ length: count }, (_, index) => {
     const envelope = encodeEnvelope({ payload: new TextEncoder().encode(`${String(index).padStart(11, "0")} ${filler}`), contentTopic: TOPIC, timestampNs: BigInt(index) });
-    return kind === "sds" ? encodeFrame({ type: "publish", requestId: index + 1, envelope }) : envelope;
+    return kind !== "bare" ? encodeFrame({ type: "publish", requestId: index + 1, envelope }) : envelope;
   });
 }
 
@@ -64,7 +73,7 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number): Promise
   const count = Math.max(100, Math.floor(DELIVERIES_PER_CASE / subscriberCount));
   const subscribers = await Promise.all(Array.from({ length: subscriberCount }, () => open(url)));
   const publisher = await open(url);
-  if (kind === "sds") {
+  if (kind !== "bare") {
     for (const ws of subscribers) ws.send(encodeFrame({ type: "subscribe", topics: [TOPIC] }));
     // A ping round trip on each proves the subscription is in force.
     await Promise.all(subscribers.map((ws) => new Promise<void>((resolve) => {
@@ -78,7 +87,7 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number): Promise
   const done = new Promise<void>((resolve) => {
     for (const ws of subscribers) {
       ws.on("message", (data: Buffer) => {
-        if (kind === "sds" && data[1] !== 0x81) return;
+        if (kind !== "bare" && data[1] !== 0x81) return;
         received += 1;
         if (received === expected) resolve();
       });
@@ -110,21 +119,37 @@ async function memoryPerConnection(kind: Kind): Promise<number> {
   return (after - before) / IDLE_CONNECTIONS;
 }
 
+async function stop(kind: Kind, child: ChildProcess): Promise<void> {
+  if (kind !== "sds" || RELAY_NODE_FLAGS.length === 0) return void child.kill("SIGKILL");
+  // A graceful stop, so --cpu-prof can write its profile.
+  await new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
 const rows = [];
 const figures: Record<string, number> = {};
-for (const subscriberCount of [1, 10, 50]) {
-  const rates: Record<Kind, number> = { sds: 0, bare: 0 };
-  for (const kind of ["bare", "sds"] as const) {
+const kinds: Kind[] = BASELINE_ROOT === undefined ? ["bare", "sds"] : ["bare", "baseline", "sds"];
+for (const subscriberCount of SUBSCRIBER_COUNTS) {
+  const rates: Record<Kind, number> = { sds: 0, bare: 0, baseline: 0 };
+  for (const kind of kinds) {
     const { child, url } = await startServer(kind);
     rates[kind] = await fanOut(kind, url, subscriberCount);
-    child.kill("SIGKILL");
+    await stop(kind, child);
   }
-  rows.push({ subscribers: subscriberCount, "sds deliveries/s": rates.sds, "bare ws deliveries/s": rates.bare, "sds/bare": rates.sds / rates.bare });
+  const row: Record<string, number> = { subscribers: subscriberCount, "sds deliveries/s": rates.sds, "bare ws deliveries/s": rates.bare, "sds/bare": rates.sds / rates.bare };
+  if (BASELINE_ROOT !== undefined) row["baseline/bare"] = rates.baseline / rates.bare;
+  rows.push(row);
   figures[`fanout${subscriberCount}.sdsPerSecond`] = rates.sds;
   figures[`fanout${subscriberCount}.barePerSecond`] = rates.bare;
   figures[`fanout${subscriberCount}.ratio`] = rates.sds / rates.bare;
 }
 printTable(`relay fan-out, ${PAYLOAD_BYTES}-byte payloads, ~${DELIVERIES_PER_CASE} deliveries per case`, rows);
+if (process.env.BENCH_RELAY_SKIP_MEMORY === "1") {
+  emitFigures("relay", figures);
+  process.exit(0);
+}
 const memory = { sds: await memoryPerConnection("sds"), bare: await memoryPerConnection("bare") };
 printTable(`resident memory per idle connection (${IDLE_CONNECTIONS} connections)`, [
   { server: "sds relay", "bytes/connection": memory.sds, ratio: memory.sds / memory.bare },
