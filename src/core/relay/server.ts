@@ -8,6 +8,7 @@
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { DecodeError, RelayError, SdsError } from "../errors.js";
 import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, isContentTopic, messageHash } from "./envelope.js";
@@ -16,6 +17,12 @@ import { decodeFrame } from "./frame-decode.js";
 import { DEFAULT_FRAME_LIMITS, encodeFrame, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
 import { RelayStore, type StoredMessage } from "./relay-store.js";
 import { openSqliteRelayStore } from "./store-sqlite.js";
+
+/** Options of every frame the relay sends: prebuilt binary frames, never compressed. */
+const SEND_OPTIONS = Object.freeze({ binary: true, compress: false });
+
+/** Bytes one connection batches while corked before they are written anyway. */
+const CORK_BYTES_MAX = 64 * 1024;
 
 /** The default local relay port (`ws://127.0.0.1:7645`); `SDS_RELAY` overrides the URL. */
 export const DEFAULT_RELAY_PORT = 7645;
@@ -91,6 +98,11 @@ export interface RelayStats {
 interface Connection {
   readonly id: number;
   readonly ws: WebSocket;
+  /** The TCP socket under `ws`; corked while a batch of frames to it is being queued. */
+  readonly socket: Duplex;
+  corked: boolean;
+  /** Bytes sent while corked (not yet handed to the kernel, so not a sign of a slow consumer). */
+  corkedBytes: number;
   readonly topics: Set<string>;
   readonly bucket: TokenBucket;
   closing: boolean;
@@ -114,6 +126,10 @@ export class RelayServer {
   private heartbeat: NodeJS.Timeout | undefined;
   private nextConnectionId = 1;
   private closed: Promise<void> | undefined;
+  /** Connections corked in the current tick; uncorked together on the next tick (see `cork`). */
+  private corkedConnections: Connection[] = [];
+  private spareCorkList: Connection[] = [];
+  private uncorkScheduled = false;
 
   constructor(options: RelayServerOptions = {}) {
     this.options = options;
@@ -143,7 +159,7 @@ export class RelayServer {
     this.wss.on("error", () => undefined);
     this.wss.on("connection", (ws, request) => {
       if (this.options.unref) request.socket.unref();
-      this.accept(ws, `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`);
+      this.accept(ws, request.socket, `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`);
     });
     await new Promise<void>((resolve, reject) => {
       http.once("error", (error: NodeJS.ErrnoException) => {
@@ -178,13 +194,13 @@ export class RelayServer {
     }
   }
 
-  private accept(ws: WebSocket, remote: string): void {
+  private accept(ws: WebSocket, socket: Duplex, remote: string): void {
     if (this.closed !== undefined || this.connections.size >= (this.options.connectionsMax ?? 1000)) {
       ws.close(CloseCode.tryAgainLater, this.closed ? "relay shutting down" : "connection cap reached");
       return;
     }
     const rate = this.options.ratePerSecond ?? 10_000;
-    const connection: Connection = { id: this.nextConnectionId++, ws, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true };
+    const connection: Connection = { id: this.nextConnectionId++, ws, socket, corked: false, corkedBytes: 0, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true };
     this.connections.add(connection);
     this.counters.connectionsTotal += 1;
     this.options.onEvent?.({ type: "open", connection: connection.id, remote });
@@ -222,12 +238,50 @@ export class RelayServer {
   private send(connection: Connection, frame: Frame | Uint8Array): boolean {
     if (connection.closing || connection.ws.readyState !== WebSocket.OPEN) return false;
     const bytes = frame instanceof Uint8Array ? frame : encodeFrame(frame);
-    if (connection.ws.bufferedAmount + bytes.length > this.sendQueueBytesMax) {
+    if (connection.ws.bufferedAmount - connection.corkedBytes + bytes.length > this.sendQueueBytesMax) {
       this.slowConsumer(connection);
       return false;
     }
-    connection.ws.send(bytes, { binary: true });
+    this.cork(connection);
+    connection.ws.send(bytes, SEND_OPTIONS);
+    connection.corkedBytes += bytes.length;
+    if (connection.corkedBytes >= CORK_BYTES_MAX) this.uncork(connection);
     return true;
+  }
+
+  /**
+   * ws emits every message of one socket read synchronously; each `send` would be its own
+   * `writev` system call (the largest cost in a profile). Corking the socket on the first send of
+   * a tick and uncorking every corked socket once on the next tick writes each batch in one call.
+   * A batch over {@link CORK_BYTES_MAX} is written at once. Bytes queued while corked are not
+   * counted against the slow-consumer bound (the kernel has not had the chance to take them).
+   */
+  private cork(connection: Connection): void {
+    if (connection.corked) return;
+    connection.corked = true;
+    connection.socket.cork();
+    this.corkedConnections.push(connection);
+    if (!this.uncorkScheduled) {
+      this.uncorkScheduled = true;
+      process.nextTick(this.uncorkAll);
+    }
+  }
+
+  private readonly uncorkAll = (): void => {
+    this.uncorkScheduled = false;
+    // Swap lists first: an uncork can emit events whose handlers send (and cork) again.
+    const corked = this.corkedConnections;
+    this.corkedConnections = this.spareCorkList;
+    this.spareCorkList = corked;
+    for (const connection of corked) this.uncork(connection);
+    corked.length = 0;
+  };
+
+  private uncork(connection: Connection): void {
+    if (!connection.corked) return;
+    connection.corked = false;
+    connection.corkedBytes = 0;
+    connection.socket.uncork();
   }
 
   private slowConsumer(connection: Connection): void {
