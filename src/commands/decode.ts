@@ -7,7 +7,7 @@
  * docs/commands/decode.md.
  */
 import { once } from "node:events";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import * as Args from "@oclif/core/args";
 import * as Flags from "@oclif/core/flags";
 import { SdsError } from "../core/errors.js";
@@ -15,11 +15,17 @@ import { decodeMessage } from "../core/protocol/wire/index.js";
 import { BaseCommand, ExitWith, jsonReplacer } from "../cli/base-command.js";
 import { decodeBlob, type BlobDecodeOptions, type BlobResult, type DecodeTarget } from "../cli/decode-blob.js";
 import { EXIT } from "../cli/exit-codes.js";
-import { type InputBlob, type InputFormat, splitBlobs } from "../cli/input.js";
+import { type InputBlob, type InputFormat, readDelimited, splitBlobs } from "../cli/input.js";
 import { renderTree } from "../cli/tree.js";
 
-/** Default bound on the whole input, in bytes (64 MiB). */
+/** Default bound on the whole input (on each blob with --delimited), in bytes (64 MiB). */
 export const DECODE_INPUT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+
+/** Output is gathered into writes of about this many characters (one write per blob was a syscall each). */
+const OUTPUT_CHUNK_CHARS = 256 * 1024;
+
+/** Chunk size when streaming a --delimited file, in bytes. */
+const DELIMITED_CHUNK_BYTES = 1024 * 1024;
 
 export default class Decode extends BaseCommand<typeof Decode> {
   static override summary = "Decode SDS messages, bloom filters, envelopes and segments (hex, base64 or binary).";
@@ -33,6 +39,7 @@ A blob that fails is reported on stderr with its line and byte offset, the other
     "<%= config.bin %> decode capture.bin",
     "jq -r .envelope capture.ndjson | <%= config.bin %> decode --json",
     "<%= config.bin %> decode --raw --hex '0x08, 0x96, 0x01'",
+    "<%= config.bin %> decode --delimited --json < capture.delimited",
   ];
 
   static override enableJsonFlag = true;
@@ -45,7 +52,11 @@ A blob that fails is reported on stderr with its line and byte offset, the other
     hex: Flags.string({ description: "Decode this hex string (one blob) instead of reading input.", exclusive: ["b64"] }),
     b64: Flags.string({ description: "Decode this base64 string (one blob) instead of reading input.", exclusive: ["hex"] }),
     "input-format": Flags.string({ description: "How the input encodes bytes.", options: ["auto", "raw", "hex", "base64"], default: "auto" }),
-    single: Flags.boolean({ description: "Treat the whole hex/base64 input as one blob, even across lines." }),
+    single: Flags.boolean({ description: "Treat the whole hex/base64 input as one blob, even across lines.", exclusive: ["delimited"] }),
+    delimited: Flags.boolean({
+      description: "Binary input is a stream of blobs, each prefixed by its length as a varint (protobuf writeDelimitedTo); read in chunks, --max-bytes bounds each blob.",
+      exclusive: ["hex", "b64"],
+    }),
     dialect: Flags.string({ description: "SDS wire dialect.", options: ["auto", "spec", "nim"], default: "auto" }),
     what: Flags.string({ description: "What the blobs are.", options: ["auto", "message", "bloom", "envelope", "segment"], default: "auto" }),
     raw: Flags.boolean({ description: "Schema-less protobuf dump (any protobuf)." }),
@@ -57,26 +68,57 @@ A blob that fails is reported on stderr with its line and byte offset, the other
     "bloom-error-rate": Flags.string({ description: "spec bloom filters: the error rate they were built with." }),
   };
 
+  private output: string[] = [];
+  private outputChars = 0;
+
   public async run(): Promise<void> {
+    const json = this.jsonMode || (!this.flags.tree && !process.stdout.isTTY);
+    const blobOptions = { ...this.blobOptions(), rows: !json };
+    const { blobs, count } = await this.blobSource();
+    let failed = 0;
+    let total = 0;
+    try {
+      for await (const blob of blobs) {
+        if (this.abort.signal.aborted) break;
+        total += 1;
+        const result: BlobResult = "bytes" in blob ? decodeBlob(blob.bytes, blobOptions) : { record: { type: "error", code: blob.error.code, message: blob.error.message }, title: "error", rows: [], error: blob.error };
+        if (result.error) {
+          failed += 1;
+          if (!json) await this.flush();
+          this.reportFailure(blob, result.error, count);
+        }
+        await this.emit(blob, result, json, count);
+      }
+    } finally {
+      await this.flush();
+    }
+    if (total > 1) this.status(`decoded ${total - failed} of ${total} blobs${failed > 0 ? `, ${failed} failed` : ""}`);
+    if (failed > 0) throw new ExitWith(EXIT.badInput);
+  }
+
+  /** The blobs to decode, and how many there are (`Infinity` for a stream still arriving). */
+  private async blobSource(): Promise<{ blobs: Iterable<InputBlob> | AsyncIterable<InputBlob>; count: number }> {
+    if (this.flags.delimited) {
+      const format = this.flags["input-format"];
+      if (format !== "auto" && format !== "raw") throw new SdsError("E_USAGE", `--delimited reads binary input: --input-format ${format} does not apply`);
+      return { blobs: readDelimited(await this.openStream(), this.flags["max-bytes"]), count: Number.POSITIVE_INFINITY };
+    }
     const input = await this.readInput();
-    const blobOptions = this.blobOptions();
     const format = this.flags.hex !== undefined ? "hex" : this.flags.b64 !== undefined ? "base64" : (this.flags["input-format"] as InputFormat | "auto");
     const single = this.flags.single || this.flags.hex !== undefined || this.flags.b64 !== undefined;
     const parsed = splitBlobs(input, { format, single, accepts: (bytes) => acceptsAsMessage(bytes) });
-    const json = this.jsonMode || (!this.flags.tree && !process.stdout.isTTY);
     this.detail(`input: ${parsed.format} (${parsed.reason}), ${parsed.blobs.length} blob${parsed.blobs.length === 1 ? "" : "s"}`);
-    let failed = 0;
-    for (const blob of parsed.blobs) {
-      if (this.abort.signal.aborted) break;
-      const result: BlobResult = "bytes" in blob ? decodeBlob(blob.bytes, blobOptions) : { record: { type: "error", code: blob.error.code, message: blob.error.message }, title: "error", rows: [], error: blob.error };
-      if (result.error) {
-        failed += 1;
-        this.reportFailure(blob, result.error, parsed.blobs.length);
-      }
-      await this.emit(blob, result, json, parsed.blobs.length);
+    return { blobs: parsed.blobs, count: parsed.blobs.length };
+  }
+
+  /** FILE or stdin as a stream of chunks (--delimited). */
+  private async openStream(): Promise<AsyncIterable<Uint8Array | string>> {
+    if (this.args.file !== undefined && this.args.file !== "-") {
+      const handle = await openInput(this.args.file);
+      return handle.createReadStream({ highWaterMark: DELIMITED_CHUNK_BYTES });
     }
-    if (parsed.blobs.length > 1) this.status(`decoded ${parsed.blobs.length - failed} of ${parsed.blobs.length} blobs${failed > 0 ? `, ${failed} failed` : ""}`);
-    if (failed > 0) throw new ExitWith(EXIT.badInput);
+    if (process.stdin.isTTY) throw new SdsError("E_USAGE", "no input: pipe a length-delimited stream into `sds decode --delimited`, or give a FILE");
+    return process.stdin;
   }
 
   private blobOptions(): BlobDecodeOptions {
@@ -123,8 +165,7 @@ A blob that fails is reported on stderr with its line and byte offset, the other
   private async emit(blob: InputBlob, result: BlobResult, json: boolean, blobCount: number): Promise<void> {
     const bytes = "bytes" in blob ? blob.bytes.length : undefined;
     if (json) {
-      const record = { ...pickType(result.record), index: blob.index, ...(blob.line !== undefined ? { line: blob.line } : {}), inputFormat: blob.format, ...(bytes !== undefined ? { bytes } : {}), ...withoutType(result.record) };
-      await this.write(`${JSON.stringify(record, jsonReplacer)}\n`);
+      await this.push(jsonLine(blob, result.record, bytes));
       return;
     }
     if (result.error && result.rows.length === 0) return;
@@ -134,7 +175,23 @@ A blob that fails is reported on stderr with its line and byte offset, the other
       .join(" · ");
     const separator = blob.index > 0 ? "\n" : "";
     const note = result.note !== undefined ? `${p.dim(result.note)}\n` : "";
-    await this.write(`${separator}${p.bold(label)} ${p.dim("—")} ${result.title}\n${note}${renderTree(result.rows, p)}\n`);
+    await this.push(`${separator}${p.bold(label)} ${p.dim("—")} ${result.title}\n${note}${renderTree(result.rows, p)}\n`);
+  }
+
+  /** Queues output; writes it once about {@link OUTPUT_CHUNK_CHARS} have gathered. */
+  private async push(text: string): Promise<void> {
+    this.output.push(text);
+    this.outputChars += text.length;
+    if (this.outputChars >= OUTPUT_CHUNK_CHARS) await this.flush();
+  }
+
+  /** Writes the queued output in one go, waiting for stdout to drain when its buffer is full. */
+  private async flush(): Promise<void> {
+    if (this.output.length === 0) return;
+    const text = this.output.join("");
+    this.output = [];
+    this.outputChars = 0;
+    await this.write(text);
   }
 
   /** Writes to stdout and waits for it to drain when its buffer is full (or the command is aborted). */
@@ -142,6 +199,28 @@ A blob that fails is reported on stderr with its line and byte offset, the other
     if (process.stdout.write(text)) return;
     await Promise.race([once(process.stdout, "drain"), once(this.abort.signal, "abort")]).catch(() => undefined);
   }
+}
+
+/**
+ * One NDJSON line: the record with `index`, `line`, `inputFormat` and `bytes` spliced in after
+ * `type`. Records other than `raw` dumps hold only strings, numbers and booleans, so they are
+ * stringified without a replacer (a per-value callback was a large share of the time).
+ */
+function jsonLine(blob: InputBlob, record: Record<string, unknown>, bytes: number | undefined): string {
+  const meta = `,"index":${blob.index}${blob.line !== undefined ? `,"line":${blob.line}` : ""},"inputFormat":${JSON.stringify(blob.format)}${bytes !== undefined ? `,"bytes":${bytes}` : ""}`;
+  const head = `{"type":${JSON.stringify(record.type)}`;
+  let body: string | undefined;
+  if (record.type !== "raw") {
+    try {
+      body = JSON.stringify(record);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // a bigint: fall back to the replacer
+    }
+  }
+  body ??= JSON.stringify(record, jsonReplacer);
+  if (body.startsWith(head)) return `${head}${meta}${body.slice(head.length)}\n`;
+  const ordered = { ...pickType(record), index: blob.index, ...(blob.line !== undefined ? { line: blob.line } : {}), inputFormat: blob.format, ...(bytes !== undefined ? { bytes } : {}), ...withoutType(record) };
+  return `${JSON.stringify(ordered, jsonReplacer)}\n`;
 }
 
 function pickType(record: Record<string, unknown>): Record<string, unknown> {
@@ -168,15 +247,19 @@ function tooLarge(maxBytes: number): SdsError {
   return new SdsError("E_PAYLOAD_TOO_LARGE", `input is larger than --max-bytes ${maxBytes}; raise --max-bytes to decode it`, { maxBytes });
 }
 
-/** Reads a whole file, refusing one larger than `maxBytes` before reading it. */
-async function readFileBounded(path: string, maxBytes: number): Promise<Uint8Array> {
-  let handle;
+/** Opens FILE for reading; a missing or unreadable one is `E_INPUT_INVALID`. */
+async function openInput(path: string): Promise<FileHandle> {
   try {
-    handle = await open(path, "r");
+    return await open(path, "r");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "EIO";
     throw new SdsError("E_INPUT_INVALID", `cannot read ${path}: ${code === "ENOENT" ? "no such file" : code}`, { path, errno: code });
   }
+}
+
+/** Reads a whole file, refusing one larger than `maxBytes` before reading it. */
+async function readFileBounded(path: string, maxBytes: number): Promise<Uint8Array> {
+  const handle = await openInput(path);
   try {
     const size = (await handle.stat()).size;
     if (size > maxBytes) throw tooLarge(maxBytes);

@@ -31,7 +31,7 @@ interface Run {
 /** Spawns the built CLI; resolves with its status, output and the JSON records on stdout. */
 function runAsync(args: string[], input?: string | Buffer): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const resolved = args.map((arg) => (arg === "@nimFile" ? join(dir, "nim.bin") : arg === "@missing" ? join(dir, "nope.bin") : arg));
+    const resolved = args.map((arg) => (arg === "@nimFile" ? join(dir, "nim.bin") : arg === "@missing" ? join(dir, "nope.bin") : arg === "@delimitedFile" ? join(dir, "stream.bin") : arg));
     const child = spawn(process.execPath, [bin, "decode", ...resolved], { env: { ...process.env, NO_COLOR: "1" } });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -101,10 +101,33 @@ plan("missing", ["@missing"]);
 plan("both", ["--json", "--hex", "00", "--b64", "AA=="]);
 plan("help", ["--help"]);
 
+/** Blobs framed as protobuf writeDelimitedTo does: a varint length before each. */
+function delimited(blobs: Buffer[]): Buffer {
+  return Buffer.concat(blobs.flatMap((blob) => {
+    const prefix: number[] = [];
+    for (let rest = blob.length; ; rest >>>= 7) {
+      if (rest < 0x80) {
+        prefix.push(rest);
+        break;
+      }
+      prefix.push((rest & 0x7f) | 0x80);
+    }
+    return [Buffer.from(prefix), blob];
+  }));
+}
+const sync = Buffer.from(SYNC_HEX, "hex");
+const stream = delimited([spec, nim, sync]);
+const BATCH_BLOBS = 3000;
+plan("delimited", ["--delimited", "--json"], Buffer.concat([stream, Buffer.from([0x20, 0x0a, 0x05])]));
+plan("delimitedFile", ["--delimited", "--what", "message", "@delimitedFile"]);
+plan("delimitedHex", ["--delimited", "--input-format", "hex"], stream);
+plan("batch", ["--input-format", "hex", "--what", "message", "--dialect", "spec"], () => `${Array.from({ length: BATCH_BLOBS }, () => SPEC_HEX).join("\n")}\n`);
+
 beforeAll(async () => {
   if (!existsSync(join(root, "dist", "commands", "decode.js"))) spawnSync("npx", ["tsc", "-b"], { cwd: root, stdio: "inherit" });
   dir = mkdtempSync(join(tmpdir(), "sds-decode-"));
   writeFileSync(join(dir, "nim.bin"), nim);
+  writeFileSync(join(dir, "stream.bin"), stream);
   const queue = [...planned.entries()];
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
@@ -220,6 +243,33 @@ describe("sds decode", () => {
     expect(result("missing").status).toBe(3);
     expect(result("missing").stderr).toContain("no such file");
     expect(result("both").status).toBe(2);
+  });
+
+  it("decodes a varint-length-delimited binary stream from stdin or a file, and reports a cut last frame", () => {
+    const piped = result("delimited");
+    expect(piped.status).toBe(3);
+    expect(piped.records.map((record) => [record.type, record.index, record.inputFormat, record.bytes])).toEqual([
+      ["message", 0, "raw", spec.length],
+      ["message", 1, "raw", nim.length],
+      ["message", 2, "raw", sync.length],
+      ["error", 3, "raw", undefined],
+    ]);
+    expect(piped.records.slice(0, 3).map((record) => record.dialect)).toEqual(["spec", "nim", "spec"]);
+    expect(piped.records[3]).toMatchObject({ code: "E_INPUT_FORMAT" });
+    expect(piped.stderr).toContain("decoded 3 of 4 blobs, 1 failed");
+    const fromFile = result("delimitedFile");
+    expect(fromFile.status).toBe(0);
+    expect(fromFile.records.map((record) => record.type)).toEqual(["message", "message", "message"]);
+    expect(result("delimitedHex").status).toBe(2);
+  });
+
+  it("writes every record of a long run, in order, with its line (output is batched)", () => {
+    const { status, records, stdout } = result("batch");
+    expect(status).toBe(0);
+    expect(records).toHaveLength(BATCH_BLOBS);
+    expect(records.every((record, index) => record.index === index && record.line === index + 1 && record.type === "message")).toBe(true);
+    expect(stdout.endsWith("\n")).toBe(true);
+    expect(records[BATCH_BLOBS - 1]).toEqual(records[0] && { ...records[0], index: BATCH_BLOBS - 1, line: BATCH_BLOBS });
   });
 
   it("has help", () => {
