@@ -20,7 +20,7 @@ import { decodeMessage } from "../core/protocol/wire/index.js";
 import { RelayClient, type RelayClientEvent } from "../core/relay/client.js";
 import { ensureLocalRelay } from "../core/relay/local.js";
 import type { ReceivedEnvelope, RelayTransport, Subscription } from "../core/relay/transport.js";
-import { ReliabilityManager } from "../core/reliability-manager.js";
+import { type BatchOperation, ReliabilityManager } from "../core/reliability-manager.js";
 import { SqlitePersistence } from "../core/store/sqlite.js";
 import type { DeliveredView } from "./render.js";
 
@@ -74,9 +74,15 @@ export interface SessionOptions {
 /**
  * Engine settings the interactive commands (`listen`, `channel open`, `send --wait-acks`) use
  * over the dialect defaults: a 5 s sync interval (spec default 30 s), so a peer that only
- * listens still acknowledges what it received within seconds.
+ * listens still acknowledges what it received within seconds; and dependencies missing for
+ * {@link CLI_LOST_AFTER_MS} are given up as lost (the spec dialect never gives up), so messages
+ * the relay store no longer holds (it evicts its oldest past 64 MiB ≈ 1,900 spec messages of
+ * ~35 kB) do not hold back everything after them forever.
  */
-export const CLI_SDS_CONFIG: Readonly<Partial<SdsConfig>> = Object.freeze({ syncIntervalMs: 5000 });
+export const CLI_SDS_CONFIG: Readonly<Partial<SdsConfig>> = Object.freeze({ syncIntervalMs: 5000, lostMessageTimeoutMs: 60_000 });
+
+/** Default of `listen --lost-after`, ms: longer than the store fetch retries and the first SDS-R repair window. */
+export const CLI_LOST_AFTER_MS = 60_000;
 
 const CURSOR_SETTING = "relayCursorNs";
 const PARTICIPANT_SETTING = "participantId";
@@ -240,14 +246,16 @@ export class ChannelSession {
       // The first poll starts a little before the newest relay time seen (the catch-up covered the rest).
       let since = this.pollCursorNs ?? (this.cursorNs !== undefined && this.cursorNs > STORE_POLL_MARGIN_NS ? this.cursorNs - STORE_POLL_MARGIN_NS : 0n);
       const found = await this.transport.fetchSince(this.channel.contentTopic, since, { limit: STORE_POLL_ENVELOPES_MAX });
+      const fresh: ReceivedEnvelope[] = [];
       for (const message of found) {
-        if (this.closed) return;
         if (message.storedAtNs >= since) since = message.storedAtNs + 1n;
         if (this.seenHashes.has(message.hashHex)) continue;
         this.rememberHash(message.hashHex);
-        await this.channel.ingest(message);
-        this.advanceCursor(message.storedAtNs);
+        fresh.push(message);
       }
+      if (this.closed) return;
+      // All at once: the channel receives them in batches (one commit each), in this order.
+      await Promise.all(fresh.map((message) => this.channel.ingest(message).then(() => this.advanceCursor(message.storedAtNs))));
       this.pollCursorNs = since;
     } catch {
       // A failed poll is retried at the next interval; the relay client reports connection trouble.
@@ -356,9 +364,34 @@ function observeEngine(manager: ReliabilityManager, remember: (messageId: string
       }
       return manager.receive(wire, options);
     },
+    receiveMany: async (channelId, items) => {
+      // One manager batch (one commit); wires of another SDS channel are answered `ignored` without touching it.
+      const slots: Array<ReceiveSlot | undefined> = [];
+      const operations: BatchOperation[] = [];
+      for (const item of items) {
+        let message;
+        try {
+          message = decodeMessage(item.wire, { dialect: manager.dialect.name, limits: { wireBytesMax: manager.config.wireBytesMax } });
+        } catch {
+          message = undefined; // the manager's own decode reports it in its slot
+        }
+        if (message !== undefined && message.channelId !== channelId) {
+          slots.push({ channelId: message.channelId, messageId: message.messageId, duplicate: false, ignored: true, delivered: [], missing: [], acknowledged: [] });
+          continue;
+        }
+        if (message !== undefined) remember(message.messageId, message.causalHistory.map((entry) => entry.messageId));
+        slots.push(undefined);
+        operations.push({ op: "receive", wire: item.wire, retrievalHint: item.retrievalHint });
+      }
+      const results = operations.length > 0 ? await manager.batch(operations) : [];
+      let next = 0;
+      return slots.map((slot) => slot ?? (results[next++] as ReceiveSlot));
+    },
     tick: () => manager.tick(),
   };
 }
+
+type ReceiveSlot = Awaited<ReturnType<ReliabilityEngine["receive"]>> | { error: SdsError };
 
 /**
  * A transport that shows every received envelope to `seen` (capture, seen hashes) before the

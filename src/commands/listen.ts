@@ -35,6 +35,7 @@ export default class Listen extends BaseCommand<typeof Listen> {
     base64: Flags.boolean({ description: "Print each payload as one base64 line.", exclusive: ["null"] }),
     count: Flags.integer({ description: "Exit 0 after this many messages.", min: 1 }),
     timeout: Flags.integer({ description: "Stop after this many seconds (exit 0; exit 4 if --count was not reached).", min: 1 }),
+    "lost-after": Flags.integer({ description: "Give up on a missing message after this many seconds and deliver what waited on it (reported as lost).", min: 1, default: 60 }),
     capture: Flags.string({ description: "Also write every envelope received to this capture file (NDJSON, for replay/decode)." }),
   };
 
@@ -50,7 +51,7 @@ export default class Listen extends BaseCommand<typeof Listen> {
     const capture = flags.capture === undefined ? undefined : CaptureWriter.open(flags.capture, { startedAtMs: Date.now(), source: "sds listen", channel: args.name });
     const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, {
       receive: true,
-      sdsConfig: CLI_SDS_CONFIG,
+      sdsConfig: { ...CLI_SDS_CONFIG, lostMessageTimeoutMs: flags["lost-after"] * 1000 },
       onStatus: (text) => this.status(text),
       onEnvelope: capture ? (message) => capture.write({ atMs: Date.now(), topic: message.topic, hash: message.hashHex, envelope: encodeForCapture(message.envelope) }) : undefined,
     });
@@ -75,6 +76,15 @@ export default class Listen extends BaseCommand<typeof Listen> {
         printed += 1;
         if (flags.count !== undefined && printed >= flags.count) done();
       });
+      // --verbose: where the receive path stands every 5 s (envelopes in, delivered, waiting on gaps, store fetches).
+      const progressTimer = setInterval(() => {
+        const c = session.channel.counters;
+        const s = session.counters;
+        this.detail(`progress: ${c.envelopesReceived} envelopes received, ${printed} printed, ${s.delivered} delivered, ${s.duplicates} duplicates, ${s.missing} missing reported, ${s.lost} lost, ${c.fetchRequests} store fetches (${c.fetchedEnvelopes} envelopes), ${c.errors} errors`);
+      }, 5000);
+      progressTimer.unref();
+      this.abort.signal.addEventListener("abort", () => clearInterval(progressTimer), { once: true });
+      void finished.then(() => clearInterval(progressTimer));
       const waits: Promise<unknown>[] = [finished];
       if (flags.timeout !== undefined) waits.push(sleep(flags.timeout * 1000));
       await holdUntil(this.abort.signal, Promise.race(waits));

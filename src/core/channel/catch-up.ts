@@ -122,7 +122,8 @@ export class StoreCatchUp {
       fetching.then(
         async (found) => {
           host.counters.fetchedEnvelopes += found.length;
-          for (const message of found) await host.ingest(message);
+          // All at once: ingest queues them in order and the engine receives them in batches.
+          await Promise.all(found.map((message) => host.ingest(message)));
         },
         (error: unknown) => host.onError(error),
       ),

@@ -3,6 +3,7 @@
  * `ReliabilityManager` of src/core/reliability-manager.ts), its options with their units and
  * defaults, and what `send` returns. Kept apart so callers can import them without the class.
  */
+import type { SdsError } from "../errors.js";
 import type { Delivered } from "../protocol/engine/events.js";
 import type { DialectName, HistoryEntry } from "../protocol/types.js";
 import type { RelayTransport } from "../relay/transport.js";
@@ -22,6 +23,15 @@ export interface ReliabilityEngine {
     wire: Uint8Array,
     options?: { retrievalHint?: Uint8Array; channelId?: string },
   ): Promise<{ channelId: string; messageId: string; duplicate: boolean; ignored?: boolean; delivered: Delivered[]; missing: HistoryEntry[]; acknowledged: string[] }>;
+  /**
+   * Optional group receive: many wires of `channelId` with ONE store commit, results in input
+   * order; a wire refused on its own (undecodable, another channel: `ignored`) yields
+   * `{ error }` or an ignored result in its slot. A failed commit rejects the whole call.
+   */
+  receiveMany?(
+    channelId: string,
+    items: ReadonlyArray<{ wire: Uint8Array; retrievalHint?: Uint8Array }>,
+  ): Promise<Array<Awaited<ReturnType<ReliabilityEngine["receive"]>> | { error: SdsError }>>;
   /**
    * Periodic duties of every channel of the engine. `publish` (optional for older engines)
    * names each wire's channel; without it the channel decodes each wire to find out.

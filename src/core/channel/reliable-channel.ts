@@ -24,6 +24,11 @@ import { SendTracker, type SendEvent } from "./send-state.js";
 
 export type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
 
+type ReceiveOutcome = Awaited<ReturnType<ReliabilityEngine["receive"]>>;
+
+/** Most envelopes received with one engine call (one store commit) when the engine batches. */
+const INGRESS_BATCH_MAX = 256;
+
 interface Outgoing {
   messageId: string | undefined;
   wire: Uint8Array;
@@ -48,6 +53,8 @@ export class ReliableChannel {
   private readonly catchUp: StoreCatchUp;
   private readonly inFlight = new Set<Promise<unknown>>();
   private lane: Promise<unknown> = Promise.resolve();
+  /** Envelopes waiting for the next batched engine receive (see `receiveQueued`). */
+  private readonly ingressBatch: Array<{ wire: Uint8Array; hint: Uint8Array; resolve: (result: ReceiveOutcome) => void; reject: (error: unknown) => void }> = [];
   private ingressWaiting = 0;
   private reservedSegments = 0;
   private reservedRequests = 0;
@@ -282,7 +289,7 @@ export class ReliableChannel {
     this.ingressWaiting += 1;
     let result;
     try {
-      result = await this.inLane(() => this.engine.receive(wire, { retrievalHint: message.hash, channelId: this.channelId }));
+      result = await this.receiveQueued(wire, message.hash);
     } catch (error) {
       if (isSdsError(error) && (error.errorClass === "input" || error.name === "DecodeError")) {
         return this.drop(error.code === "E_CHANNEL_UNKNOWN" ? "foreign-channel" : "decode", `envelope ${message.hashHex}: ${error.message}`);
@@ -295,6 +302,38 @@ export class ReliableChannel {
     this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
     this.delivery.accept(result.delivered);
     if (result.missing.length > 0) this.catchUp.reportMissing(result.missing, message);
+  }
+
+  /**
+   * Receives through the engine's `receiveMany` when it has one: envelopes that arrive while
+   * the lane is busy are gathered and received with ONE engine call (one store commit) per
+   * {@link INGRESS_BATCH_MAX}, in arrival order; otherwise one `receive` per envelope.
+   */
+  private receiveQueued(wire: Uint8Array, hint: Uint8Array): Promise<ReceiveOutcome> {
+    const receiveMany = this.engine.receiveMany;
+    if (receiveMany === undefined) return this.inLane(() => this.engine.receive(wire, { retrievalHint: hint, channelId: this.channelId }));
+    return new Promise<ReceiveOutcome>((resolve, reject) => {
+      this.ingressBatch.push({ wire, hint, resolve, reject });
+      if (this.ingressBatch.length === 1) void this.inLane(() => this.flushIngress(receiveMany));
+    });
+  }
+
+  private async flushIngress(receiveMany: NonNullable<ReliabilityEngine["receiveMany"]>): Promise<void> {
+    const items = this.ingressBatch.splice(0, INGRESS_BATCH_MAX);
+    if (this.ingressBatch.length > 0) void this.inLane(() => this.flushIngress(receiveMany));
+    let results;
+    try {
+      results = await receiveMany.call(this.engine, this.channelId, items.map((item) => ({ wire: item.wire, retrievalHint: item.hint })));
+    } catch (error) {
+      for (const item of items) item.reject(error);
+      return;
+    }
+    items.forEach((item, index) => {
+      const result = results[index];
+      if (result === undefined) item.reject(new SdsError("E_INTERNAL", "receiveMany returned fewer results than wires"));
+      else if ("error" in result) item.reject(result.error);
+      else item.resolve(result);
+    });
   }
 
   /** For engines whose tick does not name channels: true unless `wire` decodes as another channel's message. */
