@@ -34,7 +34,7 @@ export * from "./core/channel/index.js";
 export * from "./core/relay/index.js";
 // The SDS engine and the ReliabilityManager (docs/engine.md)
 export { ReliabilityManager } from "./core/reliability-manager.js";
-export type { ReliabilityManagerOptions, PersistencePolicy, SendResult, ReceiveResult, TickResult, BatchOperation, BatchResult } from "./core/reliability-manager.js";
+export type { ReliabilityManagerOptions, PersistencePolicy, SendResult, ReceiveResult, TickResult, TickPublish, BatchOperation, BatchResult } from "./core/reliability-manager.js";
 export { resolveConfig, defaultConfig, SPEC_DEFAULTS, NIM_DEFAULTS, type SdsConfig, type MessageIdMode } from "./core/protocol/config.js";
 export { getDialect, isDialectName, clampLamport, type Dialect } from "./core/protocol/dialect.js";
 export type { Delivered, EngineEvent, EngineEventType, BufferName, ReceivedKind } from "./core/protocol/engine/index.js";
