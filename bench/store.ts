@@ -30,6 +30,8 @@ const OPS = Number(process.env.SDS_BENCH_OPS ?? 300);
 const BULK = Number(process.env.SDS_BENCH_BULK ?? 10_000);
 const BATCH = Number(process.env.SDS_BENCH_BATCH ?? 1_000);
 const SMALL_BLOOM_BYTES = 64;
+/** Group commit: each send acknowledges the send this many messages earlier (in the same transaction). */
+const ACK_LAG = Number(process.env.SDS_BENCH_ACK_LAG ?? 100);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sds-bench-store-"));
 
 /**
@@ -171,7 +173,7 @@ function bulk(bloomBytes: number): BulkResult {
   let elapsedMs = 0;
   let cpuMicros = 0;
   for (let from = 0; from < BULK; from += BATCH) {
-    const deltas = Array.from({ length: Math.min(BATCH, BULK - from) }, (_, i) => sendDelta("bulk", from + i, run.at(from + i), from + i >= 100 ? from + i - 100 : undefined));
+    const deltas = Array.from({ length: Math.min(BATCH, BULK - from) }, (_, i) => sendDelta("bulk", from + i, run.at(from + i), from + i >= ACK_LAG ? from + i - ACK_LAG : undefined));
     const cpu = process.cpuUsage();
     const start = performance.now();
     const result = store.commitSync(deltas);
