@@ -101,7 +101,11 @@ function cleanHex(text: string): string | undefined {
         at += prefix;
       } else if (prefixed) return undefined;
       const start = at;
-      while (at < length && isHexDigit(text.charCodeAt(at)) && prefixAt(text, at) === 0) at += 1;
+      while (at < length) {
+        const code = text.charCodeAt(at);
+        if (!isHexDigit(code) || (code === 0x30 && prefixAt(text, at) > 0)) break;
+        at += 1;
+      }
       const run = at - start;
       if (run === 1 && prefixed) digits += `0${text[start] as string}`;
       else if (run % 2 !== 0) return undefined;
@@ -122,6 +126,11 @@ function cleanHex(text: string): string | undefined {
  * that finds the offending token.
  */
 export function parseHex(text: string): Uint8Array {
+  if (text.length % 2 === 0) {
+    // Node stops at the first pair that is not two hex digits: a full-length result means bare, valid hex
+    const direct = Buffer.from(text, "hex");
+    if (direct.length * 2 === text.length) return new Uint8Array(direct.buffer, direct.byteOffset, direct.length);
+  }
   const digits = cleanHex(text);
   if (digits !== undefined) {
     const buffer = Buffer.from(digits, "hex");
@@ -262,11 +271,11 @@ function toBlobs(format: InputFormat, lines: Line[]): InputBlob[] {
  */
 export function splitBlobs(input: Uint8Array, options: SplitOptions): ParsedInput {
   const forced = options.format !== "auto";
-  const textual = isText(input);
-  if (input.length === 0 || (textual && options.format !== "raw" && onlyWhitespace(input))) {
+  if (input.length === 0 || (options.format !== "raw" && onlyWhitespace(input))) {
     throw new SdsError("E_INPUT_INVALID", "empty input: nothing to decode", {});
   }
-  if (options.format === "raw" || (!forced && !textual)) {
+  // a forced format needs no text check: only auto-detection looks for binary bytes
+  if (options.format === "raw" || (!forced && !isText(input))) {
     return { format: "raw", reason: forced ? "forced" : "binary input", blobs: [{ index: 0, format: "raw", bytes: input }] };
   }
   const text = Buffer.from(input).toString("latin1");

@@ -42,6 +42,8 @@ export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
 
 /** Fills in defaults for the limits a caller did not set, and checks the ones it did. */
 export function resolveLimits(partial: Partial<DecodeLimits> | undefined): DecodeLimits {
+  // the frozen, already valid defaults: no copy and no check on every decode
+  if (partial === undefined) return DEFAULT_DECODE_LIMITS;
   const limits: DecodeLimits = { ...DEFAULT_DECODE_LIMITS, ...(partial ?? {}) };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`decode limit ${name} must be a non-negative integer, got ${String(value)}`);
