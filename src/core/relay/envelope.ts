@@ -75,8 +75,14 @@ export function contentTopicFor(channelName: string): string {
 
 /** True when `topic` has the `/<app>/<version>/<name>/<encoding>` shape with non-empty parts. */
 export function isContentTopic(topic: string): boolean {
-  const parts = topic.split("/");
-  return parts.length === 5 && parts[0] === "" && parts.slice(1).every((part) => part.length > 0);
+  // Checked on every publish: a scan, no split. Four non-empty parts after a leading "/".
+  if (topic.charCodeAt(0) !== 0x2f) return false;
+  let slashes = 1;
+  for (let index = 1; index < topic.length; index++) {
+    if (topic.charCodeAt(index) !== 0x2f) continue;
+    if (index === topic.length - 1 || topic.charCodeAt(index - 1) === 0x2f || ++slashes > 4) return false;
+  }
+  return slashes === 4 && topic.charCodeAt(1) !== 0x2f;
 }
 
 /** Zigzag-maps a signed 64-bit value to the unsigned varint value protobuf `sint64` stores. */
@@ -183,11 +189,13 @@ export function decodeEnvelope(bytes: Uint8Array, limits: Partial<EnvelopeLimits
   return envelope;
 }
 
-/** `timestampNs` as 8 bytes big-endian two's complement (the hash input form). */
+// Reused: `Hash.update` copies its input before returning.
+const timestampScratch = Buffer.alloc(8);
+
+/** `timestampNs` as 8 bytes big-endian two's complement (the hash input form), in a shared scratch buffer. */
 function timestampBytes(timestampNs: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, timestampNs), false);
-  return out;
+  timestampScratch.writeBigUInt64BE(BigInt.asUintN(64, timestampNs), 0);
+  return timestampScratch;
 }
 
 /**

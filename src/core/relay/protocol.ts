@@ -183,56 +183,116 @@ function writeBody(writer: ProtoWriter, frame: Frame): void {
 /** Encodes a frame (version byte, type byte, body). Out-of-range values are caller bugs. */
 export function encodeFrame(frame: Frame): Uint8Array {
   if (frame.type === "message") return encodeMessageFrame(frame);
+  if (frame.type === "publishAck") return encodePublishAckFrame(frame);
   const writer = new ProtoWriter();
   writer.raw(Uint8Array.of(RELAY_PROTOCOL_VERSION, TYPE_BYTES.get(frame.type) as number));
   writeBody(writer, frame);
   return writer.finish();
 }
 
-function numberVarintLength(value: number): number {
+/** Writes a 64-bit varint from (low, high) halves at `position`; returns the position after it. */
+function writeVarint64(out: Uint8Array, position: number, low: number, high: number): number {
+  while (high !== 0 || low >= 0x80) {
+    out[position++] = (low & 0x7f) | 0x80;
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high = high >>> 7;
+  }
+  out[position++] = low;
+  return position;
+}
+
+/** Writes a length-delimited field (`key`, length, bytes) at `position`; returns the position after it. */
+function writeBytesField(out: Buffer, position: number, key: number, bytes: Uint8Array): number {
+  if (bytes.length === 0) return position;
+  out[position++] = key;
+  position = writeVarint64(out, position, bytes.length, 0);
+  out.set(bytes, position);
+  return position + bytes.length;
+}
+
+function lengthFieldSize(length: number): number {
+  return length === 0 ? 0 : 1 + varintBytes(length, 0) + length;
+}
+
+/** Exact varint size of (low, high). */
+function varintBytes(low: number, high: number): number {
   let length = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
+  while (high !== 0 || low >= 0x80) {
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high = high >>> 7;
     length += 1;
   }
   return length;
 }
 
+/** Splits a uint64 into unsigned 32-bit (low, high) halves. */
+function halves(value: bigint): [number, number] {
+  return [Number(value & 0xffff_ffffn), Number((value >> 32n) & 0xffff_ffffn)];
+}
+
 /**
- * MESSAGE frames are encoded once per publish and sent to every subscriber: a single-allocation
- * encoder with number arithmetic (same bytes as the generic path; pinned by the round-trip tests).
+ * MESSAGE frames are encoded once per publish and sent to every subscriber: one allocation,
+ * number arithmetic. Same bytes as the generic path.
  */
 function encodeMessageFrame(frame: FrameOf<"message">): Uint8Array {
-  const topic = Buffer.from(frame.topic, "utf8");
-  const stored = frame.storedAtNs === 0n ? undefined : new ProtoWriter().varint(frame.storedAtNs).finish();
-  const part = (bytes: Uint8Array) => (bytes.length === 0 ? 0 : 1 + numberVarintLength(bytes.length) + bytes.length);
-  const size = 2 + part(topic) + part(frame.envelope) + part(frame.hash) + (stored ? 1 + stored.length : 0);
-  const out = new Uint8Array(size);
+  const topicBytes = Buffer.byteLength(frame.topic, "utf8");
+  const [storedLow, storedHigh] = halves(frame.storedAtNs);
+  const stored = frame.storedAtNs === 0n ? 0 : 1 + varintBytes(storedLow, storedHigh);
+  const out = Buffer.allocUnsafe(2 + lengthFieldSize(topicBytes) + lengthFieldSize(frame.envelope.length) + lengthFieldSize(frame.hash.length) + stored);
   out[0] = RELAY_PROTOCOL_VERSION;
   out[1] = FrameType.Message;
   let position = 2;
-  const put = (key: number, bytes: Uint8Array) => {
-    if (bytes.length === 0) return;
-    out[position++] = key;
-    for (let length = bytes.length; ; length = Math.floor(length / 128)) {
-      if (length < 0x80) {
-        out[position++] = length;
-        break;
-      }
-      out[position++] = (length & 0x7f) | 0x80;
-    }
-    out.set(bytes, position);
-    position += bytes.length;
-  };
-  put(0x0a, topic);
-  put(0x12, frame.envelope);
-  put(0x1a, frame.hash);
-  if (stored) {
-    out[position++] = 0x20;
-    out.set(stored, position);
-    position += stored.length;
+  if (topicBytes > 0) {
+    out[position++] = 0x0a;
+    position = writeVarint64(out, position, topicBytes, 0);
+    position += out.write(frame.topic, position, "utf8");
   }
-  return out;
+  position = writeBytesField(out, position, 0x12, frame.envelope);
+  position = writeBytesField(out, position, 0x1a, frame.hash);
+  if (stored > 0) {
+    out[position++] = 0x20;
+    position = writeVarint64(out, position, storedLow, storedHigh);
+  }
+  return plain(out);
+}
+
+/** PUBLISH_ACK, once per publish: one allocation, same bytes as the generic path. */
+function encodePublishAckFrame(frame: FrameOf<"publishAck">): Uint8Array {
+  const requestLow = frame.requestId % 0x1_0000_0000;
+  const requestHigh = Math.floor(frame.requestId / 0x1_0000_0000);
+  const [storedLow, storedHigh] = halves(frame.storedAtNs);
+  const size =
+    2 +
+    (frame.requestId === 0 ? 0 : 1 + varintBytes(requestLow, requestHigh)) +
+    lengthFieldSize(frame.hash.length) +
+    (frame.duplicate ? 2 : 0) +
+    (frame.storedAtNs === 0n ? 0 : 1 + varintBytes(storedLow, storedHigh));
+  const out = Buffer.allocUnsafe(size);
+  out[0] = RELAY_PROTOCOL_VERSION;
+  out[1] = FrameType.PublishAck;
+  let position = 2;
+  if (frame.requestId !== 0) {
+    out[position++] = 0x08;
+    position = writeVarint64(out, position, requestLow, requestHigh);
+  }
+  position = writeBytesField(out, position, 0x12, frame.hash);
+  if (frame.duplicate) {
+    out[position++] = 0x18;
+    out[position++] = 1;
+  }
+  if (frame.storedAtNs !== 0n) {
+    out[position++] = 0x20;
+    writeVarint64(out, position, storedLow, storedHigh);
+  }
+  return plain(out);
+}
+
+/**
+ * The encoders write into pooled Buffer memory (`allocUnsafe`, every byte overwritten) but hand
+ * out a plain Uint8Array view: a Buffer's `slice` does not copy, which would surprise decoders.
+ */
+function plain(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
 }
 
 /** True for frame types a client may send. */

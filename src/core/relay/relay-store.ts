@@ -56,6 +56,8 @@ export interface StorePage {
   nextAfterNs: bigint | undefined;
 }
 
+const NO_MESSAGES: StoredMessage[] = [];
+
 class TopicRing {
   messages: StoredMessage[] = [];
   start = 0;
@@ -174,11 +176,13 @@ export class RelayStore {
     const storedAtNs = this.relayTimeNs();
     const message: StoredMessage = { topic, hash: hash.slice(), hashHex, envelope, storedAtNs };
     // Compute evictions first so persistence sees one atomic change.
-    const evicted: StoredMessage[] = [];
+    // The common case evicts nothing and allocates nothing beyond the entry.
+    let evicted: StoredMessage[] = NO_MESSAGES;
     let size = ring.size + 1;
     let bytes = ring.bytes + envelope.length;
     for (let index = ring.start; size > this.entriesPerTopicMax || bytes > this.bytesPerTopicMax; index++) {
       const old = ring.messages[index] as StoredMessage;
+      if (evicted === NO_MESSAGES) evicted = [];
       evicted.push(old);
       size -= 1;
       bytes -= old.envelope.length;

@@ -11,10 +11,11 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { DecodeError, RelayError, SdsError } from "../errors.js";
-import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, isContentTopic, messageHash } from "./envelope.js";
+import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, type EnvelopeLimits, isContentTopic, messageHash } from "./envelope.js";
 import { faultDecider, type FaultDecider, type FaultOptions, TokenBucket } from "./limits.js";
 import { decodeFrame } from "./frame-decode.js";
 import { DEFAULT_FRAME_LIMITS, encodeFrame, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
+import { readPublish } from "./publish-path.js";
 import { RelayStore, type StoredMessage } from "./relay-store.js";
 import { openSqliteRelayStore } from "./store-sqlite.js";
 
@@ -118,6 +119,9 @@ export class RelayServer {
   private readonly nowMs: () => number;
   private readonly store: RelayStore;
   private readonly faults: FaultDecider;
+  private readonly envelopeLimits: EnvelopeLimits;
+  private readonly frameLimits: { frameBytesMax: number };
+  private readonly pubsubTopicBytes: Uint8Array;
   private readonly subscribers = new Map<string, Set<Connection>>();
   private readonly connections = new Set<Connection>();
   private readonly counters: Omit<RelayStats, "connections" | "storedMessages" | "topics">;
@@ -138,6 +142,9 @@ export class RelayServer {
     this.frameBytesMax = options.frameBytesMax ?? DEFAULT_FRAME_LIMITS.frameBytesMax;
     this.sendQueueBytesMax = Math.max(options.sendQueueBytesMax ?? 8 * 1024 * 1024, this.frameBytesMax);
     this.faults = faultDecider(options.faults);
+    this.envelopeLimits = { ...DEFAULT_ENVELOPE_LIMITS, envelopeBytesMax: this.frameBytesMax };
+    this.frameLimits = { frameBytesMax: this.frameBytesMax };
+    this.pubsubTopicBytes = Buffer.from(this.pubsubTopic, "utf8");
     const nowNs = () => BigInt(Math.floor(this.nowMs())) * 1_000_000n;
     const persistence = options.storeFile !== undefined ? openSqliteRelayStore(options.storeFile) : undefined;
     this.store = new RelayStore({ entriesPerTopicMax: options.storeEntriesPerTopic, bytesPerTopicMax: options.storeBytesPerTopic, topicsMax: options.topicsMax, nowNs, persistence });
@@ -309,9 +316,14 @@ export class RelayServer {
       this.protocolError(connection, new SdsError("E_INPUT_FORMAT", "the relay accepts binary frames only"), CloseCode.unsupportedData);
       return;
     }
+    if (data.length <= this.frameBytesMax) {
+      const view = readPublish(data, this.pubsubTopicBytes, this.envelopeLimits);
+      if (view !== undefined) return this.publish(connection, view.requestId, view.envelope, view);
+    }
     let frame: Frame;
     try {
-      frame = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { frameBytesMax: this.frameBytesMax });
+      // A plain Uint8Array view: the decoder's `.slice()` must copy (a Buffer's does not).
+      frame = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), this.frameLimits);
       if (!isClientFrame(frame)) throw new DecodeError("E_DECODE_INVALID", `frame type ${frame.type} is relay-to-client only`, { field: "type", offset: 1 });
     } catch (error) {
       if (!(error instanceof SdsError)) throw error;
@@ -336,7 +348,7 @@ export class RelayServer {
         this.send(connection, { type: "pong", nonce: frame.nonce });
         return;
       case "publish":
-        this.publish(connection, frame);
+        this.publish(connection, frame.requestId, frame.envelope, undefined);
         return;
       case "storeQuery":
         this.storeQuery(connection, frame);
@@ -366,38 +378,55 @@ export class RelayServer {
     else set.add(connection);
   }
 
-  private publish(connection: Connection, frame: FrameOf<"publish">): void {
-    const reject = (code: string, reason: string) => {
-      this.counters.rejected += 1;
-      this.send(connection, { type: "publishReject", requestId: frame.requestId, code, reason: reason.slice(0, 512) });
-    };
+  /**
+   * Handles one publish: rate limit, route, hash, store, ack, fan out. `view` is the fast path's
+   * reading of the envelope (routing fields and hash); without it the envelope is fully decoded.
+   * `envelope` may alias the received bytes (a Buffer view): the store keeps a real copy
+   * (`new Uint8Array`, not Buffer's non-copying `slice`), the MESSAGE frame copies it too.
+   */
+  private publish(connection: Connection, requestId: number, envelope: Uint8Array, view: { contentTopic: string; hash: Uint8Array; ephemeral: boolean } | undefined): void {
     if (!connection.bucket.take()) {
       this.counters.rateLimited += 1;
-      return reject("E_RELAY_RATE_LIMITED", "publish rate limit exceeded");
+      return this.rejectPublish(connection, requestId, "E_RELAY_RATE_LIMITED", "publish rate limit exceeded");
     }
-    let result: { hash: Uint8Array; duplicate: boolean; storedAtNs: bigint; topic: string };
+    let topic: string;
+    let hash: Uint8Array;
+    let duplicate = false;
+    let storedAtNs = 0n;
     try {
-      const envelope = decodeEnvelope(frame.envelope, { ...DEFAULT_ENVELOPE_LIMITS, envelopeBytesMax: this.frameBytesMax });
-      const topic = envelope.contentTopic;
+      const routing = view ?? this.decodeRouting(envelope);
+      topic = routing.contentTopic;
+      hash = routing.hash;
       if (!isContentTopic(topic)) throw new RelayError("E_RELAY_REJECTED", `not a content topic: ${JSON.stringify(topic)}`);
-      const hash = messageHash(this.pubsubTopic, envelope);
-      if (envelope.ephemeral === true) result = { hash, duplicate: false, storedAtNs: 0n, topic };
-      else result = { hash, topic, ...this.store.add(topic, hash, frame.envelope.slice()) };
+      if (!routing.ephemeral) ({ duplicate, storedAtNs } = this.store.add(topic, hash, new Uint8Array(envelope)));
     } catch (error) {
       if (!(error instanceof SdsError)) throw error;
-      return reject(error.code, error.message);
+      return this.rejectPublish(connection, requestId, error.code, error.message);
     }
     this.counters.published += 1;
-    if (result.duplicate) this.counters.duplicates += 1;
-    this.send(connection, { type: "publishAck", requestId: frame.requestId, hash: result.hash, duplicate: result.duplicate, storedAtNs: result.storedAtNs });
-    this.fanOut(connection, result.topic, frame.envelope, result.hash, result.storedAtNs);
+    if (duplicate) this.counters.duplicates += 1;
+    this.send(connection, { type: "publishAck", requestId, hash, duplicate, storedAtNs });
+    this.fanOut(connection, topic, envelope, hash, storedAtNs);
+  }
+
+  /** The slow path: the full envelope decode (precise errors) and the hash. */
+  private decodeRouting(envelope: Uint8Array): { contentTopic: string; hash: Uint8Array; ephemeral: boolean } {
+    const decoded = decodeEnvelope(envelope, this.envelopeLimits);
+    return { contentTopic: decoded.contentTopic, hash: messageHash(this.pubsubTopic, decoded), ephemeral: decoded.ephemeral === true };
+  }
+
+  private rejectPublish(connection: Connection, requestId: number, code: string, reason: string): void {
+    this.counters.rejected += 1;
+    this.send(connection, { type: "publishReject", requestId, code, reason: reason.slice(0, 512) });
   }
 
   private fanOut(publisher: Connection, topic: string, envelope: Uint8Array, hash: Uint8Array, storedAtNs: bigint): void {
     const set = this.subscribers.get(topic);
-    if (set === undefined) return;
+    if (set === undefined || (set.size === 1 && set.has(publisher))) return;
+    // Encoded once; the same Buffer goes to every subscriber. Iterating the live Set is safe:
+    // a slow consumer removed during the loop is simply not visited again.
     const bytes = encodeFrame({ type: "message", topic, envelope, hash, storedAtNs });
-    for (const connection of [...set]) {
+    for (const connection of set) {
       if (connection === publisher) continue;
       const copies = this.faults();
       if (copies === 0) this.counters.droppedByFaults += 1;

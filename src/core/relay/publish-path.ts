@@ -1,0 +1,173 @@
+/**
+ * The relay's per-publish fast path. A PUBLISH frame and the envelope inside it are read in one
+ * pass with number arithmetic (no BigInt, no copies: the envelope, payload and meta are views
+ * into the received bytes), and the message hash is computed from those views. Only the
+ * well-formed layout is recognised: unknown fields, unexpected wire types, truncation, non-ASCII
+ * topics or values over a limit make it return `undefined`, and the server then runs the full
+ * decoders (`frame-decode.ts`, `envelope.ts`), which accept or reject exactly as before and give
+ * the precise error. The hash is the one `messageHash` computes (pinned by tests).
+ */
+import { createHash } from "node:crypto";
+import { FrameType, RELAY_PROTOCOL_VERSION } from "./protocol.js";
+
+/** A publish read by {@link readPublish}; `envelope` aliases the frame bytes. */
+export interface PublishView {
+  requestId: number;
+  /** The envelope bytes exactly as published (a view, not a copy). */
+  envelope: Uint8Array;
+  contentTopic: string;
+  ephemeral: boolean;
+  /** 32-byte message hash. */
+  hash: Uint8Array;
+}
+
+/** Limits the fast path checks; over any of them it defers to the full decoders. */
+export interface PublishPathLimits {
+  envelopeBytesMax: number;
+  contentTopicBytesMax: number;
+  metaBytesMax: number;
+}
+
+// Result of the last `readVarint`: the low and high 32 bits of the value (unsigned).
+let varintLow = 0;
+let varintHigh = 0;
+const timestampScratch = Buffer.alloc(8);
+
+/** Reads a varint at `start`; returns the position after it, or -1 (truncated / over 64 bits). */
+function readVarint(bytes: Uint8Array, start: number, end: number): number {
+  let position = start;
+  let low = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (position >= end) return -1;
+    const byte = bytes[position++] as number;
+    low |= (byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      varintLow = low >>> 0;
+      varintHigh = 0;
+      return position;
+    }
+  }
+  if (position >= end) return -1;
+  let byte = bytes[position++] as number;
+  varintLow = (low | ((byte & 0x0f) << 28)) >>> 0;
+  let high = (byte & 0x7f) >> 4;
+  for (let shift = 3; byte >= 0x80; shift += 7) {
+    if (position >= end || shift > 31) return -1;
+    byte = bytes[position++] as number;
+    if (shift === 31 && byte > 1) return -1;
+    high |= (byte & 0x7f) << shift;
+  }
+  varintHigh = high >>> 0;
+  return position;
+}
+
+/** Reads a length prefix at `start`; returns the end of the bytes it covers, or -1. */
+function readLength(bytes: Uint8Array, start: number, end: number): number {
+  const position = readVarint(bytes, start, end);
+  if (position < 0 || varintHigh !== 0 || varintLow > end - position) return -1;
+  return position + varintLow;
+}
+
+/** True when every byte in [start, end) is ASCII (then latin1 decoding equals UTF-8 decoding). */
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let index = start; index < end; index++) if ((bytes[index] as number) >= 0x80) return false;
+  return true;
+}
+
+/**
+ * Reads a PUBLISH frame and hashes its envelope, or returns `undefined` when the frame is not
+ * the common well-formed case (the caller then uses the full decoders).
+ * @param pubsubTopicBytes UTF-8 of the relay's pubsub topic (the hash prefix).
+ */
+export function readPublish(frame: Buffer, pubsubTopicBytes: Uint8Array, limits: PublishPathLimits): PublishView | undefined {
+  const end = frame.length;
+  if (end < 2 || frame[0] !== RELAY_PROTOCOL_VERSION || frame[1] !== FrameType.Publish) return undefined;
+  let requestId = 0;
+  let envelopeStart = -1;
+  let envelopeEnd = -1;
+  for (let position = 2; position < end; ) {
+    position = readVarint(frame, position, end);
+    if (position < 0 || varintHigh !== 0) return undefined;
+    if (varintLow === 0x08) {
+      position = readVarint(frame, position, end);
+      if (position < 0 || varintHigh >= 0x20_0000) return undefined;
+      requestId = varintHigh * 0x1_0000_0000 + varintLow;
+    } else if (varintLow === 0x12) {
+      position = envelopeEnd = readLength(frame, position, end);
+      if (position < 0) return undefined;
+      envelopeStart = envelopeEnd - varintLow;
+    } else return undefined;
+  }
+  if (envelopeStart < 0 || envelopeEnd - envelopeStart > limits.envelopeBytesMax) return undefined;
+  return readEnvelope(frame, envelopeStart, envelopeEnd, requestId, pubsubTopicBytes, limits);
+}
+
+function readEnvelope(frame: Buffer, start: number, end: number, requestId: number, pubsubTopicBytes: Uint8Array, limits: PublishPathLimits): PublishView | undefined {
+  let payloadStart = start;
+  let payloadEnd = start;
+  let topicStart = -1;
+  let topicEnd = -1;
+  let metaStart = -1;
+  let metaEnd = -1;
+  let timestamp = false;
+  let ephemeral = false;
+  for (let position = start; position < end; ) {
+    position = readVarint(frame, position, end);
+    if (position < 0 || varintHigh !== 0) return undefined;
+    const tag = varintLow;
+    if (tag === 0x0a || tag === 0x12 || tag === 0x5a) {
+      const valueEnd = readLength(frame, position, end);
+      if (valueEnd < 0) return undefined;
+      const valueStart = valueEnd - varintLow;
+      if (tag === 0x0a) {
+        payloadStart = valueStart;
+        payloadEnd = valueEnd;
+      } else if (tag === 0x12) {
+        topicStart = valueStart;
+        topicEnd = valueEnd;
+      } else {
+        metaStart = valueStart;
+        metaEnd = valueEnd;
+      }
+      position = valueEnd;
+    } else if (tag === 0x18 || tag === 0x50 || tag === 0xf8) {
+      position = readVarint(frame, position, end);
+      if (position < 0) return undefined;
+      if (tag === 0x18 && varintHigh !== 0) return undefined;
+      if (tag === 0x50) {
+        timestamp = true;
+        zigzagToScratch(varintLow, varintHigh);
+      }
+      if (tag === 0xf8) ephemeral = varintLow !== 0 || varintHigh !== 0;
+    } else return undefined;
+  }
+  if (topicStart < 0 || topicEnd - topicStart > limits.contentTopicBytesMax || !isAscii(frame, topicStart, topicEnd)) return undefined;
+  if (metaStart >= 0 && metaEnd - metaStart > limits.metaBytesMax) return undefined;
+  const hasher = createHash("sha256");
+  hasher.update(pubsubTopicBytes);
+  hasher.update(frame.subarray(payloadStart, payloadEnd));
+  hasher.update(frame.subarray(topicStart, topicEnd));
+  if (metaStart >= 0) hasher.update(frame.subarray(metaStart, metaEnd));
+  if (timestamp) hasher.update(timestampScratch);
+  const digest = hasher.digest();
+  return {
+    requestId,
+    envelope: frame.subarray(start, end),
+    contentTopic: frame.toString("latin1", topicStart, topicEnd),
+    ephemeral,
+    hash: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength),
+  };
+}
+
+/** Writes the zigzag-decoded sint64 (low, high) as 8 bytes big-endian two's complement. */
+function zigzagToScratch(low: number, high: number): void {
+  const negative = (low & 1) === 1;
+  let shiftedLow = ((low >>> 1) | ((high & 1) << 31)) >>> 0;
+  let shiftedHigh = high >>> 1;
+  if (negative) {
+    shiftedLow = ~shiftedLow >>> 0;
+    shiftedHigh = ~shiftedHigh >>> 0;
+  }
+  timestampScratch.writeUInt32BE(shiftedHigh, 0);
+  timestampScratch.writeUInt32BE(shiftedLow, 4);
+}

@@ -1,0 +1,128 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, encodeEnvelope, isContentTopic, messageHash, toHex } from "../../../src/core/relay/envelope.js";
+import { decodeFrame } from "../../../src/core/relay/frame-decode.js";
+import { encodeFrame, type FrameOf } from "../../../src/core/relay/protocol.js";
+import { readPublish } from "../../../src/core/relay/publish-path.js";
+import { ProtoWriter } from "../../../src/core/protocol/wire/proto.js";
+import { testSeed } from "./seed.js";
+
+const PUBSUB = Buffer.from(DEFAULT_PUBSUB_TOPIC, "utf8");
+const LIMITS = DEFAULT_ENVELOPE_LIMITS;
+
+const envelopes = fc.record(
+  {
+    payload: fc.uint8Array({ maxLength: 300 }),
+    contentTopic: fc.oneof(fc.constantFrom("/sds/1/demo/proto", "/a/1/b/c", "bad", "/a//b/c"), fc.string({ maxLength: 40 })),
+    version: fc.integer({ min: 0, max: 0xffff_ffff }),
+    timestampNs: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }),
+    meta: fc.uint8Array({ maxLength: 80 }),
+    ephemeral: fc.boolean(),
+  },
+  { requiredKeys: ["payload", "contentTopic"] },
+);
+
+/** The slow path's answer, or "fallback" when it throws (the fast path must then defer too). */
+function reference(frame: Buffer): { requestId: number; envelope: string; contentTopic: string; ephemeral: boolean; hash: string } | "error" {
+  try {
+    const decoded = decodeFrame(frame) as FrameOf<"publish">;
+    const envelope = decodeEnvelope(decoded.envelope, LIMITS);
+    return { requestId: decoded.requestId, envelope: toHex(decoded.envelope), contentTopic: envelope.contentTopic, ephemeral: envelope.ephemeral === true, hash: toHex(messageHash(DEFAULT_PUBSUB_TOPIC, envelope)) };
+  } catch {
+    return "error";
+  }
+}
+
+describe("publish fast path", () => {
+  it("agrees with the full decoders and messageHash whenever it answers, and answers for well-formed envelopes", () => {
+    const seed = testSeed("publish fast path");
+    let answered = 0;
+    fc.assert(
+      fc.property(envelopes, fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (value, requestId) => {
+        const frame = Buffer.from(encodeFrame({ type: "publish", requestId, envelope: encodeEnvelope(value) }));
+        const fast = readPublish(frame, PUBSUB, LIMITS);
+        const slow = reference(frame);
+        if (fast === undefined) {
+          // Only non-ASCII topics and over-limit meta may defer on well-formed input.
+          const asciiTopic = /^[\x00-\x7f]*$/.test(value.contentTopic);
+          expect(slow === "error" || !asciiTopic || (value.meta?.length ?? 0) > LIMITS.metaBytesMax || value.contentTopic === "").toBe(true);
+          return;
+        }
+        answered += 1;
+        expect(slow).not.toBe("error");
+        expect({ ...fast, envelope: toHex(fast.envelope), hash: toHex(fast.hash) }).toEqual(slow);
+      }),
+      { seed, numRuns: 500 },
+    );
+    expect(answered).toBeGreaterThan(100);
+  });
+
+  it("defers (never answers differently) on mutated and truncated frames", () => {
+    const seed = testSeed("publish fast path mutations");
+    fc.assert(
+      fc.property(envelopes, fc.nat(), fc.nat(255), fc.nat(), (value, where, byte, cut) => {
+        const frame = Buffer.from(encodeFrame({ type: "publish", requestId: 5, envelope: encodeEnvelope(value) }));
+        const mutated = Buffer.from(frame);
+        mutated[where % mutated.length] = byte;
+        for (const candidate of [mutated, frame.subarray(0, cut % frame.length)]) {
+          const fast = readPublish(candidate, PUBSUB, LIMITS);
+          if (fast === undefined) continue;
+          const slow = reference(candidate);
+          expect(slow).not.toBe("error");
+          expect({ ...fast, envelope: toHex(fast.envelope), hash: toHex(fast.hash) }).toEqual(slow);
+        }
+      }),
+      { seed, numRuns: 1000 },
+    );
+  });
+
+  it("defers on unknown fields and other frame types", () => {
+    const envelope = encodeEnvelope({ payload: new Uint8Array([1]), contentTopic: "/sds/1/demo/proto" });
+    const withUnknown = new ProtoWriter().raw(Uint8Array.of(1, 3)).uint64Field(1, 1).bytesField(2, envelope).uint64Field(9, 1).finish();
+    expect(readPublish(Buffer.from(withUnknown), PUBSUB, LIMITS)).toBeUndefined();
+    expect(readPublish(Buffer.from(encodeFrame({ type: "ping", nonce: 1 })), PUBSUB, LIMITS)).toBeUndefined();
+    expect(readPublish(Buffer.from(encodeFrame({ type: "publish", requestId: 1, envelope })), PUBSUB, { ...LIMITS, envelopeBytesMax: 3 })).toBeUndefined();
+  });
+});
+
+describe("isContentTopic", () => {
+  it("matches the four-part split rule", () => {
+    const splitRule = (topic: string) => {
+      const parts = topic.split("/");
+      return parts.length === 5 && parts[0] === "" && parts.slice(1).every((part) => part.length > 0);
+    };
+    const seed = testSeed("isContentTopic");
+    const topics = fc.oneof(fc.string({ maxLength: 12, unit: fc.constantFrom("/", "a", "1", "é") }), fc.string());
+    fc.assert(
+      fc.property(topics, (topic) => {
+        expect(isContentTopic(topic)).toBe(splitRule(topic));
+      }),
+      { seed, numRuns: 2000 },
+    );
+    for (const topic of ["/a/b/c/d", "/a/b/c/d/", "//b/c/d", "/a/b//d", "a/b/c/d", "/a/b/c", "/", ""]) expect(isContentTopic(topic)).toBe(splitRule(topic));
+  });
+});
+
+describe("single-allocation encoders", () => {
+  it("write MESSAGE and PUBLISH_ACK exactly as the generic proto writer does", () => {
+    const seed = testSeed("relay encoders");
+    const uint64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 400 }), fc.uint8Array({ maxLength: 40 }), uint64, fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.boolean(), (topic, envelope, hash, storedAtNs, requestId, duplicate) => {
+        const message = new ProtoWriter().raw(Uint8Array.of(1, 0x81));
+        if (topic.length > 0) message.stringField(1, topic);
+        if (envelope.length > 0) message.bytesField(2, envelope);
+        if (hash.length > 0) message.bytesField(3, hash);
+        if (storedAtNs !== 0n) message.uint64Field(4, storedAtNs);
+        expect(toHex(encodeFrame({ type: "message", topic, envelope, hash, storedAtNs }))).toBe(toHex(message.finish()));
+        const ack = new ProtoWriter().raw(Uint8Array.of(1, 0x82));
+        if (requestId !== 0) ack.uint64Field(1, requestId);
+        if (hash.length > 0) ack.bytesField(2, hash);
+        if (duplicate) ack.uint64Field(3, 1);
+        if (storedAtNs !== 0n) ack.uint64Field(4, storedAtNs);
+        expect(toHex(encodeFrame({ type: "publishAck", requestId, hash, duplicate, storedAtNs }))).toBe(toHex(ack.finish()));
+      }),
+      { seed, numRuns: 500 },
+    );
+  });
+});
