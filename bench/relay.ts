@@ -76,8 +76,15 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number): Promise
   if (kind !== "bare") {
     for (const ws of subscribers) ws.send(encodeFrame({ type: "subscribe", topics: [TOPIC] }));
     // A ping round trip on each proves the subscription is in force.
+    // The listener is removed again: it decodes whole frames, which the timed part must not do
+    // (the bare loop's subscribers decode nothing either).
     await Promise.all(subscribers.map((ws) => new Promise<void>((resolve) => {
-      ws.on("message", (data: Buffer) => decodeFrame(new Uint8Array(data)).type === "pong" && resolve());
+      const onPong = (data: Buffer) => {
+        if (decodeFrame(new Uint8Array(data)).type !== "pong") return;
+        ws.off("message", onPong);
+        resolve();
+      };
+      ws.on("message", onPong);
       ws.send(encodeFrame({ type: "ping", nonce: 1 }));
     })));
   }
