@@ -258,9 +258,20 @@ function nested(payload: Uint8Array, options: BlobDecodeOptions, at: number): Bl
   return undefined;
 }
 
+/**
+ * A dump node ready for plain `JSON.stringify` (same keys in the same order): integers as
+ * decimal strings, bytes as hex. Converting once here is far cheaper than a replacer
+ * callback on every key of every record.
+ */
+export function dumpNodeJson(node: DumpNode): Record<string, unknown> {
+  const value = node.value;
+  const shown = typeof value === "bigint" ? value.toString() : value instanceof Uint8Array ? hex(value) : value;
+  return { ...node, ...(value !== undefined ? { value: shown } : {}), ...(node.children ? { children: node.children.map(dumpNodeJson) } : {}) };
+}
+
 function asRaw(bytes: Uint8Array, options: BlobDecodeOptions): BlobResult {
   const dump = dumpProtobuf(bytes, { maxDepth: options.maxDepth });
-  const record: Record<string, unknown> = { type: "raw", fields: dump.fields };
+  const record: Record<string, unknown> = { type: "raw", fields: dump.fields.map(dumpNodeJson) };
   const rows = options.rows === false ? [] : rowsFromDump(dump.fields, { bytesShownMax: options.bytesShownMax });
   const title = `protobuf, ${dump.fields.length} top-level field${dump.fields.length === 1 ? "" : "s"}${dump.error ? ", then an error" : ""}`;
   if (dump.error) {

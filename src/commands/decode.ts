@@ -203,19 +203,18 @@ A blob that fails is reported on stderr with its line and byte offset, the other
 
 /**
  * One NDJSON line: the record with `index`, `line`, `inputFormat` and `bytes` spliced in after
- * `type`. Records other than `raw` dumps hold only strings, numbers and booleans, so they are
- * stringified without a replacer (a per-value callback was a large share of the time).
+ * `type`. Records hold only strings, numbers, booleans and null (decodeBlob converts bigints
+ * and bytes), so they are stringified without a replacer (a per-value callback was a large
+ * share of the time).
  */
 function jsonLine(blob: InputBlob, record: Record<string, unknown>, bytes: number | undefined): string {
   const meta = `,"index":${blob.index}${blob.line !== undefined ? `,"line":${blob.line}` : ""},"inputFormat":${JSON.stringify(blob.format)}${bytes !== undefined ? `,"bytes":${bytes}` : ""}`;
   const head = `{"type":${JSON.stringify(record.type)}`;
   let body: string | undefined;
-  if (record.type !== "raw") {
-    try {
-      body = JSON.stringify(record);
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // a bigint: fall back to the replacer
-    }
+  try {
+    body = JSON.stringify(record);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // a bigint: fall back to the replacer
   }
   body ??= JSON.stringify(record, jsonReplacer);
   if (body.startsWith(head)) return `${head}${meta}${body.slice(head.length)}\n`;

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { decodeBlob, type BlobDecodeOptions, type DecodeTarget } from "../../src/cli/decode-blob.js";
 import { splitBlobs } from "../../src/cli/input.js";
 import { SdsError } from "../../src/core/errors.js";
-import { encodeMessage } from "../../src/core/protocol/wire/index.js";
+import { dumpProtobuf, encodeMessage } from "../../src/core/protocol/wire/index.js";
+import { jsonReplacer } from "../../src/cli/base-command.js";
 import { nimMessageArb, seedFor, specMessageArb } from "../core/protocol/wire/arbitraries.js";
 
 const RUNS = Number(process.env.SDS_CLI_FUZZ_RUNS ?? 3000);
@@ -57,6 +58,18 @@ describe("decodeBlob", () => {
         expect(result.record).toMatchObject({ type: "message", dialect });
       }),
       { seed: seedFor("decodeBlob-valid"), numRuns: 300 },
+    );
+  });
+
+  it("serializes --raw dumps without a replacer exactly as the replacer did", () => {
+    fc.assert(
+      fc.property(blobArb, (bytes) => {
+        const record = decodeBlob(bytes, options("auto", true)).record;
+        const fields = dumpProtobuf(bytes, { maxDepth: 6 }).fields;
+        expect(JSON.parse(JSON.stringify(record)).fields).toEqual(JSON.parse(JSON.stringify(fields, jsonReplacer)));
+        expect(JSON.stringify(record.fields)).toBe(JSON.stringify(fields, jsonReplacer));
+      }),
+      { seed: seedFor("decodeBlob-raw-json"), numRuns: 1000 },
     );
   });
 
