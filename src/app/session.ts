@@ -16,7 +16,8 @@ import { ReliableChannel } from "../core/channel/reliable-channel.js";
 import type { SdsConfig } from "../core/protocol/config.js";
 import type { EngineEvent } from "../core/protocol/engine/events.js";
 import type { DialectName } from "../core/protocol/types.js";
-import { decodeMessage } from "../core/protocol/wire/index.js";
+// The engine's own decoder (a fast path for common messages; same limits the manager applies).
+import { decodeWire } from "../core/protocol/engine/ports.js";
 import { RelayClient, type RelayClientEvent } from "../core/relay/client.js";
 import { ensureLocalRelay } from "../core/relay/local.js";
 import type { ReceivedEnvelope, RelayTransport, Subscription } from "../core/relay/transport.js";
@@ -35,6 +36,9 @@ export interface SessionCounters {
   duplicates: number;
   lost: number;
   undelivered: number;
+  /** Engine receive calls (each one store commit) and the envelopes they carried: the receive path's batching. */
+  receiveCalls: number;
+  receivedWires: number;
 }
 
 /** Options of {@link ChannelSession.open}. */
@@ -106,7 +110,7 @@ function storeOrThrow<T>(result: { ok: true; value: T } | { ok: false; error: Sd
 
 /** One identity on one channel, connected to a relay. Create with {@link ChannelSession.open}. */
 export class ChannelSession {
-  readonly counters: SessionCounters = { delivered: 0, acknowledged: 0, resent: 0, repairRequested: 0, repairAnswered: 0, missing: 0, duplicates: 0, lost: 0, undelivered: 0 };
+  readonly counters: SessionCounters = { delivered: 0, acknowledged: 0, resent: 0, repairRequested: 0, repairAnswered: 0, missing: 0, duplicates: 0, lost: 0, undelivered: 0, receiveCalls: 0, receivedWires: 0 };
   private readonly dependencies = new Map<string, string[]>();
   private readonly messageHandlers = new Set<(message: DeliveredView) => void>();
   private cursorNs: bigint | undefined;
@@ -153,7 +157,15 @@ export class ChannelSession {
         closeTransport = connected.close;
       }
       const holder: { session?: ChannelSession } = {};
-      const observed = observeEngine(manager, (messageId, deps) => holder.session?.rememberDependencies(messageId, deps));
+      const observed = observeEngine(
+        manager,
+        (messageId, deps) => holder.session?.rememberDependencies(messageId, deps),
+        (wires) => {
+          if (holder.session === undefined) return;
+          holder.session.counters.receiveCalls += 1;
+          holder.session.counters.receivedWires += wires;
+        },
+      );
       const cursorTransport = trackCursor(
         transport,
         (message) => {
@@ -350,14 +362,15 @@ export async function connectRelay(url: string | undefined, onStatus?: (text: st
 }
 
 /** Wraps the manager so every received SDS message's causal history is remembered for its delivery. */
-function observeEngine(manager: ReliabilityManager, remember: (messageId: string, dependencies: string[]) => void): ReliabilityEngine {
+function observeEngine(manager: ReliabilityManager, remember: (messageId: string, dependencies: string[]) => void, counted: (wires: number) => void): ReliabilityEngine {
   return {
     dialect: manager.dialect,
     send: (channelId, payload, options) => manager.send(channelId, payload, options),
     sendMany: (channelId, payloads) => manager.sendMany(channelId, payloads),
     receive: async (wire, options) => {
+      counted(1);
       try {
-        const message = decodeMessage(wire, { dialect: manager.dialect.name, limits: { wireBytesMax: manager.config.wireBytesMax } });
+        const message = decodeWire(wire, manager.dialect.name, manager.config);
         remember(message.messageId, message.causalHistory.map((entry) => entry.messageId));
       } catch {
         // The manager reports undecodable bytes itself.
@@ -366,12 +379,13 @@ function observeEngine(manager: ReliabilityManager, remember: (messageId: string
     },
     receiveMany: async (channelId, items) => {
       // One manager batch (one commit); wires of another SDS channel are answered `ignored` without touching it.
+      counted(items.length);
       const slots: Array<ReceiveSlot | undefined> = [];
       const operations: BatchOperation[] = [];
       for (const item of items) {
         let message;
         try {
-          message = decodeMessage(item.wire, { dialect: manager.dialect.name, limits: { wireBytesMax: manager.config.wireBytesMax } });
+          message = decodeWire(item.wire, manager.dialect.name, manager.config);
         } catch {
           message = undefined; // the manager's own decode reports it in its slot
         }

@@ -80,7 +80,7 @@ export default class Listen extends BaseCommand<typeof Listen> {
       const progressTimer = setInterval(() => {
         const c = session.channel.counters;
         const s = session.counters;
-        this.detail(`progress: ${c.envelopesReceived} envelopes received, ${printed} printed, ${s.delivered} delivered, ${s.duplicates} duplicates, ${s.missing} missing reported, ${s.lost} lost, ${c.fetchRequests} store fetches (${c.fetchedEnvelopes} envelopes), ${c.errors} errors`);
+        this.detail(`progress: ${c.envelopesReceived} envelopes received, ${printed} printed, ${s.delivered} delivered, ${s.duplicates} duplicates, ${s.missing} missing reported, ${s.lost} lost, ${c.fetchRequests} store fetches (${c.fetchedEnvelopes} envelopes), ${c.errors} errors, ${s.receiveCalls} engine receives (${s.receivedWires} envelopes)`);
       }, 5000);
       progressTimer.unref();
       this.abort.signal.addEventListener("abort", () => clearInterval(progressTimer), { once: true });

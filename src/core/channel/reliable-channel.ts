@@ -314,7 +314,9 @@ export class ReliableChannel {
     if (receiveMany === undefined) return this.inLane(() => this.engine.receive(wire, { retrievalHint: hint, channelId: this.channelId }));
     return new Promise<ReceiveOutcome>((resolve, reject) => {
       this.ingressBatch.push({ wire, hint, resolve, reject });
-      if (this.ingressBatch.length === 1) void this.inLane(() => this.flushIngress(receiveMany));
+      // Flush after the current round of I/O callbacks (setImmediate), not in the next microtask:
+      // every envelope already read from the socket then joins the same batch and commit.
+      if (this.ingressBatch.length === 1) setImmediate(() => void this.inLane(() => this.flushIngress(receiveMany)));
     });
   }
 
