@@ -77,17 +77,31 @@ A blob that fails is reported on stderr with its line and byte offset, the other
     const { blobs, count } = await this.blobSource();
     let failed = 0;
     let total = 0;
+    const one = (blob: InputBlob): void => {
+      total += 1;
+      const result: BlobResult = "bytes" in blob ? decodeBlob(blob.bytes, blobOptions) : { record: { type: "error", code: blob.error.code, message: blob.error.message }, title: "error", rows: [], error: blob.error };
+      if (result.error) {
+        failed += 1;
+        this.reportFailure(blob, result.error, count);
+      }
+      this.emit(blob, result, json, count);
+    };
+    // trees are flushed blob by blob so they interleave with the failures on stderr
+    const full = () => !json || this.outputChars >= OUTPUT_CHUNK_CHARS;
     try {
-      for await (const blob of blobs) {
-        if (this.abort.signal.aborted) break;
-        total += 1;
-        const result: BlobResult = "bytes" in blob ? decodeBlob(blob.bytes, blobOptions) : { record: { type: "error", code: blob.error.code, message: blob.error.message }, title: "error", rows: [], error: blob.error };
-        if (result.error) {
-          failed += 1;
-          if (!json) await this.flush();
-          this.reportFailure(blob, result.error, count);
+      // a plain loop over an array: `for await` would cost a microtask per blob
+      if (Symbol.iterator in blobs) {
+        for (const blob of blobs) {
+          if (this.abort.signal.aborted) break;
+          one(blob);
+          if (full()) await this.flush();
         }
-        await this.emit(blob, result, json, count);
+      } else {
+        for await (const blob of blobs) {
+          if (this.abort.signal.aborted) break;
+          one(blob);
+          if (full()) await this.flush();
+        }
       }
     } finally {
       await this.flush();
@@ -162,10 +176,10 @@ A blob that fails is reported on stderr with its line and byte offset, the other
     process.stderr.write(`${p.red("error")} ${where}: ${error.code}: ${error.message}\n`);
   }
 
-  private async emit(blob: InputBlob, result: BlobResult, json: boolean, blobCount: number): Promise<void> {
+  private emit(blob: InputBlob, result: BlobResult, json: boolean, blobCount: number): void {
     const bytes = "bytes" in blob ? blob.bytes.length : undefined;
     if (json) {
-      await this.push(jsonLine(blob, result.record, bytes));
+      this.push(jsonLine(blob, result.record, bytes));
       return;
     }
     if (result.error && result.rows.length === 0) return;
@@ -175,14 +189,13 @@ A blob that fails is reported on stderr with its line and byte offset, the other
       .join(" · ");
     const separator = blob.index > 0 ? "\n" : "";
     const note = result.note !== undefined ? `${p.dim(result.note)}\n` : "";
-    await this.push(`${separator}${p.bold(label)} ${p.dim("—")} ${result.title}\n${note}${renderTree(result.rows, p)}\n`);
+    this.push(`${separator}${p.bold(label)} ${p.dim("—")} ${result.title}\n${note}${renderTree(result.rows, p)}\n`);
   }
 
-  /** Queues output; writes it once about {@link OUTPUT_CHUNK_CHARS} have gathered. */
-  private async push(text: string): Promise<void> {
+  /** Queues output; the run loop writes it out with {@link flush}. */
+  private push(text: string): void {
     this.output.push(text);
     this.outputChars += text.length;
-    if (this.outputChars >= OUTPUT_CHUNK_CHARS) await this.flush();
   }
 
   /** Writes the queued output in one go, waiting for stdout to drain when its buffer is full. */
