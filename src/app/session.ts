@@ -97,6 +97,13 @@ export const CURSOR_MARGIN_NS = 30_000_000_000n;
 const DEPENDENCIES_ENTRIES_MAX = 100_000;
 const CURSOR_SAVE_INTERVAL_MS = 1000;
 const STORE_POLL_ENVELOPES_MAX = 2000;
+/**
+ * Publishes awaiting the relay's confirmation at once (the client's default is 1,000). Each
+ * publish's 10 s timeout runs from when it leaves; 1,000 spec envelopes of ~35 kB (35 MB) queued
+ * at a relay that also fans out to listeners took longer than that on a busy machine, and every
+ * timed-out publish then waited for SDS's 30 s resend. 128 (~4.5 MB) keeps the pipe full.
+ */
+const PUBLISH_IN_FLIGHT_MAX = 128;
 const SEEN_HASHES_MAX = 50_000;
 /** The first store poll looks this far behind the newest relay time already seen. */
 const STORE_POLL_MARGIN_NS = 5_000_000_000n;
@@ -353,10 +360,10 @@ export async function connectRelay(url: string | undefined, onStatus?: (text: st
     else if (event.type === "caughtUp" && event.messages > 0) onStatus(`caught up on ${event.messages} stored messages from the relay`);
   };
   if (url !== undefined && url !== "") {
-    const client = await RelayClient.connect(url, { onEvent });
+    const client = await RelayClient.connect(url, { onEvent, publishInFlightMax: PUBLISH_IN_FLIGHT_MAX });
     return { transport: client, url, close: () => client.close() };
   }
-  const local = await ensureLocalRelay({ client: { onEvent } });
+  const local = await ensureLocalRelay({ client: { onEvent, publishInFlightMax: PUBLISH_IN_FLIGHT_MAX } });
   if (local.server) onStatus?.(`no relay was listening: started one in this process at ${local.url} (it stops when this command ends)`);
   return { transport: local.client, url: local.url, close: () => local.close() };
 }

@@ -84,7 +84,7 @@ export default class Send extends BaseCommand<typeof Send> {
       progress.start(`sending on ${args.name} as ${options.identity} via ${session.relayUrl ?? "relay"}`);
       tally = await sendAll(session, readMessages(source, { mode, messageBytesMax: flags["max-bytes"] }, stats), {
         batchMessagesMax: flags.batch,
-        inFlightMax: 4096,
+        inFlightMax: 1024,
         waitAcks,
         timeoutMs: timeoutSeconds * 1000,
         signal: this.abort.signal,

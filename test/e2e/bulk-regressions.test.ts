@@ -3,7 +3,10 @@
  * a listener that catches up on a relay store whose oldest messages were evicted used to wait
  * for them forever (the spec dialect never gives up on a dependency, and every later message
  * names the evicted ones in its causal history), printing nothing; it now gives them up after
- * `--lost-after` seconds, reports them lost, and prints the rest in order.
+ * `--lost-after` seconds, reports them lost, and prints the rest in order. A bulk pipe into
+ * `send` with a listener attached once never finished (publishes timed out behind 1,000 queued
+ * ~35 kB envelopes and waited for SDS resends) and the listener, committing envelope by envelope,
+ * fell behind until the relay cut it off as a slow consumer.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { causalProblems, killAll, numberedLines, records, run, sds, startRelay, tempDir } from "./harness.js";
@@ -31,5 +34,24 @@ describe("bulk traffic regressions (real processes)", () => {
     expect(got.map((record) => record.payload)).toEqual(expected);
     expect(causalProblems(got)).toEqual([]);
     expect(listener.stderr()).toMatch(/lost \d+ message\(s\)/);
+  }, 60_000);
+
+  it("a bulk pipe into send with a listener attached: send exits by itself and the listener keeps up, complete and in order", async () => {
+    const total = 1200;
+    const relay = await startRelay();
+    const env = { SDS_DATA_DIR: data.path, SDS_RELAY: relay.url };
+    const listener = sds(["listen", "bulk", "--as", "bob", "--json", "--count", String(total), "--timeout", "55", "--verbose"], { env, stdin: "ignore" });
+    await listener.waitFor((_, stderr) => stderr.includes("listening on"));
+    // --timeout bounds the sender: it used to hang with publishes timed out behind 1,000 queued 35 kB envelopes.
+    const sender = sds(["send", "bulk", "--as", "alice", "--timeout", "50"], { env, input: numberedLines("alice", total) });
+    const [sendStatus, listenStatus] = await Promise.all([sender.exited, listener.exited]);
+    expect(sendStatus, sender.stderr()).toBe(0);
+    expect(sender.stderr()).toContain(`relay confirmed ${total}`);
+    expect(listenStatus, listener.stderr()).toBe(0);
+    const got = records(listener.lines());
+    expect(got.map((record) => record.payload)).toEqual(numberedLines("alice", total).trimEnd().split("\n"));
+    expect(causalProblems(got)).toEqual([]);
+    // The relay never had to cut the listener off as a slow consumer.
+    expect(listener.stderr()).not.toContain("slow consumer");
   }, 60_000);
 });
