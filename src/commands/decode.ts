@@ -14,6 +14,7 @@ import { SdsError } from "../core/errors.js";
 import { decodeMessage } from "../core/protocol/wire/index.js";
 import { BaseCommand, ExitWith, jsonReplacer } from "../cli/base-command.js";
 import { decodeBlob, type BlobDecodeOptions, type BlobResult, type DecodeTarget } from "../cli/decode-blob.js";
+import { messageRecordTail } from "../cli/decode-json.js";
 import { EXIT } from "../cli/exit-codes.js";
 import { type InputBlob, type InputFormat, readDelimited, splitBlobs } from "../cli/input.js";
 import { renderTree } from "../cli/tree.js";
@@ -223,6 +224,8 @@ A blob that fails is reported on stderr with its line and byte offset, the other
 function jsonLine(blob: InputBlob, record: Record<string, unknown>, bytes: number | undefined): string {
   const meta = `,"index":${blob.index}${blob.line !== undefined ? `,"line":${blob.line}` : ""},"inputFormat":${JSON.stringify(blob.format)}${bytes !== undefined ? `,"bytes":${bytes}` : ""}`;
   const head = `{"type":${JSON.stringify(record.type)}`;
+  const messageTail = messageRecordTail(record);
+  if (messageTail !== undefined) return `${head}${meta}${messageTail}\n`;
   let body: string | undefined;
   try {
     body = JSON.stringify(record);
