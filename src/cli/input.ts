@@ -193,33 +193,57 @@ export function parseBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(body.replace(/-/g, "+").replace(/_/g, "/"), "base64"));
 }
 
-interface Line {
+/** One logical line of text input and the 1-based number of its first physical line. */
+export interface Line {
   text: string;
   line: number;
+}
+
+/**
+ * Joins physical lines into logical ones as they arrive: blank lines are skipped, a line
+ * ending in `,` or `\` continues on the next. Shared by whole-input and streamed reading.
+ */
+export class LineJoiner {
+  private pending: Line | undefined;
+
+  /** Feeds physical line `lineNumber` (1-based); returns the logical line it completes, if any. */
+  add(raw: string, lineNumber: number): Line | undefined {
+    const trimmed = raw.trim();
+    const pending = this.pending;
+    if (trimmed === "" && pending === undefined) return undefined;
+    const current: Line = pending ? { text: `${pending.text} ${trimmed}`, line: pending.line } : { text: trimmed, line: lineNumber };
+    const last = trimmed.charCodeAt(trimmed.length - 1);
+    if (last === 0x2c || last === 0x5c) {
+      this.pending = { text: last === 0x5c ? current.text.slice(0, -1) : current.text, line: current.line };
+      return undefined;
+    }
+    this.pending = undefined;
+    return current.text !== "" ? current : undefined;
+  }
+
+  /** The continued line still open at the end of the input, if it has any text. */
+  finish(): Line | undefined {
+    const pending = this.pending;
+    this.pending = undefined;
+    return pending && pending.text.trim() !== "" ? pending : undefined;
+  }
 }
 
 /** Non-empty lines with their 1-based numbers, continuation lines (`,` or `\` at the end) joined. */
 function logicalLines(text: string): Line[] {
   const lines: Line[] = [];
-  let pending: Line | undefined;
+  const joiner = new LineJoiner();
   let lineNumber = 0;
   for (let start = 0; start <= text.length; ) {
     const newline = text.indexOf("\n", start);
     const end = newline < 0 ? text.length : newline;
-    const trimmed = text.slice(start, end).trim();
     lineNumber += 1;
+    const line = joiner.add(text.slice(start, end), lineNumber);
+    if (line) lines.push(line);
     start = end + 1;
-    if (trimmed === "" && pending === undefined) continue;
-    const current: Line = pending ? { text: `${pending.text} ${trimmed}`, line: pending.line } : { text: trimmed, line: lineNumber };
-    const last = trimmed.charCodeAt(trimmed.length - 1);
-    if (last === 0x2c || last === 0x5c) {
-      pending = { text: last === 0x5c ? current.text.slice(0, -1) : current.text, line: current.line };
-      continue;
-    }
-    pending = undefined;
-    if (current.text !== "") lines.push(current);
   }
-  if (pending && pending.text.trim() !== "") lines.push(pending);
+  const last = joiner.finish();
+  if (last) lines.push(last);
   return lines;
 }
 
@@ -252,8 +276,10 @@ function looksWrapped(lines: Line[]): boolean {
   return lines.slice(0, -1).every((line) => line.text.length === width) && (lines[lines.length - 1] as Line).text.length <= width;
 }
 
-function toBlobs(format: InputFormat, lines: Line[]): InputBlob[] {
-  return lines.map((line, index) => {
+/** Blobs of `lines`, numbered from `firstIndex`; a line that does not parse is an error blob. */
+export function toBlobs(format: InputFormat, lines: Line[], firstIndex = 0): InputBlob[] {
+  return lines.map((line, position) => {
+    const index = firstIndex + position;
     try {
       return { index, line: line.line, format, bytes: parseLine(format, line.text) };
     } catch (error) {
@@ -285,16 +311,21 @@ export function splitBlobs(input: Uint8Array, options: SplitOptions): ParsedInpu
   if (detected.format === "raw") return { ...detected, blobs: [{ index: 0, format: "raw", bytes: input }] };
   const joined: Line = { text: lines.map((line) => line.text).join(" "), line: (lines[0] as Line).line };
   if (options.single || lines.length === 1) return { ...detected, blobs: toBlobs(detected.format, [joined]) };
-  const perLine = toBlobs(detected.format, lines);
-  if (options.accepts && looksWrapped(lines)) {
-    const whole = toBlobs(detected.format, [joined])[0] as InputBlob;
-    const accepts = options.accepts;
-    const allLinesAccepted = perLine.every((blob) => "bytes" in blob && accepts(blob.bytes));
-    if ("bytes" in whole && !allLinesAccepted && accepts(whole.bytes)) {
-      return { format: detected.format, reason: `${detected.reason}; fixed-width lines rejoined into one blob`, blobs: [whole] };
-    }
-  }
-  return { ...detected, blobs: perLine };
+  const rejoined = rejoinWrapped(detected.format, lines, options.accepts);
+  if (rejoined) return { format: detected.format, reason: `${detected.reason}; fixed-width lines rejoined into one blob`, blobs: [rejoined] };
+  return { ...detected, blobs: toBlobs(detected.format, lines) };
+}
+
+/**
+ * The one blob of a fixed-width wrapped dump (`xxd -p`): when `lines` look wrapped, the
+ * joined bytes are accepted and the separate lines are not all accepted. Else `undefined`.
+ */
+export function rejoinWrapped(format: InputFormat, lines: Line[], accepts: ((bytes: Uint8Array) => boolean) | undefined): InputBlob | undefined {
+  if (!accepts || !looksWrapped(lines)) return undefined;
+  const joined: Line = { text: lines.map((line) => line.text).join(" "), line: (lines[0] as Line).line };
+  const whole = toBlobs(format, [joined])[0] as InputBlob;
+  const allLinesAccepted = toBlobs(format, lines).every((blob) => "bytes" in blob && accepts(blob.bytes));
+  return "bytes" in whole && !allLinesAccepted && accepts(whole.bytes) ? whole : undefined;
 }
 
 /**

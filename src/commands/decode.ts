@@ -17,6 +17,7 @@ import { decodeBlob, type BlobDecodeOptions, type BlobResult, type DecodeTarget 
 import { messageRecordTail } from "../cli/decode-json.js";
 import { EXIT } from "../cli/exit-codes.js";
 import { type InputBlob, type InputFormat, readDelimited, splitBlobs } from "../cli/input.js";
+import { streamTextBlobs } from "../cli/input-stream.js";
 import { renderTree } from "../cli/tree.js";
 
 /** Default bound on the whole input (on each blob with --delimited), in bytes (64 MiB). */
@@ -118,6 +119,12 @@ A blob that fails is reported on stderr with its line and byte offset, the other
       if (format !== "auto" && format !== "raw") throw new SdsError("E_USAGE", `--delimited reads binary input: --input-format ${format} does not apply`);
       return { blobs: readDelimited(await this.openStream(), this.flags["max-bytes"]), count: Number.POSITIVE_INFINITY };
     }
+    const forcedText = this.flags["input-format"] === "hex" || this.flags["input-format"] === "base64";
+    if (forcedText && !this.flags.single && this.flags.hex === undefined && this.flags.b64 === undefined) {
+      const streamed = streamTextBlobs(await this.openStream(), { format: this.flags["input-format"] as "hex" | "base64", accepts: (bytes) => acceptsAsMessage(bytes), inputBytesMax: this.flags["max-bytes"] });
+      this.detail(`input: ${this.flags["input-format"]} (forced), streamed one blob per line`);
+      return { blobs: streamed, count: Number.POSITIVE_INFINITY };
+    }
     const input = await this.readInput();
     const format = this.flags.hex !== undefined ? "hex" : this.flags.b64 !== undefined ? "base64" : (this.flags["input-format"] as InputFormat | "auto");
     const single = this.flags.single || this.flags.hex !== undefined || this.flags.b64 !== undefined;
@@ -126,13 +133,13 @@ A blob that fails is reported on stderr with its line and byte offset, the other
     return { blobs: parsed.blobs, count: parsed.blobs.length };
   }
 
-  /** FILE or stdin as a stream of chunks (--delimited). */
+  /** FILE or stdin as a stream of chunks (--delimited, or a forced text format). */
   private async openStream(): Promise<AsyncIterable<Uint8Array | string>> {
     if (this.args.file !== undefined && this.args.file !== "-") {
       const handle = await openInput(this.args.file);
       return handle.createReadStream({ highWaterMark: DELIMITED_CHUNK_BYTES });
     }
-    if (process.stdin.isTTY) throw new SdsError("E_USAGE", "no input: pipe a length-delimited stream into `sds decode --delimited`, or give a FILE");
+    if (process.stdin.isTTY) throw new SdsError("E_USAGE", "no input: pipe blobs into `sds decode`, or give a FILE (see `sds decode --help`)");
     return process.stdin;
   }
 
