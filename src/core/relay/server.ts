@@ -22,7 +22,7 @@ import { openSqliteRelayStore } from "./store-sqlite.js";
 /** Options of every frame the relay sends: prebuilt binary frames, never compressed. */
 const SEND_OPTIONS = Object.freeze({ binary: true, compress: false });
 
-/** Bytes one connection batches while corked before they are written anyway. */
+/** Most bytes one connection batches while corked before they are written anyway. */
 const CORK_BYTES_MAX = 64 * 1024;
 
 /** The default local relay port (`ws://127.0.0.1:7645`); `SDS_RELAY` overrides the URL. */
@@ -120,6 +120,8 @@ export class RelayServer {
   private readonly store: RelayStore;
   private readonly faults: FaultDecider;
   private readonly envelopeLimits: EnvelopeLimits;
+  /** Batch size per connection before a corked socket is written anyway (≤ 1/8 of the send queue). */
+  private readonly corkBytesMax: number;
   private readonly frameLimits: { frameBytesMax: number };
   private readonly pubsubTopicBytes: Uint8Array;
   private readonly subscribers = new Map<string, Set<Connection>>();
@@ -142,6 +144,9 @@ export class RelayServer {
     this.frameBytesMax = options.frameBytesMax ?? DEFAULT_FRAME_LIMITS.frameBytesMax;
     this.sendQueueBytesMax = Math.max(options.sendQueueBytesMax ?? 8 * 1024 * 1024, this.frameBytesMax);
     this.faults = faultDecider(options.faults);
+    // A batch written at once stays counted in `bufferedAmount` until the whole write completes,
+    // so batches are kept small against the slow-consumer bound.
+    this.corkBytesMax = Math.min(CORK_BYTES_MAX, Math.floor(this.sendQueueBytesMax / 8));
     this.envelopeLimits = { ...DEFAULT_ENVELOPE_LIMITS, envelopeBytesMax: this.frameBytesMax };
     this.frameLimits = { frameBytesMax: this.frameBytesMax };
     this.pubsubTopicBytes = Buffer.from(this.pubsubTopic, "utf8");
@@ -252,7 +257,7 @@ export class RelayServer {
     this.cork(connection);
     connection.ws.send(bytes, SEND_OPTIONS);
     connection.corkedBytes += bytes.length;
-    if (connection.corkedBytes >= CORK_BYTES_MAX) this.uncork(connection);
+    if (connection.corkedBytes >= this.corkBytesMax) this.uncork(connection);
     return true;
   }
 
@@ -260,7 +265,7 @@ export class RelayServer {
    * ws emits every message of one socket read synchronously; each `send` would be its own
    * `writev` system call (the largest cost in a profile). Corking the socket on the first send of
    * a tick and uncorking every corked socket once on the next tick writes each batch in one call.
-   * A batch over {@link CORK_BYTES_MAX} is written at once. Bytes queued while corked are not
+   * A batch over `corkBytesMax` is written at once. Bytes queued while corked are not
    * counted against the slow-consumer bound (the kernel has not had the chance to take them).
    */
   private cork(connection: Connection): void {
