@@ -69,7 +69,20 @@ function messages(kind: Kind, count: number): Uint8Array[] {
   });
 }
 
-async function fanOut(kind: Kind, url: string, subscriberCount: number): Promise<number> {
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface CaseResult {
+  perSecond: number;
+  /** Server and benchmark-process (publisher + subscribers) CPU µs per delivery. */
+  serverCpuUs: number;
+  clientCpuUs: number;
+}
+
+async function fanOut(kind: Kind, url: string, subscriberCount: number, serverPid: number): Promise<CaseResult> {
   const count = Math.max(100, Math.floor(DELIVERIES_PER_CASE / subscriberCount));
   const subscribers = await Promise.all(Array.from({ length: subscriberCount }, () => open(url)));
   const publisher = await open(url);
@@ -100,12 +113,16 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number): Promise
       });
     }
   });
+  const serverCpuBefore = cpuSeconds(serverPid);
+  const clientCpuBefore = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (const bytes of batch) publisher.send(bytes);
   await done;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const serverCpu = cpuSeconds(serverPid) - serverCpuBefore;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
   for (const ws of [...subscribers, publisher]) ws.terminate();
-  return expected / seconds;
+  return { perSecond: expected / seconds, serverCpuUs: (serverCpu * 1e6) / expected, clientCpuUs: (clientCpu.user + clientCpu.system) / expected };
 }
 
 async function memoryPerConnection(kind: Kind): Promise<number> {
@@ -140,13 +157,20 @@ const figures: Record<string, number> = {};
 const kinds: Kind[] = BASELINE_ROOT === undefined ? ["bare", "sds"] : ["bare", "baseline", "sds"];
 for (const subscriberCount of SUBSCRIBER_COUNTS) {
   const rates: Record<Kind, number> = { sds: 0, bare: 0, baseline: 0 };
+  const cpu: Partial<Record<Kind, CaseResult>> = {};
   for (const kind of kinds) {
     const { child, url } = await startServer(kind);
-    rates[kind] = await fanOut(kind, url, subscriberCount);
+    const result = await fanOut(kind, url, subscriberCount, child.pid!);
+    rates[kind] = result.perSecond;
+    cpu[kind] = result;
     await stop(kind, child);
   }
   const row: Record<string, number> = { subscribers: subscriberCount, "sds deliveries/s": rates.sds, "bare ws deliveries/s": rates.bare, "sds/bare": rates.sds / rates.bare };
   if (BASELINE_ROOT !== undefined) row["baseline/bare"] = rates.baseline / rates.bare;
+  row["sds server µs/dlv"] = cpu.sds!.serverCpuUs;
+  row["bare server µs/dlv"] = cpu.bare!.serverCpuUs;
+  row["sds client µs/dlv"] = cpu.sds!.clientCpuUs;
+  row["bare client µs/dlv"] = cpu.bare!.clientCpuUs;
   rows.push(row);
   figures[`fanout${subscriberCount}.sdsPerSecond`] = rates.sds;
   figures[`fanout${subscriberCount}.barePerSecond`] = rates.bare;
@@ -157,9 +181,10 @@ if (process.env.BENCH_RELAY_SKIP_MEMORY === "1") {
   emitFigures("relay", figures);
   process.exit(0);
 }
-const memory = { sds: await memoryPerConnection("sds"), bare: await memoryPerConnection("bare") };
+const memory = { sds: await memoryPerConnection("sds"), bare: await memoryPerConnection("bare"), baseline: BASELINE_ROOT === undefined ? NaN : await memoryPerConnection("baseline") };
 printTable(`resident memory per idle connection (${IDLE_CONNECTIONS} connections)`, [
   { server: "sds relay", "bytes/connection": memory.sds, ratio: memory.sds / memory.bare },
+  ...(BASELINE_ROOT === undefined ? [] : [{ server: "baseline sds relay", "bytes/connection": memory.baseline, ratio: memory.baseline / memory.bare }]),
   { server: "bare ws", "bytes/connection": memory.bare, ratio: 1 },
 ]);
 figures.sdsBytesPerConnection = memory.sds;
