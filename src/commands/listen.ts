@@ -55,6 +55,15 @@ export default class Listen extends BaseCommand<typeof Listen> {
       onStatus: (text) => this.status(text),
       onEnvelope: capture ? (message) => capture.write({ atMs: Date.now(), topic: message.topic, hash: message.hashHex, envelope: encodeForCapture(message.envelope) }) : undefined,
     });
+    // The messages of one batched receive (one commit) are written with one write: a process
+    // killed right after a commit then has printed all of that commit's messages or none, not
+    // the first few (the next run would not print the rest again: they are delivered).
+    const output: Array<string | Buffer> = [];
+    const flushOutput = () => {
+      if (output.length === 0) return;
+      const chunks = output.splice(0);
+      process.stdout.write(chunks.every((chunk) => typeof chunk === "string") ? chunks.join("") : Buffer.concat(chunks.map((chunk) => (typeof chunk === "string" ? Buffer.from(chunk) : chunk))));
+    };
     let printed = 0;
     let warnedNotText = false;
     let done: () => void = () => undefined;
@@ -72,7 +81,9 @@ export default class Listen extends BaseCommand<typeof Listen> {
           warnedNotText = true;
           this.status("a payload is not UTF-8 text: printed as base64 (use --json or --base64 to be explicit)");
         }
-        process.stdout.write(data);
+        output.push(data);
+        // A microtask queued by the batch's first message runs after the batch's other messages (already queued).
+        if (output.length === 1) queueMicrotask(flushOutput);
         printed += 1;
         if (flags.count !== undefined && printed >= flags.count) done();
       });
@@ -89,6 +100,7 @@ export default class Listen extends BaseCommand<typeof Listen> {
       if (flags.timeout !== undefined) waits.push(sleep(flags.timeout * 1000));
       await holdUntil(this.abort.signal, Promise.race(waits));
     } finally {
+      flushOutput();
       await session.close();
       await capture?.close();
     }
