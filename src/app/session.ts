@@ -384,7 +384,7 @@ function observeEngine(manager: ReliabilityManager, remember: (messageId: string
       }
       return manager.receive(wire, options);
     },
-    receiveMany: async (channelId, items) => {
+    receiveBatch: async (channelId, items) => {
       // One manager batch (one commit); wires of another SDS channel are answered `ignored` without touching it.
       counted(items.length);
       const slots: Array<ReceiveSlot | undefined> = [];

@@ -24,11 +24,12 @@ export interface ReliabilityEngine {
     options?: { retrievalHint?: Uint8Array; channelId?: string },
   ): Promise<{ channelId: string; messageId: string; duplicate: boolean; ignored?: boolean; delivered: Delivered[]; missing: HistoryEntry[]; acknowledged: string[] }>;
   /**
-   * Optional group receive: many wires of `channelId` with ONE store commit, results in input
+   * Optional group receive (named apart from the ReliabilityManager's own `receiveMany(wires)`,
+   * whose shape differs, so a manager passed as the engine falls back to `receive`): many wires of `channelId` with ONE store commit, results in input
    * order; a wire refused on its own (undecodable, another channel: `ignored`) yields
    * `{ error }` or an ignored result in its slot. A failed commit rejects the whole call.
    */
-  receiveMany?(
+  receiveBatch?(
     channelId: string,
     items: ReadonlyArray<{ wire: Uint8Array; retrievalHint?: Uint8Array }>,
   ): Promise<Array<Awaited<ReturnType<ReliabilityEngine["receive"]>> | { error: SdsError }>>;

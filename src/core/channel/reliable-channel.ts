@@ -305,34 +305,40 @@ export class ReliableChannel {
   }
 
   /**
-   * Receives through the engine's `receiveMany` when it has one: envelopes that arrive while
+   * Receives through the engine's `receiveBatch` when it has one: envelopes that arrive while
    * the lane is busy are gathered and received with ONE engine call (one store commit) per
    * {@link INGRESS_BATCH_MAX}, in arrival order; otherwise one `receive` per envelope.
    */
   private receiveQueued(wire: Uint8Array, hint: Uint8Array): Promise<ReceiveOutcome> {
-    const receiveMany = this.engine.receiveMany;
-    if (receiveMany === undefined) return this.inLane(() => this.engine.receive(wire, { retrievalHint: hint, channelId: this.channelId }));
+    const receiveBatch = this.engine.receiveBatch;
+    if (receiveBatch === undefined) return this.inLane(() => this.engine.receive(wire, { retrievalHint: hint, channelId: this.channelId }));
     return new Promise<ReceiveOutcome>((resolve, reject) => {
       this.ingressBatch.push({ wire, hint, resolve, reject });
       // Flush after the current round of I/O callbacks (setImmediate), not in the next microtask:
       // every envelope already read from the socket then joins the same batch and commit.
-      if (this.ingressBatch.length === 1) setImmediate(() => void this.inLane(() => this.flushIngress(receiveMany)));
+      // The scheduled flush is tracked so that idle() also waits for a batch not yet in the lane.
+      if (this.ingressBatch.length === 1) {
+        this.track(new Promise<void>((scheduled) => setImmediate(() => {
+          void this.inLane(() => this.flushIngress(receiveBatch));
+          scheduled();
+        })));
+      }
     });
   }
 
-  private async flushIngress(receiveMany: NonNullable<ReliabilityEngine["receiveMany"]>): Promise<void> {
+  private async flushIngress(receiveBatch: NonNullable<ReliabilityEngine["receiveBatch"]>): Promise<void> {
     const items = this.ingressBatch.splice(0, INGRESS_BATCH_MAX);
-    if (this.ingressBatch.length > 0) void this.inLane(() => this.flushIngress(receiveMany));
+    if (this.ingressBatch.length > 0) void this.inLane(() => this.flushIngress(receiveBatch));
     let results;
     try {
-      results = await receiveMany.call(this.engine, this.channelId, items.map((item) => ({ wire: item.wire, retrievalHint: item.hint })));
+      results = await receiveBatch.call(this.engine, this.channelId, items.map((item) => ({ wire: item.wire, retrievalHint: item.hint })));
     } catch (error) {
       for (const item of items) item.reject(error);
       return;
     }
     items.forEach((item, index) => {
       const result = results[index];
-      if (result === undefined) item.reject(new SdsError("E_INTERNAL", "receiveMany returned fewer results than wires"));
+      if (result === undefined) item.reject(new SdsError("E_INTERNAL", "receiveBatch returned fewer results than wires"));
       else if ("error" in result) item.reject(result.error);
       else item.resolve(result);
     });
