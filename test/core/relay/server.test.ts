@@ -154,7 +154,7 @@ describe("relay server", () => {
   });
 
   it("tells and disconnects a slow consumer while the others receive everything", async () => {
-    const { server, url } = await relay({ frameBytesMax: 40_000, sendQueueBytesMax: 64_000, drainTimeoutMs: 5000 });
+    const { server, url } = await relay({ frameBytesMax: 40_000, sendQueueBytesMax: 2_000_000, drainTimeoutMs: 5000 });
     const slow = await client(url);
     const fast = await client(url);
     const publisher = await client(url);
