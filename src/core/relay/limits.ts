@@ -4,6 +4,7 @@
  * the test-only fault injector that drops or duplicates deliveries with given probabilities.
  * No clocks or global randomness here: callers pass `nowMs` and seeds.
  */
+import { seededRandom } from "../random.js";
 
 /** Token bucket: `ratePerSecond` tokens per second up to `burst`; starts full. */
 export class TokenBucket {
@@ -32,17 +33,8 @@ export class TokenBucket {
   }
 }
 
-/** A seeded 32-bit PRNG (mulberry32): returns floats in [0, 1). Same seed, same sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Re-exported where it was first defined, for existing importers. */
+export { seededRandom };
 
 /** Test-only lossy-link settings: each live delivery is dropped or duplicated independently. */
 export interface FaultOptions {

@@ -8,6 +8,7 @@
  */
 import { type ErrorCode, type Result, StoreError, err } from "../errors.js";
 import type { ChannelData, ChannelDelta, ChannelMeta, HistoryUpdate, Persistence } from "./contract.js";
+import { seededRandom } from "../random.js";
 
 /** Names of the operations that can be made to fail. */
 export type PersistenceOp = "commit" | "saveChannelMeta" | "updateHistory" | "loadChannel" | "dropChannel" | "setRetrievalHint" | "listChannels";
@@ -42,17 +43,8 @@ export interface InjectedFault {
   outcome: FaultOutcome;
 }
 
-/** A small seeded PRNG (mulberry32): deterministic per seed, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Re-exported where it was first defined, for existing importers. */
+export { seededRandom };
 
 const READS: ReadonlySet<PersistenceOp> = new Set(["loadChannel", "listChannels"]);
 

@@ -1,0 +1,16 @@
+/**
+ * The one seeded PRNG of the library (mulberry32), for the places that must be reproducible
+ * from a seed: relay fault injection and store fault injection. Not for anything secret.
+ */
+
+/** Floats uniform in [0, 1), the same sequence for the same 32-bit seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
