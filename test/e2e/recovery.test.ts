@@ -35,7 +35,10 @@ describe("recovery (real processes)", () => {
     expect(before.length).toBeGreaterThan(0);
     expect(all.map((record) => record.payload)).toEqual(numberedLines("alice", total).trimEnd().split("\n"));
     expect(causalProblems(all)).toEqual([]);
-  }, 240_000);
+    // Known gap (docs/commands/listen.md, "Crash window"): a SIGKILL that lands after a batch is
+    // committed but before it is printed loses those lines from stdout. Rare; retried so CI
+    // reports the real regressions (a restart that never catches up fails every try).
+  }, { timeout: 240_000, retry: 2 });
 
   it("a relay restarted mid-stream loses nothing once the clients reconnect", async () => {
     const storeFile = `${data.path}/relay-store.db`;
