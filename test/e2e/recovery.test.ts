@@ -13,7 +13,7 @@ describe("recovery (real processes)", () => {
     data.cleanup();
   });
 
-  it("a listener killed mid-stream and restarted misses nothing and repeats nothing", async () => {
+  it("a listener killed mid-stream and restarted misses nothing and repeats nothing", { timeout: 240_000, retry: 2 }, async () => {
     const relay = await startRelay();
     const env = { SDS_DATA_DIR: data.path, SDS_RELAY: relay.url };
     const total = 400;
@@ -38,7 +38,7 @@ describe("recovery (real processes)", () => {
     // Known gap (docs/commands/listen.md, "Crash window"): a SIGKILL that lands after a batch is
     // committed but before it is printed loses those lines from stdout. Rare; retried so CI
     // reports the real regressions (a restart that never catches up fails every try).
-  }, { timeout: 240_000, retry: 2 });
+  });
 
   it("a relay restarted mid-stream loses nothing once the clients reconnect", async () => {
     const storeFile = `${data.path}/relay-store.db`;
