@@ -32,7 +32,7 @@ const NIM_HEX = `0a40${ID_HEX} 1080d095ffbc31 1a0f0a04646570311202aabb1a03626f62
 const SYNC_HEX = "0a05616c696365120873796e632d6162631a0a6d792d6368616e6e656c5081d095ffbc315a0b0a026d311a05616c696365";
 const EPHEMERAL_HEX = "0a05616c696365120265311a0a6d792d6368616e6e656ca2010101";
 
-const vectors = JSON.parse(readFileSync(new URL("../../../../../shared/vectors/nim-and-js-derived.json", import.meta.url), "utf8")) as { nim_msg_hex: string };
+const vectors = JSON.parse(readFileSync(new URL("../hash/vectors/nim-and-js-derived.json", import.meta.url), "utf8")) as { nim_msg_hex: string };
 
 describe("golden vectors", () => {
   it("encodes the §1.3 message byte-exactly in both dialects", () => {
