@@ -17,17 +17,9 @@ export class FakeClock {
   }
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded PRNG (mulberry32), shared rather than copied. */
+import { seededRandom } from "../../../../src/core/random.js";
+export { seededRandom };
 
 /** The seed of a randomized test: SDS_SEED when set, else fresh; printed so a failure can be replayed. */
 export function testSeed(name: string): number {
