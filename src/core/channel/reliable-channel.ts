@@ -16,6 +16,7 @@ import { ChannelCipher } from "./encryption.js";
 import { ChannelEvents, emptyCounters, type ChannelCounters, type ChannelEventMap, type ChannelEventName, type ChannelListener, type DropReason } from "./events.js";
 import { StoreCatchUp } from "./catch-up.js";
 import { PayloadDelivery } from "./delivery.js";
+import type { Delivered } from "../protocol/engine/events.js";
 import { OutgoingIndex, waitForOutcome } from "./outgoing-index.js";
 import type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
 import { EpochRateLimiter, RateLimitedQueue } from "./rate-limit.js";
@@ -267,6 +268,16 @@ export class ReliableChannel {
     this.delivery.sweep();
     if (this.queue) this.drainQueue();
     this.catchUp.tick();
+  }
+
+  /**
+   * Passes SDS messages the engine delivered in an earlier run (and the application never
+   * saw) through reassembly again, in the given order: `received` events follow, and partial
+   * segment sets come back as they were. Call before `start`, with the persisted history's
+   * unprinted messages (the CLI's printed marks).
+   */
+  redeliver(delivered: readonly Delivered[]): void {
+    this.delivery.accept(delivered);
   }
 
   /** Feeds one received envelope through the incoming pipeline (used by the subscription, store fetches and replays). */
