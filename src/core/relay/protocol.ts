@@ -6,7 +6,6 @@
  * scalars omitted, unknown fields skipped). Specified byte by byte in docs/relay-protocol.md.
  * Decoding lives in `frame-decode.ts`. Pure: no I/O, no clocks.
  */
-import { ProtoWriter } from "../protocol/wire/proto.js";
 
 /** Version byte of every frame; a relay or client refuses any other. */
 export const RELAY_PROTOCOL_VERSION = 1;
@@ -97,202 +96,184 @@ const TYPE_BYTES = new Map<Frame["type"], number>([...FRAME_TYPE_NAMES].map(([by
 
 // ---------------------------------------------------------------- encoding
 
-function u64(writer: ProtoWriter, field: number, value: number | bigint): void {
-  if (value !== 0 && value !== 0n) writer.uint64Field(field, value);
-}
-function str(writer: ProtoWriter, field: number, value: string): void {
-  if (value.length > 0) writer.stringField(field, value);
-}
-function bytes(writer: ProtoWriter, field: number, value: Uint8Array): void {
-  if (value.length > 0) writer.bytesField(field, value);
-}
+/**
+ * How each body field is written. `uint`: varint, omitted when 0 (a boolean is 0/1); `string` /
+ * `bytes`: length-delimited, omitted when empty; `strings` / `bytesList`: repeated, every element
+ * written (even empty); `entries`: repeated nested STORE_RESPONSE entries.
+ */
+type FieldKind = "uint" | "string" | "bytes" | "strings" | "bytesList" | "entries";
+/** One body field: protobuf field number, kind, and the frame property holding the value. */
+type FieldSpec = readonly [field: number, kind: FieldKind, property: string];
 
-function writeBody(writer: ProtoWriter, frame: Frame): void {
-  switch (frame.type) {
-    case "subscribe":
-    case "unsubscribe":
-      for (const topic of frame.topics) writer.stringField(1, topic);
-      return;
-    case "publish":
-      u64(writer, 1, frame.requestId);
-      bytes(writer, 2, frame.envelope);
-      return;
-    case "ping":
-    case "pong":
-      u64(writer, 1, frame.nonce);
-      return;
-    case "storeQuery":
-      u64(writer, 1, frame.requestId);
-      str(writer, 2, frame.topic);
-      for (const hash of frame.hashes) writer.bytesField(3, hash);
-      u64(writer, 4, frame.sinceTimestampNs);
-      u64(writer, 5, frame.limit);
-      bytes(writer, 6, frame.cursor);
-      return;
-    case "welcome":
-      u64(writer, 1, frame.protocolVersion);
-      str(writer, 2, frame.pubsubTopic);
-      u64(writer, 3, frame.relayTimeNs);
-      u64(writer, 4, frame.frameBytesMax);
-      u64(writer, 5, frame.storeQueryLimitMax);
-      str(writer, 6, frame.relayId);
-      return;
-    case "message":
-      str(writer, 1, frame.topic);
-      bytes(writer, 2, frame.envelope);
-      bytes(writer, 3, frame.hash);
-      u64(writer, 4, frame.storedAtNs);
-      return;
-    case "publishAck":
-      u64(writer, 1, frame.requestId);
-      bytes(writer, 2, frame.hash);
-      u64(writer, 3, frame.duplicate ? 1 : 0);
-      u64(writer, 4, frame.storedAtNs);
-      return;
-    case "publishReject":
-      u64(writer, 1, frame.requestId);
-      str(writer, 2, frame.code);
-      str(writer, 3, frame.reason);
-      return;
-    case "storeResponse":
-      u64(writer, 1, frame.requestId);
-      for (const entry of frame.entries) {
-        const inner = new ProtoWriter();
-        bytes(inner, 1, entry.hash);
-        bytes(inner, 2, entry.envelope);
-        u64(inner, 3, entry.storedAtNs);
-        writer.bytesField(2, inner.finish());
-      }
-      bytes(writer, 3, frame.nextCursor);
-      str(writer, 4, frame.code);
-      str(writer, 5, frame.reason);
-      return;
-    case "error":
-      str(writer, 1, frame.code);
-      str(writer, 2, frame.reason);
-      u64(writer, 3, frame.requestId);
-      str(writer, 4, frame.topic);
-      return;
-    case "slowConsumer":
-      u64(writer, 1, frame.bufferedBytes);
-      u64(writer, 2, frame.limitBytes);
-      return;
+/** The body layout of every frame type, in field order (docs/relay-protocol.md). */
+const BODY: { readonly [K in Frame["type"]]: readonly FieldSpec[] } = {
+  subscribe: [[1, "strings", "topics"]],
+  unsubscribe: [[1, "strings", "topics"]],
+  publish: [[1, "uint", "requestId"], [2, "bytes", "envelope"]],
+  ping: [[1, "uint", "nonce"]],
+  storeQuery: [[1, "uint", "requestId"], [2, "string", "topic"], [3, "bytesList", "hashes"], [4, "uint", "sinceTimestampNs"], [5, "uint", "limit"], [6, "bytes", "cursor"]],
+  welcome: [[1, "uint", "protocolVersion"], [2, "string", "pubsubTopic"], [3, "uint", "relayTimeNs"], [4, "uint", "frameBytesMax"], [5, "uint", "storeQueryLimitMax"], [6, "string", "relayId"]],
+  message: [[1, "string", "topic"], [2, "bytes", "envelope"], [3, "bytes", "hash"], [4, "uint", "storedAtNs"]],
+  publishAck: [[1, "uint", "requestId"], [2, "bytes", "hash"], [3, "uint", "duplicate"], [4, "uint", "storedAtNs"]],
+  publishReject: [[1, "uint", "requestId"], [2, "string", "code"], [3, "string", "reason"]],
+  pong: [[1, "uint", "nonce"]],
+  storeResponse: [[1, "uint", "requestId"], [2, "entries", "entries"], [3, "bytes", "nextCursor"], [4, "string", "code"], [5, "string", "reason"]],
+  error: [[1, "string", "code"], [2, "string", "reason"], [3, "uint", "requestId"], [4, "string", "topic"]],
+  slowConsumer: [[1, "uint", "bufferedBytes"], [2, "uint", "limitBytes"]],
+};
+/** The body of one STORE_RESPONSE entry. */
+const ENTRY_BODY: readonly FieldSpec[] = [[1, "bytes", "hash"], [2, "bytes", "envelope"], [3, "uint", "storedAtNs"]];
+
+type FieldValue = number | bigint | boolean | string | Uint8Array | readonly string[] | readonly Uint8Array[] | readonly StoredEntry[];
+
+// The last `splitUint` result: unsigned low and high 32 bits.
+let uintLow = 0;
+let uintHigh = 0;
+
+/** Splits a uint64 (number ≤ 2^53−1 or bigint < 2^64) into `uintLow`/`uintHigh`. */
+function splitUint(value: number | bigint | boolean): void {
+  if (typeof value === "boolean") value = value ? 1 : 0;
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`invalid varint ${value}`);
+    uintLow = value % 0x1_0000_0000;
+    uintHigh = (value - uintLow) / 0x1_0000_0000;
+    return;
   }
+  if (value < 0n || value > 0xffff_ffff_ffff_ffffn) throw new RangeError(`varint out of uint64 range: ${value}`);
+  uintLow = Number(value & 0xffff_ffffn);
+  uintHigh = Number(value >> 32n);
 }
 
-/** Encodes a frame (version byte, type byte, body). Out-of-range values are caller bugs. */
-export function encodeFrame(frame: Frame): Uint8Array {
-  if (frame.type === "message") return encodeMessageFrame(frame);
-  if (frame.type === "publishAck") return encodePublishAckFrame(frame);
-  const writer = new ProtoWriter();
-  writer.raw(Uint8Array.of(RELAY_PROTOCOL_VERSION, TYPE_BYTES.get(frame.type) as number));
-  writeBody(writer, frame);
-  return writer.finish();
-}
-
-/** Writes a 64-bit varint from (low, high) halves at `position`; returns the position after it. */
-function writeVarint64(out: Uint8Array, position: number, low: number, high: number): number {
-  while (high !== 0 || low >= 0x80) {
-    out[position++] = (low & 0x7f) | 0x80;
-    low = ((low >>> 7) | (high << 25)) >>> 0;
-    high = high >>> 7;
-  }
-  out[position++] = low;
-  return position;
-}
-
-/** Writes a length-delimited field (`key`, length, bytes) at `position`; returns the position after it. */
-function writeBytesField(out: Buffer, position: number, key: number, bytes: Uint8Array): number {
-  if (bytes.length === 0) return position;
-  out[position++] = key;
-  position = writeVarint64(out, position, bytes.length, 0);
-  out.set(bytes, position);
-  return position + bytes.length;
-}
-
-function lengthFieldSize(length: number): number {
-  return length === 0 ? 0 : 1 + varintBytes(length, 0) + length;
-}
-
-/** Exact varint size of (low, high). */
-function varintBytes(low: number, high: number): number {
+/** Bytes of the varint in `uintLow`/`uintHigh`. */
+function uintBytes(): number {
+  let low = uintLow;
+  let high = uintHigh;
   let length = 1;
   while (high !== 0 || low >= 0x80) {
     low = ((low >>> 7) | (high << 25)) >>> 0;
-    high = high >>> 7;
+    high >>>= 7;
     length += 1;
   }
   return length;
 }
 
-/** Splits a uint64 into unsigned 32-bit (low, high) halves. */
-function halves(value: bigint): [number, number] {
-  return [Number(value & 0xffff_ffffn), Number((value >> 32n) & 0xffff_ffffn)];
+/** Writes the varint in `uintLow`/`uintHigh` at `position`; returns the position after it. */
+function writeUint(out: Buffer, position: number): number {
+  let low = uintLow;
+  let high = uintHigh;
+  while (high !== 0 || low >= 0x80) {
+    out[position++] = (low & 0x7f) | 0x80;
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high >>>= 7;
+  }
+  out[position++] = low;
+  return position;
+}
+
+/** Varint size of a length (< 2^31). */
+function lengthBytes(length: number): number {
+  return length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x20_0000 ? 3 : length < 0x1000_0000 ? 4 : 5;
+}
+
+/** Size of a length-delimited field whose content is `length` bytes (key < 128). */
+function delimitedBytes(length: number): number {
+  return 1 + lengthBytes(length) + length;
+}
+
+/** Encoded size of a body laid out by `fields`. */
+function bodyBytes(value: object, fields: readonly FieldSpec[]): number {
+  let size = 0;
+  for (const [, kind, property] of fields) {
+    const field = (value as Record<string, FieldValue>)[property] as FieldValue;
+    if (kind === "uint") {
+      splitUint(field as number | bigint | boolean);
+      if (uintLow !== 0 || uintHigh !== 0) size += 1 + uintBytes();
+    } else if (kind === "bytes") {
+      if ((field as Uint8Array).length > 0) size += delimitedBytes((field as Uint8Array).length);
+    } else if (kind === "string") {
+      if ((field as string).length > 0) size += delimitedBytes(Buffer.byteLength(field as string, "utf8"));
+    } else if (kind === "strings") {
+      for (const text of field as readonly string[]) size += delimitedBytes(Buffer.byteLength(text, "utf8"));
+    } else if (kind === "bytesList") {
+      for (const bytes of field as readonly Uint8Array[]) size += delimitedBytes(bytes.length);
+    } else for (const entry of field as readonly StoredEntry[]) size += delimitedBytes(bodyBytes(entry, ENTRY_BODY));
+  }
+  return size;
+}
+
+function writeDelimited(out: Buffer, position: number, key: number, bytes: Uint8Array): number {
+  out[position++] = key;
+  uintLow = bytes.length;
+  uintHigh = 0;
+  position = writeUint(out, position);
+  out.set(bytes, position);
+  return position + bytes.length;
+}
+
+function writeString(out: Buffer, position: number, key: number, text: string): number {
+  out[position++] = key;
+  uintLow = Buffer.byteLength(text, "utf8");
+  uintHigh = 0;
+  position = writeUint(out, position);
+  return position + out.write(text, position, "utf8");
+}
+
+/** Writes a body laid out by `fields` at `position`; returns the position after it. */
+function writeBody(value: object, fields: readonly FieldSpec[], out: Buffer, position: number): number {
+  for (const [number, kind, property] of fields) {
+    const field = (value as Record<string, FieldValue>)[property] as FieldValue;
+    const key = number * 8 + (kind === "uint" ? 0 : 2);
+    if (kind === "uint") {
+      splitUint(field as number | bigint | boolean);
+      if (uintLow === 0 && uintHigh === 0) continue;
+      out[position++] = key;
+      position = writeUint(out, position);
+    } else if (kind === "bytes") {
+      if ((field as Uint8Array).length > 0) position = writeDelimited(out, position, key, field as Uint8Array);
+    } else if (kind === "string") {
+      if ((field as string).length > 0) position = writeString(out, position, key, field as string);
+    } else if (kind === "strings") {
+      for (const text of field as readonly string[]) position = writeString(out, position, key, text);
+    } else if (kind === "bytesList") {
+      for (const bytes of field as readonly Uint8Array[]) position = writeDelimited(out, position, key, bytes);
+    } else {
+      for (const entry of field as readonly StoredEntry[]) {
+        out[position++] = key;
+        uintLow = bodyBytes(entry, ENTRY_BODY);
+        uintHigh = 0;
+        position = writeBody(entry, ENTRY_BODY, out, writeUint(out, position));
+      }
+    }
+  }
+  return position;
+}
+
+/** Encoded size of `frame` in bytes (version byte, type byte, body). */
+export function frameBytes(frame: Frame): number {
+  return 2 + bodyBytes(frame, BODY[frame.type]);
 }
 
 /**
- * MESSAGE frames are encoded once per publish and sent to every subscriber: one allocation,
- * number arithmetic. Same bytes as the generic path.
+ * Writes `frame` into `out` at `position` (exactly {@link frameBytes} bytes); returns the
+ * position after it. Lets a transport put its own header in the same allocation.
+ * @throws RangeError for an integer outside its range (a caller bug).
  */
-function encodeMessageFrame(frame: FrameOf<"message">): Uint8Array {
-  const topicBytes = Buffer.byteLength(frame.topic, "utf8");
-  const [storedLow, storedHigh] = halves(frame.storedAtNs);
-  const stored = frame.storedAtNs === 0n ? 0 : 1 + varintBytes(storedLow, storedHigh);
-  const out = Buffer.allocUnsafe(2 + lengthFieldSize(topicBytes) + lengthFieldSize(frame.envelope.length) + lengthFieldSize(frame.hash.length) + stored);
-  out[0] = RELAY_PROTOCOL_VERSION;
-  out[1] = FrameType.Message;
-  let position = 2;
-  if (topicBytes > 0) {
-    out[position++] = 0x0a;
-    position = writeVarint64(out, position, topicBytes, 0);
-    position += out.write(frame.topic, position, "utf8");
-  }
-  position = writeBytesField(out, position, 0x12, frame.envelope);
-  position = writeBytesField(out, position, 0x1a, frame.hash);
-  if (stored > 0) {
-    out[position++] = 0x20;
-    position = writeVarint64(out, position, storedLow, storedHigh);
-  }
-  return plain(out);
-}
-
-/** PUBLISH_ACK, once per publish: one allocation, same bytes as the generic path. */
-function encodePublishAckFrame(frame: FrameOf<"publishAck">): Uint8Array {
-  const requestLow = frame.requestId % 0x1_0000_0000;
-  const requestHigh = Math.floor(frame.requestId / 0x1_0000_0000);
-  const [storedLow, storedHigh] = halves(frame.storedAtNs);
-  const size =
-    2 +
-    (frame.requestId === 0 ? 0 : 1 + varintBytes(requestLow, requestHigh)) +
-    lengthFieldSize(frame.hash.length) +
-    (frame.duplicate ? 2 : 0) +
-    (frame.storedAtNs === 0n ? 0 : 1 + varintBytes(storedLow, storedHigh));
-  const out = Buffer.allocUnsafe(size);
-  out[0] = RELAY_PROTOCOL_VERSION;
-  out[1] = FrameType.PublishAck;
-  let position = 2;
-  if (frame.requestId !== 0) {
-    out[position++] = 0x08;
-    position = writeVarint64(out, position, requestLow, requestHigh);
-  }
-  position = writeBytesField(out, position, 0x12, frame.hash);
-  if (frame.duplicate) {
-    out[position++] = 0x18;
-    out[position++] = 1;
-  }
-  if (frame.storedAtNs !== 0n) {
-    out[position++] = 0x20;
-    writeVarint64(out, position, storedLow, storedHigh);
-  }
-  return plain(out);
+export function writeFrame(frame: Frame, out: Buffer, position: number): number {
+  out[position++] = RELAY_PROTOCOL_VERSION;
+  out[position++] = TYPE_BYTES.get(frame.type) as number;
+  return writeBody(frame, BODY[frame.type], out, position);
 }
 
 /**
- * The encoders write into pooled Buffer memory (`allocUnsafe`, every byte overwritten) but hand
- * out a plain Uint8Array view: a Buffer's `slice` does not copy, which would surprise decoders.
+ * Encodes a frame (version byte, type byte, body) in one allocation: sizes first, then writes.
+ * The bytes live in pooled Buffer memory (`allocUnsafe`, every byte written) but come back as a
+ * plain Uint8Array view: a Buffer's `slice` does not copy, which would surprise decoders.
+ * @throws RangeError for an integer outside its range (a caller bug).
  */
-function plain(buffer: Buffer): Uint8Array {
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+export function encodeFrame(frame: Frame): Uint8Array {
+  const out = Buffer.allocUnsafe(frameBytes(frame));
+  const end = writeFrame(frame, out, 0);
+  return new Uint8Array(out.buffer, out.byteOffset, end);
 }
 
 /** True for frame types a client may send. */

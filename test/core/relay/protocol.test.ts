@@ -54,7 +54,7 @@ describe("relay frames", () => {
     expect(toHex(encodeFrame({ type: "publishAck", requestId: 7, hash, duplicate: false, storedAtNs: 1_763_766_000_000_000_000n }))).toBe("018208071220" + toHex(hash) + "2080c0a5c7d0fa89bd18");
   });
 
-  it("encode MESSAGE frames (fast path) exactly like the generic protobuf writer", () => {
+  it("encode MESSAGE frames exactly like the generic protobuf writer", () => {
     for (const [envelopeBytes, storedAtNs] of [[300, 1_763_766_000_000_000_000n], [0, 0n], [20_000, 1n]] as const) {
       const frame: Frame = { type: "message", topic: "/sds/1/ü/proto", envelope: bytes(envelopeBytes, 7), hash: bytes(32, 9), storedAtNs };
       const writer = new ProtoWriter().raw(Uint8Array.of(1, 0x81)).stringField(1, frame.topic);
@@ -100,6 +100,32 @@ describe("relay frames", () => {
       expect((error as DecodeError).code).toBe("E_DECODE_TRUNCATED");
       expect((error as DecodeError).offset).toBe(5);
     }
+  });
+
+  it("encode integers up to 2^53−1 (numbers) and 2^64−1 (bigints) like the generic protobuf writer", () => {
+    const seed = testSeed("protocol varints");
+    const safe = fc.oneof(fc.constantFrom(0, 1, 127, 128, 2 ** 31, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER), fc.nat(), fc.maxSafeNat());
+    const big = fc.oneof(fc.constantFrom(0n, 1n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
+    fc.assert(
+      fc.property(safe, big, fc.boolean(), fc.string(), (requestId, storedAtNs, duplicate, reason) => {
+        const hash = bytes(32, 4);
+        const ack = new ProtoWriter().raw(Uint8Array.of(1, 0x82));
+        if (requestId !== 0) ack.uint64Field(1, requestId);
+        ack.bytesField(2, hash);
+        if (duplicate) ack.uint64Field(3, 1);
+        if (storedAtNs !== 0n) ack.uint64Field(4, storedAtNs);
+        expect(toHex(encodeFrame({ type: "publishAck", requestId, hash, duplicate, storedAtNs }))).toBe(toHex(ack.finish()));
+        const reject = new ProtoWriter().raw(Uint8Array.of(1, 0x83));
+        if (requestId !== 0) reject.uint64Field(1, requestId);
+        reject.stringField(2, "E_X");
+        if (reason.length > 0) reject.stringField(3, reason);
+        expect(toHex(encodeFrame({ type: "publishReject", requestId, code: "E_X", reason }))).toBe(toHex(reject.finish()));
+      }),
+      { seed, numRuns: 500 },
+    );
+    expect(() => encodeFrame({ type: "ping", nonce: -1 })).toThrow(RangeError);
+    expect(() => encodeFrame({ type: "ping", nonce: 2 ** 53 })).toThrow(RangeError);
+    expect(() => encodeFrame({ type: "message", topic: "/a/1/b/c", envelope: bytes(1, 1), hash: bytes(32, 1), storedAtNs: 2n ** 64n })).toThrow(RangeError);
   });
 
   it("skip unknown fields (forward compatibility)", () => {
