@@ -1,19 +1,57 @@
 #!/usr/bin/env node
-import { readdirSync, rmSync, statSync } from "node:fs";
-import { execute } from "@oclif/core/execute";
+/**
+ * The `sds` entry point. `sds --version` answers here, from package.json, without loading oclif
+ * (issue 7: start-up ≤ 3× `node -e 0`; importing and configuring oclif alone costs about twice
+ * `node -e 0`). Everything else goes to oclif. The fast path prints exactly oclif's line
+ * (`name/version platform-arch node-vX`, oclif's `config.userAgent`) and steps aside whenever
+ * oclif could print something else: WSL (oclif says `wsl`), debug logging, or hooks declared.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { arch, platform, release } from "node:os";
 
-// `npm run build` writes oclif.manifest.json so --version and --help import no command module.
-// A plain `tsc -b` afterwards can leave it older than the commands it describes: then it is
-// dropped and oclif discovers the commands itself (slower, never wrong).
 const root = new URL("../", import.meta.url);
-try {
-  const manifestMs = statSync(new URL("oclif.manifest.json", root)).mtimeMs;
-  const commands = readdirSync(new URL("dist/commands/", root), { recursive: true }).map((file) => `dist/commands/${file}`);
-  if (["dist/commands.js", ...commands].some((file) => file.endsWith(".js") && statSync(new URL(file, root)).mtimeMs > manifestMs)) {
-    rmSync(new URL("oclif.manifest.json", root), { force: true });
-  }
-} catch {
-  // no manifest (or no dist yet): nothing to check
+
+/** oclif's `--version` line, or undefined when only oclif itself can say it exactly. */
+function versionLine() {
+  if (process.env.DEBUG || process.env.SDS_DEBUG) return undefined; // oclif logs its start-up then
+  const pjson = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
+  const oclif = pjson.oclif ?? {};
+  // oclif shows the version when the FIRST argument is one of its version flags.
+  const versionFlags = new Set(["--version", ...(oclif.additionalVersionFlags ?? [])]);
+  if (!versionFlags.has(process.argv[2]) || oclif.hooks !== undefined) return undefined;
+  const system = platform();
+  if (system === "linux" && mayBeWsl()) return undefined;
+  const architecture = arch() === "ia32" ? "x86" : arch();
+  return `${pjson.name}/${pjson.version || "0.0.0"} ${system}-${architecture} node-${process.version}`;
 }
 
-await execute({ dir: import.meta.url });
+/** The markers oclif's WSL check looks at; any of them sends `--version` through oclif. */
+function mayBeWsl() {
+  if (release().toLowerCase().includes("microsoft")) return true;
+  try {
+    if (readFileSync("/proc/version", "utf8").toLowerCase().includes("microsoft")) return true;
+  } catch {
+    // no /proc/version: fall through to the path checks
+  }
+  return existsSync("/proc/sys/fs/binfmt_misc/WSLInterop") || existsSync("/run/WSL");
+}
+
+const version = versionLine();
+if (version !== undefined) {
+  process.stdout.write(`${version}\n`);
+} else {
+  // `npm run build` writes oclif.manifest.json so --help imports no command module.
+  // A plain `tsc -b` afterwards can leave it older than the commands it describes: then it is
+  // dropped and oclif discovers the commands itself (slower, never wrong).
+  try {
+    const manifestMs = statSync(new URL("oclif.manifest.json", root)).mtimeMs;
+    const commands = readdirSync(new URL("dist/commands/", root), { recursive: true }).map((file) => `dist/commands/${file}`);
+    if (["dist/commands.js", ...commands].some((file) => file.endsWith(".js") && statSync(new URL(file, root)).mtimeMs > manifestMs)) {
+      rmSync(new URL("oclif.manifest.json", root), { force: true });
+    }
+  } catch {
+    // no manifest (or no dist yet): nothing to check
+  }
+  const { execute } = await import("@oclif/core/execute");
+  await execute({ dir: import.meta.url });
+}

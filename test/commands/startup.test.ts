@@ -87,3 +87,32 @@ describe("scripts/manifest.js", () => {
     }
   });
 });
+
+describe("bin/run.js --version fast path", () => {
+  const bin = join(root, "bin/run.js");
+  const sds = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8", env: { ...process.env, DEBUG: "", SDS_DEBUG: "", ...env } });
+
+  it("prints oclif's own version line, byte for byte, and exits 0", () => {
+    const fast = sds(["--version"]);
+    // SDS_DEBUG sends --version through oclif (its debug log goes to stderr, the line to stdout).
+    const viaOclif = sds(["--version"], { SDS_DEBUG: "1" });
+    expect(viaOclif.status).toBe(0);
+    expect(fast.status).toBe(0);
+    expect(fast.stdout).toBe(viaOclif.stdout);
+    expect(fast.stdout).toMatch(/^sds-toolkit\/\d+\.\d+\.\d+\S* \S+-\S+ node-v\d+\.\d+\.\d+\n$/);
+    expect(fast.stderr).toBe("");
+  });
+
+  it("ignores what follows --version, as oclif does", () => {
+    expect(sds(["--version", "decode"]).stdout).toBe(sds(["--version"]).stdout);
+  });
+
+  it("leaves other spellings to oclif: -v and `version` are not commands, `decode --version` not a flag", () => {
+    for (const args of [["-v"], ["version"], ["decode", "--version"]]) {
+      const run = sds(args);
+      expect(run.status, args.join(" ")).toBe(2);
+      expect(run.stdout, args.join(" ")).toBe("");
+    }
+  });
+});
