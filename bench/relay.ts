@@ -168,6 +168,7 @@ for (const subscriberCount of SUBSCRIBER_COUNTS) {
   const row: Record<string, number> = { subscribers: subscriberCount, "sds deliveries/s": rates.sds, "bare ws deliveries/s": rates.bare, "sds/bare": rates.sds / rates.bare };
   if (BASELINE_ROOT !== undefined) row["baseline/bare"] = rates.baseline / rates.bare;
   row["sds server µs/dlv"] = cpu.sds!.serverCpuUs;
+  if (BASELINE_ROOT !== undefined) row["baseline server µs/dlv"] = cpu.baseline!.serverCpuUs;
   row["bare server µs/dlv"] = cpu.bare!.serverCpuUs;
   row["sds client µs/dlv"] = cpu.sds!.clientCpuUs;
   row["bare client µs/dlv"] = cpu.bare!.clientCpuUs;

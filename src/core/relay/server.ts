@@ -5,6 +5,8 @@
  * consumer is told, then disconnected), a publish/query token bucket, and caps on connections,
  * topics and subscribers. A test-only fault mode drops/duplicates live deliveries with a seeded
  * PRNG. Shutdown closes every connection with 1001 and waits (bounded) for the close handshakes.
+ * Sending and its bounds live in `outbound.ts`, store queries in `store-query.ts`, options and
+ * counters in `server-options.ts`.
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -12,102 +14,23 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { DecodeError, RelayError, SdsError } from "../errors.js";
 import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, type EnvelopeLimits, isContentTopic, messageHash } from "./envelope.js";
-import { faultDecider, type FaultDecider, type FaultOptions, TokenBucket } from "./limits.js";
+import { faultDecider, type FaultDecider, TokenBucket } from "./limits.js";
 import { decodeFrame } from "./frame-decode.js";
-import { DEFAULT_FRAME_LIMITS, encodeFrame, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
+import { type Connection, Outbound, wireFrame } from "./outbound.js";
+import { DEFAULT_FRAME_LIMITS, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
 import { readPublish } from "./publish-path.js";
-import { RelayStore, type StoredMessage } from "./relay-store.js";
+import { RelayStore } from "./relay-store.js";
+import { CloseCode, DEFAULT_RELAY_PORT, type RelayServerOptions, type RelayStats } from "./server-options.js";
+import { answerStoreQuery } from "./store-query.js";
 import { openSqliteRelayStore } from "./store-sqlite.js";
 
-/** Options of every frame the relay sends: prebuilt binary frames, never compressed. */
-const SEND_OPTIONS = Object.freeze({ binary: true, compress: false });
+export { CloseCode, DEFAULT_RELAY_PORT, type RelayServerEvent, type RelayServerOptions, type RelayStats } from "./server-options.js";
 
-/** Most bytes one connection batches while corked before they are written anyway. */
-const CORK_BYTES_MAX = 64 * 1024;
-
-/** The default local relay port (`ws://127.0.0.1:7645`); `SDS_RELAY` overrides the URL. */
-export const DEFAULT_RELAY_PORT = 7645;
-/** Close codes the relay uses besides the standard 1000/1001/1002/1003/1009/1013. */
-export const CloseCode = { normal: 1000, goingAway: 1001, protocolError: 1002, unsupportedData: 1003, tooBig: 1009, tryAgainLater: 1013, slowConsumer: 4008 } as const;
-
-/** Options of {@link RelayServer}; every limit has a safe default. */
-export interface RelayServerOptions {
-  host?: string;
-  /** TCP port; 0 picks a free one (default {@link DEFAULT_RELAY_PORT}). */
-  port?: number;
-  pubsubTopic?: string;
-  /** Largest WebSocket message accepted or sent (default 1 MiB + 128 KiB). */
-  frameBytesMax?: number;
-  /** Bytes queued to one connection before it is a slow consumer (default 8 MiB, ≥ frameBytesMax). */
-  sendQueueBytesMax?: number;
-  /** Publishes + store queries per second per connection (default 10,000; Infinity = off). */
-  ratePerSecond?: number;
-  /** Token-bucket burst (default 2 × ratePerSecond). */
-  rateBurst?: number;
-  connectionsMax?: number;
-  /** Distinct topics in use (stored or subscribed) (default 1000). */
-  topicsMax?: number;
-  subscribersPerTopicMax?: number;
-  subscriptionsPerConnectionMax?: number;
-  /** Stored entries per topic (default 10,000; 0 = no store). */
-  storeEntriesPerTopic?: number;
-  storeBytesPerTopic?: number;
-  /** SQLite file for the store (default: memory only). */
-  storeFile?: string;
-  /** Most entries one store query returns (default 1000). */
-  storeQueryLimitMax?: number;
-  /** Test only: drop/duplicate live deliveries. */
-  faults?: FaultOptions;
-  /** Wall clock in ms (injected in tests). */
-  nowMs?: () => number;
-  /** Bound on the shutdown close handshake (default 2000 ms). */
-  drainTimeoutMs?: number;
-  /** Interval of ws-level pings that detect dead peers (default 30,000 ms; 0 = off). */
-  heartbeatIntervalMs?: number;
-  /** Do not keep the process alive (for an in-process relay). */
-  unref?: boolean;
-  relayId?: string;
-  /** Connection-level happenings, for `--verbose` logs. Must not throw. */
-  onEvent?: (event: RelayServerEvent) => void;
-}
-
-/** What `onEvent` reports; `connection` is a per-server sequence number. */
-export type RelayServerEvent =
-  | { type: "open"; connection: number; remote: string }
-  | { type: "close"; connection: number; code: number }
-  | { type: "slowConsumer"; connection: number; bufferedBytes: number }
-  | { type: "protocolError"; connection: number; code: string };
-
-/** Counters for `--json` stats and tests. */
-export interface RelayStats {
-  connections: number;
-  connectionsTotal: number;
-  published: number;
-  duplicates: number;
-  rejected: number;
-  rateLimited: number;
-  delivered: number;
-  droppedByFaults: number;
-  duplicatedByFaults: number;
-  slowConsumers: number;
-  storeQueries: number;
-  protocolErrors: number;
-  storedMessages: number;
-  topics: number;
-}
-
-interface Connection {
-  readonly id: number;
-  readonly ws: WebSocket;
-  /** The TCP socket under `ws`; corked while a batch of frames to it is being queued. */
-  readonly socket: Duplex;
-  corked: boolean;
-  /** Bytes sent while corked (not yet handed to the kernel, so not a sign of a slow consumer). */
-  corkedBytes: number;
-  readonly topics: Set<string>;
-  readonly bucket: TokenBucket;
-  closing: boolean;
-  alive: boolean;
+/** The routing fields of a publish: its content topic, message hash and ephemeral flag. */
+interface Routing {
+  contentTopic: string;
+  hash: Uint8Array;
+  ephemeral: boolean;
 }
 
 /** A running relay. `start()` once, `close()` once (idempotent). */
@@ -120,8 +43,7 @@ export class RelayServer {
   private readonly store: RelayStore;
   private readonly faults: FaultDecider;
   private readonly envelopeLimits: EnvelopeLimits;
-  /** Batch size per connection before a corked socket is written anyway (≤ 1/8 of the send queue). */
-  private readonly corkBytesMax: number;
+  private readonly outbound: Outbound;
   private readonly frameLimits: { frameBytesMax: number };
   private readonly pubsubTopicBytes: Uint8Array;
   private readonly subscribers = new Map<string, Set<Connection>>();
@@ -132,10 +54,6 @@ export class RelayServer {
   private heartbeat: NodeJS.Timeout | undefined;
   private nextConnectionId = 1;
   private closed: Promise<void> | undefined;
-  /** Connections corked in the current tick; uncorked together on the next tick (see `cork`). */
-  private corkedConnections: Connection[] = [];
-  private spareCorkList: Connection[] = [];
-  private uncorkScheduled = false;
 
   constructor(options: RelayServerOptions = {}) {
     this.options = options;
@@ -144,9 +62,7 @@ export class RelayServer {
     this.frameBytesMax = options.frameBytesMax ?? DEFAULT_FRAME_LIMITS.frameBytesMax;
     this.sendQueueBytesMax = Math.max(options.sendQueueBytesMax ?? 8 * 1024 * 1024, this.frameBytesMax);
     this.faults = faultDecider(options.faults);
-    // A batch written at once stays counted in `bufferedAmount` until the whole write completes,
-    // so batches are kept small against the slow-consumer bound.
-    this.corkBytesMax = Math.min(CORK_BYTES_MAX, Math.floor(this.sendQueueBytesMax / 8));
+    this.outbound = new Outbound(this.sendQueueBytesMax, (connection) => this.slowConsumer(connection));
     this.envelopeLimits = { ...DEFAULT_ENVELOPE_LIMITS, envelopeBytesMax: this.frameBytesMax };
     this.frameLimits = { frameBytesMax: this.frameBytesMax };
     this.pubsubTopicBytes = Buffer.from(this.pubsubTopic, "utf8");
@@ -223,7 +139,7 @@ export class RelayServer {
       this.drop(connection);
       this.options.onEvent?.({ type: "close", connection: connection.id, code });
     });
-    this.send(connection, {
+    this.outbound.send(connection, {
       type: "welcome",
       protocolVersion: RELAY_PROTOCOL_VERSION,
       pubsubTopic: this.pubsubTopic,
@@ -246,61 +162,11 @@ export class RelayServer {
     if (set?.size === 0) this.subscribers.delete(topic);
   }
 
-  /** Sends one frame unless the connection's queue is over its bound (then: slow consumer). */
-  private send(connection: Connection, frame: Frame | Uint8Array): boolean {
-    if (connection.closing || connection.ws.readyState !== WebSocket.OPEN) return false;
-    const bytes = frame instanceof Uint8Array ? frame : encodeFrame(frame);
-    if (connection.ws.bufferedAmount - connection.corkedBytes + bytes.length > this.sendQueueBytesMax) {
-      this.slowConsumer(connection);
-      return false;
-    }
-    this.cork(connection);
-    connection.ws.send(bytes, SEND_OPTIONS);
-    connection.corkedBytes += bytes.length;
-    if (connection.corkedBytes >= this.corkBytesMax) this.uncork(connection);
-    return true;
-  }
-
-  /**
-   * ws emits every message of one socket read synchronously; each `send` would be its own
-   * `writev` system call (the largest cost in a profile). Corking the socket on the first send of
-   * a tick and uncorking every corked socket once on the next tick writes each batch in one call.
-   * A batch over `corkBytesMax` is written at once. Bytes queued while corked are not
-   * counted against the slow-consumer bound (the kernel has not had the chance to take them).
-   */
-  private cork(connection: Connection): void {
-    if (connection.corked) return;
-    connection.corked = true;
-    connection.socket.cork();
-    this.corkedConnections.push(connection);
-    if (!this.uncorkScheduled) {
-      this.uncorkScheduled = true;
-      process.nextTick(this.uncorkAll);
-    }
-  }
-
-  private readonly uncorkAll = (): void => {
-    this.uncorkScheduled = false;
-    // Swap lists first: an uncork can emit events whose handlers send (and cork) again.
-    const corked = this.corkedConnections;
-    this.corkedConnections = this.spareCorkList;
-    this.spareCorkList = corked;
-    for (const connection of corked) this.uncork(connection);
-    corked.length = 0;
-  };
-
-  private uncork(connection: Connection): void {
-    if (!connection.corked) return;
-    connection.corked = false;
-    connection.corkedBytes = 0;
-    connection.socket.uncork();
-  }
-
   private slowConsumer(connection: Connection): void {
     this.counters.slowConsumers += 1;
     const buffered = connection.ws.bufferedAmount;
     this.options.onEvent?.({ type: "slowConsumer", connection: connection.id, bufferedBytes: buffered });
-    connection.ws.send(encodeFrame({ type: "slowConsumer", bufferedBytes: buffered, limitBytes: this.sendQueueBytesMax }), { binary: true });
+    this.outbound.sendUnbounded(connection, { type: "slowConsumer", bufferedBytes: buffered, limitBytes: this.sendQueueBytesMax });
     connection.closing = true;
     this.drop(connection);
     connection.ws.close(CloseCode.slowConsumer, "slow consumer");
@@ -310,7 +176,7 @@ export class RelayServer {
   private protocolError(connection: Connection, error: SdsError, closeCode: number): void {
     this.counters.protocolErrors += 1;
     this.options.onEvent?.({ type: "protocolError", connection: connection.id, code: error.code });
-    this.send(connection, { type: "error", code: error.code, reason: error.message.slice(0, 512), requestId: 0, topic: "" });
+    this.outbound.send(connection, { type: "error", code: error.code, reason: error.message.slice(0, 512), requestId: 0, topic: "" });
     connection.closing = true;
     connection.ws.close(closeCode, error.code);
   }
@@ -350,7 +216,7 @@ export class RelayServer {
         }
         return;
       case "ping":
-        this.send(connection, { type: "pong", nonce: frame.nonce });
+        this.outbound.send(connection, { type: "pong", nonce: frame.nonce });
         return;
       case "publish":
         this.publish(connection, frame.requestId, frame.envelope, undefined);
@@ -371,7 +237,7 @@ export class RelayServer {
   }
 
   private subscribe(connection: Connection, topic: string): void {
-    const reject = (reason: string) => this.send(connection, { type: "error", code: "E_RELAY_REJECTED", reason, requestId: 0, topic });
+    const reject = (reason: string) => this.outbound.send(connection, { type: "error", code: "E_RELAY_REJECTED", reason, requestId: 0, topic });
     if (connection.topics.has(topic)) return;
     if (!isContentTopic(topic)) return void reject(`not a content topic (/<app>/<version>/<name>/<encoding>): ${topic}`);
     if (connection.topics.size >= (this.options.subscriptionsPerConnectionMax ?? 256)) return void reject("subscriptions per connection cap reached");
@@ -389,7 +255,7 @@ export class RelayServer {
    * `envelope` may alias the received bytes (a Buffer view): the store keeps a real copy
    * (`new Uint8Array`, not Buffer's non-copying `slice`), the MESSAGE frame copies it too.
    */
-  private publish(connection: Connection, requestId: number, envelope: Uint8Array, view: { contentTopic: string; hash: Uint8Array; ephemeral: boolean } | undefined): void {
+  private publish(connection: Connection, requestId: number, envelope: Uint8Array, view: Routing | undefined): void {
     if (!connection.bucket.take()) {
       this.counters.rateLimited += 1;
       return this.rejectPublish(connection, requestId, "E_RELAY_RATE_LIMITED", "publish rate limit exceeded");
@@ -410,19 +276,19 @@ export class RelayServer {
     }
     this.counters.published += 1;
     if (duplicate) this.counters.duplicates += 1;
-    this.send(connection, { type: "publishAck", requestId, hash, duplicate, storedAtNs });
+    this.outbound.send(connection, { type: "publishAck", requestId, hash, duplicate, storedAtNs });
     this.fanOut(connection, topic, envelope, hash, storedAtNs);
   }
 
   /** The slow path: the full envelope decode (precise errors) and the hash. */
-  private decodeRouting(envelope: Uint8Array): { contentTopic: string; hash: Uint8Array; ephemeral: boolean } {
+  private decodeRouting(envelope: Uint8Array): Routing {
     const decoded = decodeEnvelope(envelope, this.envelopeLimits);
     return { contentTopic: decoded.contentTopic, hash: messageHash(this.pubsubTopic, decoded), ephemeral: decoded.ephemeral === true };
   }
 
   private rejectPublish(connection: Connection, requestId: number, code: string, reason: string): void {
     this.counters.rejected += 1;
-    this.send(connection, { type: "publishReject", requestId, code, reason: reason.slice(0, 512) });
+    this.outbound.send(connection, { type: "publishReject", requestId, code, reason: reason.slice(0, 512) });
   }
 
   private fanOut(publisher: Connection, topic: string, envelope: Uint8Array, hash: Uint8Array, storedAtNs: bigint): void {
@@ -430,44 +296,24 @@ export class RelayServer {
     if (set === undefined || (set.size === 1 && set.has(publisher))) return;
     // Encoded once; the same Buffer goes to every subscriber. Iterating the live Set is safe:
     // a slow consumer removed during the loop is simply not visited again.
-    const bytes = encodeFrame({ type: "message", topic, envelope, hash, storedAtNs });
+    const bytes = wireFrame({ type: "message", topic, envelope, hash, storedAtNs });
     for (const connection of set) {
       if (connection === publisher) continue;
       const copies = this.faults();
       if (copies === 0) this.counters.droppedByFaults += 1;
       if (copies === 2) this.counters.duplicatedByFaults += 1;
-      for (let copy = 0; copy < copies; copy++) if (this.send(connection, bytes)) this.counters.delivered += 1;
+      for (let copy = 0; copy < copies; copy++) if (this.outbound.send(connection, bytes)) this.counters.delivered += 1;
     }
   }
 
   private storeQuery(connection: Connection, frame: FrameOf<"storeQuery">): void {
     this.counters.storeQueries += 1;
-    const respond = (entries: StoredMessage[], nextCursor: Uint8Array, code = "", reason = "") =>
-      this.send(connection, { type: "storeResponse", requestId: frame.requestId, entries: entries.map((m) => ({ hash: m.hash, envelope: m.envelope, storedAtNs: m.storedAtNs })), nextCursor, code, reason });
     if (!connection.bucket.take()) {
       this.counters.rateLimited += 1;
-      return void respond([], new Uint8Array(0), "E_RELAY_RATE_LIMITED", "store query rate limit exceeded");
+      this.outbound.send(connection, { type: "storeResponse", requestId: frame.requestId, entries: [], nextCursor: new Uint8Array(0), code: "E_RELAY_RATE_LIMITED", reason: "store query rate limit exceeded" });
+      return;
     }
-    const bytesMax = this.frameBytesMax - 4096;
-    if (frame.hashes.length > 0) {
-      const found = this.store.byHashes(frame.topic, frame.hashes);
-      const fitting: StoredMessage[] = [];
-      let bytes = 0;
-      for (const message of found) {
-        if (fitting.length > 0 && bytes + message.envelope.length > bytesMax) break;
-        fitting.push(message);
-        bytes += message.envelope.length + 64;
-      }
-      return void respond(fitting, new Uint8Array(0));
-    }
-    if (frame.cursor.length !== 0 && frame.cursor.length !== 8) return void respond([], new Uint8Array(0), "E_INPUT_INVALID", "cursor must be the 8 bytes the relay returned");
-    const afterNs = frame.cursor.length === 8 ? new DataView(frame.cursor.buffer, frame.cursor.byteOffset, 8).getBigUint64(0, false) : undefined;
-    const limitMax = this.options.storeQueryLimitMax ?? 1000;
-    const limit = frame.limit === 0 ? Math.min(100, limitMax) : Math.min(frame.limit, limitMax);
-    const page = this.store.since(frame.topic, frame.sinceTimestampNs, limit, { afterNs, bytesMax });
-    const cursor = new Uint8Array(page.nextAfterNs === undefined ? 0 : 8);
-    if (page.nextAfterNs !== undefined) new DataView(cursor.buffer).setBigUint64(0, page.nextAfterNs, false);
-    respond(page.messages, cursor);
+    this.outbound.send(connection, answerStoreQuery(this.store, frame, { frameBytesMax: this.frameBytesMax, storeQueryLimitMax: this.options.storeQueryLimitMax ?? 1000 }));
   }
 
   /**
