@@ -7,7 +7,7 @@
  *   --policy P        write-before-release (default) | best-effort
  *   --store K         memory (default) | sqlite | model (the simulator's reference store) |
  *                     mixed (every 10th seed on SQLite files)
- *   --scenario F      force a scenario (F0…F13, swarm) instead of seed mod 14
+ *   --scenario F      force a scenario (F0…F14, swarm; F13 soak and F14 @waku/sds differential only by name) instead of seed mod 14
  *   --once            skip the second run per seed (no D1 check)
  *   --no-regressions  do not prepend the regression list; --record appends new failures to it
  *   --report FILE     write the campaign summary as JSON (docs/reliability.md figures)
@@ -18,7 +18,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { type SeedPlan, appendRegressions, readRegressions, runCampaign, runSeed } from "./campaign.js";
 import { summarise } from "./report.js";
-import { SCENARIOS, type PolicyName, type ScenarioId, type StoreKind } from "./scenarios.js";
+import { OPT_IN_SCENARIOS, SCENARIOS, type PolicyName, type ScenarioId, type StoreKind } from "./scenarios.js";
 
 interface CliOptions {
   seeds?: number;
@@ -36,7 +36,7 @@ interface CliOptions {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`sim: ${message}\nusage: npm run sim -- (--seeds N | --seed S) [--policy write-before-release|best-effort] [--store memory|sqlite|model|mixed] [--scenario F0..F13|swarm] [--base B] [--once] [--no-regressions] [--record] [--report FILE]\n`);
+  process.stderr.write(`sim: ${message}\nusage: npm run sim -- (--seeds N | --seed S) [--policy write-before-release|best-effort] [--store memory|sqlite|model|mixed] [--scenario F0..F14|swarm] [--base B] [--once] [--no-regressions] [--record] [--report FILE]\n`);
   process.exit(2);
 }
 
@@ -64,7 +64,7 @@ function parse(argv: readonly string[]): CliOptions {
       options.store = value;
     } else if (flag === "--scenario") {
       const value = next() as ScenarioId;
-      if (![...SCENARIOS, "F13"].includes(value)) usage(`--scenario is one of ${[...SCENARIOS, "F13"].join(", ")}`);
+      if (![...SCENARIOS, ...OPT_IN_SCENARIOS].includes(value)) usage(`--scenario is one of ${[...SCENARIOS, ...OPT_IN_SCENARIOS].join(", ")}`);
       options.scenario = value;
     } else if (flag === "--once") options.twice = false;
     else if (flag === "--no-regressions") options.regressions = false;

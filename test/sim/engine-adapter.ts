@@ -37,6 +37,8 @@ export type SendOutcome = OperationOutcome & { messageId: string; bytes: Uint8Ar
 
 /** A peer's engine, as the simulator drives it. */
 export interface EngineHandle {
+  /** True when the engine keeps nothing in a store (the @waku/sds peer of F14): no S8 sampling. */
+  volatile?: boolean;
   send(channel: string, payload: Uint8Array, ephemeral: boolean): Promise<SendOutcome>;
   receive(bytes: Uint8Array): Promise<OperationOutcome>;
   tick(): Promise<OperationOutcome>;

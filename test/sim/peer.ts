@@ -20,6 +20,7 @@ import type { CrashPoint, WorldParams } from "./scenarios.js";
 import type { SimStore } from "./sim-store.js";
 import type { Violations } from "./violations.js";
 import { compareWithStore } from "./store-checks.js";
+import { openWakuEngine } from "./waku-adapter.js";
 
 /** What a peer needs from its world. */
 export interface PeerContext {
@@ -63,6 +64,11 @@ export class SimPeer {
   /** This peer's wall clock. */
   readonly now = (): number => this.context.worldNow() + this.clockOffsetMs;
 
+  /** True when this peer runs an engine without a store (the @waku/sds peer of F14). */
+  get volatile(): boolean {
+    return this.context.params.wakuPeers.includes(this.id);
+  }
+
   /** What the running engine holds for `channel` (undefined when down or not loaded). */
   holdings(channel: string): Holdings | undefined {
     return this.engine?.holdings(channel);
@@ -77,10 +83,11 @@ export class SimPeer {
   async start(): Promise<boolean> {
     const { params, counters } = this.context;
     const store = await this.context.openStore(this.id);
-    const engine = await openEngine({
+    const engineOptions = {
       participantId: this.id, params, now: this.now, random: this.context.random.split(`engine-${this.id}-${this.incarnation}`),
       persistence: store,
-    });
+    };
+    const engine = params.wakuPeers.includes(this.id) ? await openWakuEngine(engineOptions, counters) : await openEngine(engineOptions);
     if (!engine.ok) {
       counters.add("restart.load-failed");
       await store.close();
@@ -269,7 +276,7 @@ export class SimPeer {
    */
   private async sampleRoundTrip(): Promise<void> {
     const { params, violations, counters } = this.context;
-    if (params.policy !== "write-before-release" || this.engine === undefined || this.store === undefined) return;
+    if (params.policy !== "write-before-release" || this.engine === undefined || this.store === undefined || this.engine.volatile === true) return;
     if (!this.roundTripSampler.chance(500)) return;
     for (const channel of params.channels) {
       const view = this.engine.holdings(channel);

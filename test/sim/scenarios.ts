@@ -12,8 +12,10 @@ import { SimRandom } from "./prng.js";
 
 /** Scenario ids; `swarm` mixes all faults. F13 (soak) runs only when asked for by name. */
 export const SCENARIOS = ["F0", "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12", "swarm"] as const;
-/** A scenario id, or `F13` (soak, opt-in). */
-export type ScenarioId = (typeof SCENARIOS)[number] | "F13";
+/** A scenario id, or `F13` (soak) / `F14` (@waku/sds differential), both opt-in. */
+export type ScenarioId = (typeof SCENARIOS)[number] | "F13" | "F14";
+/** Scenarios a campaign runs only when asked for by name. */
+export const OPT_IN_SCENARIOS = ["F13", "F14"] as const;
 
 /** What each scenario is about (for reports). */
 export const SCENARIO_TITLES: Record<ScenarioId, string> = {
@@ -31,6 +33,7 @@ export const SCENARIO_TITLES: Record<ScenarioId, string> = {
   F11: "history eviction",
   F12: "many channels",
   F13: "soak",
+  F14: "differential: @waku/sds MessageChannel peers beside ours",
   swarm: "random mix of every fault",
 };
 
@@ -70,6 +73,8 @@ export interface WorldParams {
   storage: { commitFailBp: number; ambiguousCommitBp: number; loadFailBp: number; fullEpisodes: number; busyEpisodes: number; episodeMs: number };
   clock: { skewMs: number[]; backwardJumps: number; jumpMs: number };
   config: Partial<SdsConfig>;
+  /** Peers that run @waku/sds 0.0.8's MessageChannel instead of our engine (F14 only). */
+  wakuPeers: string[];
 }
 
 /** Timers scaled ÷ 60 from production defaults. */
@@ -130,6 +135,7 @@ export function drawWorld(seed: number, options: DrawOptions): WorldParams {
     ...structuredClone(NO_FAULTS),
     clock: { skewMs: Array.from({ length: peers }, () => 0), backwardJumps: 0, jumpMs: 0 },
     config: baseConfig(random),
+    wakuPeers: [],
   };
   applyScenario(params, random);
   return params;
@@ -176,9 +182,27 @@ function applyScenario(params: WorldParams, random: SimRandom): void {
     case "F11": params.config.historyEntriesMax = 20; params.messages = random.range(60, 120); break;
     case "F12": params.channels = Array.from({ length: random.range(2, 6) }, (_, index) => `sim-${index}`); break;
     case "F13": applySwarm(params, random); params.messages = 2_000; params.peers = 6; params.safetyMs = 600_000; break;
+    case "F14": applyDifferential(params, random); break;
     case "swarm": applySwarm(params, random); break;
   }
   if (params.clock.skewMs.length !== params.peers) params.clock.skewMs = Array.from({ length: params.peers }, () => 0);
+}
+
+/**
+ * F14: 3–4 peers, one or two of them @waku/sds MessageChannels, spec dialect, a mildly lossy,
+ * reordering, duplicating network, no crashes or storage faults (the reference keeps nothing on
+ * disk), few messages (its local history insert sorts the whole log). The bloom filter uses
+ * @waku/sds's fixed parameters (10 000 entries, 0.1 %) so both sides read each other's filters.
+ */
+function applyDifferential(params: WorldParams, random: SimRandom): void {
+  params.dialect = "spec";
+  params.peers = random.range(3, 4);
+  params.messages = random.range(10, 25);
+  params.ephemeralBp = random.range(0, 800);
+  params.network = { ...params.network, lossBp: random.range(0, 1_000), replayBp: random.range(0, 3_000), delayMeanMs: random.range(5, 80) };
+  params.config.bloomCapacity = 10_000;
+  params.config.bloomErrorRate = 0.001;
+  params.wakuPeers = random.ratio(1, 2) ? ["p0"] : ["p0", "p1"];
 }
 
 /** Every fault family switched on or off at random, with random strength. */

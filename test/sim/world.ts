@@ -310,7 +310,16 @@ async function runLiveness(world: WorldHandle, startMs: number, backing: Map<str
 
 async function finalState(world: WorldHandle, backing: Map<string, BackingStore>): Promise<FinalState & { snapshots: StoreSnapshot[] }> {
   const snapshots = await snapshotStores(world, backing);
-  const holdings = fromSnapshots(snapshots);
+  // A peer without a store (the @waku/sds peer of F14) is judged by what its engine holds.
+  const volatile = new Set(world.peers.filter((peer) => peer.volatile).map((peer) => peer.id));
+  const holdings = fromSnapshots(snapshots.filter((snapshot) => !volatile.has(snapshot.peer)));
+  for (const peer of world.peers) {
+    if (!volatile.has(peer.id)) continue;
+    for (const channel of world.params.channels) {
+      const held = peer.holdings(channel) ?? { history: new Set<string>(), outgoing: new Set<string>(), buffered: 0 };
+      holdings.push({ peer: peer.id, channel, holdings: held });
+    }
+  }
   return { corePeers: world.peers.map((peer) => peer.id), heldByCore: heldBy(holdings), historyOf: historiesOf(holdings), snapshots };
 }
 
