@@ -17,25 +17,22 @@ import { ChannelEvents, emptyCounters, type ChannelCounters, type ChannelEventMa
 import { StoreCatchUp } from "./catch-up.js";
 import { PayloadDelivery } from "./delivery.js";
 import type { Delivered } from "../protocol/engine/events.js";
+import { IngressBatcher } from "./ingress-batch.js";
 import { OutgoingIndex, waitForOutcome } from "./outgoing-index.js";
 import type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
 import { EpochRateLimiter, RateLimitedQueue } from "./rate-limit.js";
 import { SEGMENT_BYTES_MAX_DEFAULT, SEGMENT_TOTAL_COUNT_MAX_DEFAULT, chunkBytesFor, segmentPayload } from "./segmentation.js";
+import { applySendEvents } from "./request-events.js";
 import { SendTracker, type SendEvent } from "./send-state.js";
+import { WorkLane } from "./work-lane.js";
 
 export type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
-
-type ReceiveOutcome = Awaited<ReturnType<ReliabilityEngine["receive"]>>;
-
-/** Most envelopes received with one engine call (one store commit) when the engine batches. */
-const INGRESS_BATCH_MAX = 256;
 
 interface Outgoing {
   messageId: string | undefined;
   wire: Uint8Array;
   ephemeral: boolean;
 }
-
 
 /** One Reliable Channel on one relay transport. */
 export class ReliableChannel {
@@ -51,11 +48,11 @@ export class ReliableChannel {
   private readonly delivery: PayloadDelivery;
   private readonly tracker: SendTracker;
   private readonly outgoing = new OutgoingIndex();
+  /** Where the tracker's request events land (see request-events.ts). */
+  private readonly requestSinks = { outgoing: this.outgoing, counters: this.counters, events: this.events };
   private readonly catchUp: StoreCatchUp;
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private lane: Promise<unknown> = Promise.resolve();
-  /** Envelopes waiting for the next batched engine receive (see `receiveQueued`). */
-  private readonly ingressBatch: Array<{ wire: Uint8Array; hint: Uint8Array; resolve: (result: ReceiveOutcome) => void; reject: (error: unknown) => void }> = [];
+  private readonly work = new WorkLane();
+  private readonly ingress: IngressBatcher;
   private ingressWaiting = 0;
   private reservedSegments = 0;
   private reservedRequests = 0;
@@ -79,6 +76,7 @@ export class ReliableChannel {
       options.acceptUnsegmented ?? true,
     );
     this.tracker = new SendTracker({ requestsMax: options.requestsMax });
+    this.ingress = new IngressBatcher(this.engine, this.channelId, this.work);
     this.catchUp = new StoreCatchUp(
       {
         transport: this.transport,
@@ -131,11 +129,7 @@ export class ReliableChannel {
 
   /** Resolves once queued engine operations and publishes have settled. */
   async idle(): Promise<void> {
-    for (;;) {
-      const pending = [this.lane, ...this.inFlight];
-      await Promise.allSettled(pending);
-      if (this.inFlight.size === 0 && pending[0] === this.lane) return;
-    }
+    await this.work.idle();
   }
 
   /** Where `requestId` stands (final outcomes of the last 10 000 requests are remembered). */
@@ -300,7 +294,7 @@ export class ReliableChannel {
     this.ingressWaiting += 1;
     let result;
     try {
-      result = await this.receiveQueued(wire, message.hash);
+      result = await this.ingress.receive(wire, message.hash);
     } catch (error) {
       if (isSdsError(error) && (error.errorClass === "input" || error.name === "DecodeError")) {
         return this.drop(error.code === "E_CHANNEL_UNKNOWN" ? "foreign-channel" : "decode", `envelope ${message.hashHex}: ${error.message}`);
@@ -313,46 +307,6 @@ export class ReliableChannel {
     this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
     this.delivery.accept(result.delivered);
     if (result.missing.length > 0) this.catchUp.reportMissing(result.missing, message);
-  }
-
-  /**
-   * Receives through the engine's `receiveBatch` when it has one: envelopes that arrive while
-   * the lane is busy are gathered and received with ONE engine call (one store commit) per
-   * {@link INGRESS_BATCH_MAX}, in arrival order; otherwise one `receive` per envelope.
-   */
-  private receiveQueued(wire: Uint8Array, hint: Uint8Array): Promise<ReceiveOutcome> {
-    const receiveBatch = this.engine.receiveBatch;
-    if (receiveBatch === undefined) return this.inLane(() => this.engine.receive(wire, { retrievalHint: hint, channelId: this.channelId }));
-    return new Promise<ReceiveOutcome>((resolve, reject) => {
-      this.ingressBatch.push({ wire, hint, resolve, reject });
-      // Flush after the current round of I/O callbacks (setImmediate), not in the next microtask:
-      // every envelope already read from the socket then joins the same batch and commit.
-      // The scheduled flush is tracked so that idle() also waits for a batch not yet in the lane.
-      if (this.ingressBatch.length === 1) {
-        this.track(new Promise<void>((scheduled) => setImmediate(() => {
-          void this.inLane(() => this.flushIngress(receiveBatch));
-          scheduled();
-        })));
-      }
-    });
-  }
-
-  private async flushIngress(receiveBatch: NonNullable<ReliabilityEngine["receiveBatch"]>): Promise<void> {
-    const items = this.ingressBatch.splice(0, INGRESS_BATCH_MAX);
-    if (this.ingressBatch.length > 0) void this.inLane(() => this.flushIngress(receiveBatch));
-    let results;
-    try {
-      results = await receiveBatch.call(this.engine, this.channelId, items.map((item) => ({ wire: item.wire, retrievalHint: item.hint })));
-    } catch (error) {
-      for (const item of items) item.reject(error);
-      return;
-    }
-    items.forEach((item, index) => {
-      const result = results[index];
-      if (result === undefined) item.reject(new SdsError("E_INTERNAL", "receiveBatch returned fewer results than wires"));
-      else if ("error" in result) item.reject(result.error);
-      else item.resolve(result);
-    });
   }
 
   /** For engines whose tick does not name channels: true unless `wire` decodes as another channel's message. */
@@ -412,28 +366,7 @@ export class ReliableChannel {
   }
 
   private applySendEvents(events: SendEvent[]): void {
-    for (const event of events) {
-      switch (event.kind) {
-        case "sent":
-          if (event.final) this.outgoing.finish(event.requestId, event.messageIds, "sent");
-          else this.outgoing.setOutcome(event.requestId, "sent");
-          this.events.emit("sent", { requestId: event.requestId, messageIds: event.messageIds });
-          break;
-        case "delivered":
-          this.outgoing.finish(event.requestId, event.messageIds, "delivered");
-          this.counters.requestsDelivered += 1;
-          this.events.emit("delivered", { requestId: event.requestId, messageIds: event.messageIds });
-          break;
-        case "undelivered":
-          this.outgoing.finish(event.requestId, event.messageIds, "undelivered");
-          this.counters.requestsUndelivered += 1;
-          this.events.emit("undelivered", { requestId: event.requestId, messageIds: event.messageIds, undeliveredMessageIds: event.undeliveredMessageIds });
-          break;
-        case "send-error":
-          this.events.emit("send-error", { requestId: event.requestId, messageId: event.messageId, error: event.error });
-          break;
-      }
-    }
+    applySendEvents(this.requestSinks, events);
   }
 
   private drop(reason: DropReason, detail: string): void {
@@ -457,13 +390,10 @@ export class ReliableChannel {
 
   /** Runs engine operations one at a time, in call order, so segments and deliveries keep their order. */
   private inLane<T>(run: () => Promise<T>): Promise<T> {
-    const next = this.lane.then(run);
-    this.lane = next.catch(() => undefined);
-    return next;
+    return this.work.run(run);
   }
 
   private track(promise: Promise<unknown>): void {
-    const settled = promise.catch(() => undefined).finally(() => this.inFlight.delete(settled));
-    this.inFlight.add(settled);
+    this.work.track(promise);
   }
 }
