@@ -76,12 +76,12 @@ function message(channelId: string, index: number, bloom: Uint8Array): SdsMessag
 
 /**
  * One send as the engine commits it: the published (spec) bytes carry the bloom filter, the
- * stored messages (outgoing entry and history, two objects) do not.
+ * stored message does not; the outgoing entry and the history append share one message object.
  */
 function sendDelta(channelId: string, index: number, bloom: Uint8Array, evictUpTo?: number): ChannelDelta {
   const full = message(channelId, index, bloom);
   const m: SdsMessage = { ...full, bloomFilter: undefined };
-  const entry: UnacknowledgedMessage = { message: { ...m }, sendTimeMs: 1_700_000_000_000 + index, resendAttempts: 0, wire: encodeMessage(full, { dialect: "spec" }) };
+  const entry: UnacknowledgedMessage = { message: m, sendTimeMs: 1_700_000_000_000 + index, resendAttempts: 0, wire: encodeMessage(full, { dialect: "spec" }) };
   return {
     channelId,
     lamportTimestamp: BigInt(1_700_000_000_000 + index),

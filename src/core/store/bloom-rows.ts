@@ -21,8 +21,6 @@ export const BLOOM_ROW_MIN_BYTES = 512;
 export const BLOOM_IN_ROWS = 4;
 /** Bytes per diff word. */
 const WORD_BYTES = 4;
-/** Bytes compared natively at a time before looking at single words. */
-const CHUNK_BYTES = 256;
 
 /** Most changed words a diff may hold before a new base is cheaper (about 1/16 of the filter). */
 export function diffPairsMax(bloomBytes: number): number {
@@ -62,12 +60,14 @@ export function wireBloomRange(wire: Uint8Array): { at: number; length: number }
 /** Per-channel bloom write state, cached by the single writer (rebuilt by {@link loadBloomState}). */
 export interface BloomWriteState {
   nextBaseSequence: bigint;
-  /** Current base per sender id. */
-  current: Map<string, { sequence: bigint; bytes: Uint8Array }>;
+  /** Current base per sender id: its bytes, and a word-aligned copy padded to whole words for comparing. */
+  current: Map<string, { sequence: bigint; bytes: Uint8Array; aligned: Uint8Array }>;
   /** Live diff rows per base sequence; a base with none left is deleted. */
   references: Map<bigint, number>;
   /** Base sequence of each diff row, by `category|messageId`. */
   baseOf: Map<string, bigint>;
+  /** Reused word-aligned copy of the filter being stored (see `alignedCopy`); never read across calls. */
+  scratch?: Uint8Array;
 }
 
 /** A decoded diff row body. */
@@ -114,37 +114,40 @@ export function decodeBloomDiff(bytes: Uint8Array): BloomDiff {
   return { baseSequence, bloomBytes, words };
 }
 
-/** Indices of the 4-byte words where `bloom` differs from `base` (same length), or undefined past `pairsMax`. */
+/**
+ * A word-aligned copy of `bytes` (a filter cut out of published bytes rarely is aligned),
+ * padded to whole words with zeros. Reuses `scratch` when it has the right length, so a bulk
+ * send compares every filter without allocating one per message.
+ */
+function alignedCopy(bytes: Uint8Array, scratch: Uint8Array | undefined): Uint8Array {
+  const length = Math.ceil(bytes.length / WORD_BYTES) * WORD_BYTES;
+  const out = scratch !== undefined && scratch.length === length ? scratch : new Uint8Array(length);
+  out.set(bytes);
+  out.fill(0, bytes.length);
+  return out;
+}
+
+/**
+ * Indices of the 4-byte words where `bloom` differs from `base` (both word-aligned, padded
+ * to whole words with zeros, same length), or undefined past `pairsMax`. One pass over 32-bit
+ * words: for an 18.7 KB filter about 4,700 integer compares, with no native call per chunk.
+ */
 function changedWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number): number[] | undefined {
+  const wordsA = new Int32Array(base.buffer, base.byteOffset, base.length / WORD_BYTES);
+  const wordsB = new Int32Array(bloom.buffer, bloom.byteOffset, bloom.length / WORD_BYTES);
   const changed: number[] = [];
-  const a = Buffer.from(base.buffer, base.byteOffset, base.byteLength);
-  const b = Buffer.from(bloom.buffer, bloom.byteOffset, bloom.byteLength);
-  const aligned = base.byteOffset % WORD_BYTES === 0 && bloom.byteOffset % WORD_BYTES === 0;
-  const wholeWords = Math.floor(bloom.length / WORD_BYTES);
-  const wordsA = aligned ? new Uint32Array(base.buffer, base.byteOffset, wholeWords) : undefined;
-  const wordsB = aligned ? new Uint32Array(bloom.buffer, bloom.byteOffset, wholeWords) : undefined;
-  for (let chunk = 0; chunk < b.length; chunk += CHUNK_BYTES) {
-    const end = Math.min(chunk + CHUNK_BYTES, b.length);
-    if (a.compare(b, chunk, end, chunk, end) === 0) continue; // native memcmp skips unchanged runs
-    for (let at = chunk; at < end; at += WORD_BYTES) {
-      const word = at / WORD_BYTES;
-      let same: boolean;
-      if (wordsA !== undefined && wordsB !== undefined && word < wholeWords) same = wordsA[word] === wordsB[word];
-      else {
-        same = true;
-        for (let i = at, stop = Math.min(at + WORD_BYTES, end); i < stop; i++) if (base[i] !== bloom[i]) same = false;
-      }
-      if (same) continue;
-      if (changed.length >= pairsMax) return undefined;
-      changed.push(word);
-    }
+  for (let word = 0; word < wordsB.length; word++) {
+    if (wordsA[word] === wordsB[word]) continue;
+    if (changed.length >= pairsMax) return undefined;
+    changed.push(word);
   }
   return changed;
 }
 
 /** The changed words of `bloom` against `base` (same length), or undefined past `pairsMax`. */
 export function diffWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number): BloomDiff["words"] | undefined {
-  return changedWords(base, bloom, pairsMax)?.map((index) => {
+  if (base.length !== bloom.length) return undefined;
+  return changedWords(alignedCopy(base, undefined), alignedCopy(bloom, undefined), pairsMax)?.map((index) => {
     const value = new Uint8Array(WORD_BYTES);
     value.set(bloom.subarray(index * WORD_BYTES, Math.min(bloom.length, (index + 1) * WORD_BYTES)));
     return { index, value };
@@ -215,12 +218,13 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
 /** Stores `bloom` of message `messageId` from `senderId` as a diff row (and a new base when needed). */
 export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, filter: Uint8Array, category: DiffCategory = CATEGORY.bloom): void {
   dropBloom(kv, state, channelId, messageId, category);
-  // word-aligned, so the diff compares 32-bit words (a filter cut out of published bytes rarely is)
-  const bloom = filter.byteOffset % WORD_BYTES === 0 ? filter : filter.slice();
+  const aligned = alignedCopy(filter, state.scratch);
+  state.scratch = aligned;
   let base = state.current.get(senderId);
-  let changed = base !== undefined && base.bytes.length === bloom.length ? changedWords(base.bytes, bloom, diffPairsMax(bloom.length)) : undefined;
+  let changed = base !== undefined && base.bytes.length === filter.length ? changedWords(base.aligned, aligned, diffPairsMax(filter.length)) : undefined;
   if (base === undefined || changed === undefined) {
-    base = { sequence: state.nextBaseSequence, bytes: bloom.slice() };
+    const copy = aligned.slice();
+    base = { sequence: state.nextBaseSequence, bytes: copy.subarray(0, filter.length), aligned: copy };
     state.nextBaseSequence += 1n;
     state.current.set(senderId, base);
     const rowKey = baseKey(channelId, base.sequence);
@@ -228,7 +232,7 @@ export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, se
     changed = [];
   }
   const rowKey = messageKey(channelId, messageId);
-  kv.put(category, rowKey, frameRow(category, rowKey, 0n, encodeDiffFrom(base.sequence, bloom, changed)));
+  kv.put(category, rowKey, frameRow(category, rowKey, 0n, encodeDiffFrom(base.sequence, filter, changed)));
   state.baseOf.set(refKey(category, messageId), base.sequence);
   state.references.set(base.sequence, (state.references.get(base.sequence) ?? 0) + 1);
 }

@@ -29,6 +29,24 @@ function lengthPrefixed(bytes: Uint8Array, what: string): Uint8Array {
   return out;
 }
 
+/**
+ * The length-prefixed bytes of an ASCII string (message ids are hex), written without a
+ * TextEncoder call and its intermediate array; undefined when any character is not ASCII
+ * (the caller then takes the UTF-8 path, which gives the same bytes for ASCII).
+ */
+function asciiLengthPrefixed(value: string): Uint8Array | undefined {
+  if (value.length > KEY_PART_BYTES_MAX) return undefined;
+  const out = new Uint8Array(2 + value.length);
+  out[0] = value.length >> 8;
+  out[1] = value.length & 0xff;
+  for (let index = 0; index < value.length; index++) {
+    const code = value.charCodeAt(index);
+    if (code >= 0x80) return undefined;
+    out[2 + index] = code;
+  }
+  return out;
+}
+
 function uint64BigEndian(value: bigint): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, value, false);
@@ -42,7 +60,7 @@ function uint64BigEndian(value: bigint): Uint8Array {
 export const keyPart = {
   /** UTF-8 string: u16be byte length, then the bytes. */
   string(value: string): Uint8Array {
-    return lengthPrefixed(utf8.encode(value), "key string");
+    return asciiLengthPrefixed(value) ?? lengthPrefixed(utf8.encode(value), "key string");
   },
   /** Byte string: u16be length, then the bytes. */
   bytes(value: Uint8Array): Uint8Array {

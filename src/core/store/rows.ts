@@ -7,7 +7,7 @@
  * wrong key (a misdirected write) fails its check like a flipped bit does.
  */
 import { crc32 } from "node:zlib";
-import { key, keyPart, toKey } from "./keys.js";
+import { KEY_PART_BYTES_MAX, key, keyPart, toKey } from "./keys.js";
 
 /** Every category this toolkit reads or writes. `sds.*` are shared with logos-delivery. */
 export const CATEGORY = {
@@ -73,6 +73,21 @@ export function categoryBlob(category: string): Uint8Array {
 /** `key(channelId, messageId)`: the key of every per-message row. */
 export function messageKey(channelId: string, messageId: string): Uint8Array {
   const channel = channelKey(channelId);
+  const length = messageId.length;
+  if (length <= KEY_PART_BYTES_MAX) {
+    // ASCII ids (the usual hex ones): written in place, one allocation
+    const out = new Uint8Array(channel.length + 2 + length);
+    out.set(channel);
+    out[channel.length] = length >> 8;
+    out[channel.length + 1] = length & 0xff;
+    let index = 0;
+    for (; index < length; index++) {
+      const code = messageId.charCodeAt(index);
+      if (code >= 0x80) break;
+      out[channel.length + 2 + index] = code;
+    }
+    if (index === length) return out;
+  }
   const message = keyPart.string(messageId);
   const out = new Uint8Array(channel.length + message.length);
   out.set(channel);

@@ -10,7 +10,7 @@ import type { SdsMessage } from "../types.js";
 import type { Operation } from "./operation.js";
 import { encodeWire } from "./ports.js";
 import { eligibleRepairs, markRepairsAsked } from "./repair.js";
-import { makeRecord, stripForHistory } from "./state.js";
+import { makeRecord } from "./state.js";
 
 /** A sent message: its id and the bytes to publish. */
 export interface SentMessage {
@@ -62,10 +62,12 @@ export function sendContent(operation: Operation, payload: Uint8Array): SentMess
   operation.setLamport(lamport);
   markRepairsAsked(operation, repairs, messageId);
   if (state.outgoing.size >= context.config.outgoingBufferEntriesMax) evictOldestOutgoing(operation);
-  const unacknowledged = { message: stripForHistory(message), sendTimeMs: context.nowMs, resendAttempts: 0, possibleAckCount: 0, wire };
+  // One stripped message object for the outgoing entry and the history record: a store then
+  // sees the same object in both and encodes it once (messages are never mutated).
+  const record = makeRecord(message);
+  const unacknowledged = { message: record.message, sendTimeMs: context.nowMs, resendAttempts: 0, possibleAckCount: 0, wire };
   state.outgoing.set(messageId, unacknowledged);
   delta.outgoing.upsert(messageId, unacknowledged);
-  const record = makeRecord(message);
   for (const old of state.history.insert(record)) {
     delta.history.remove(old.messageId);
     state.wires.delete(old.messageId);
