@@ -8,7 +8,7 @@
  */
 import type { Counters } from "./counters.js";
 import { DeliveryLedger } from "./ledger.js";
-import type { SimEvent } from "./history.js";
+import type { EventLog, SimEvent } from "./history.js";
 import type { WorldParams } from "./scenarios.js";
 import type { Violations } from "./violations.js";
 
@@ -26,11 +26,11 @@ function key(channel: string, id: string): string {
   return `${channel}\u0000${id}`;
 }
 
-function buildIndex(events: readonly SimEvent[]): Index {
+function buildIndex(events: EventLog): Index {
   const sends = new Map<string, SendEvent & { index: number }>();
   const syncIds = new Set<string>();
   const ambiguousSends = new Set<string>();
-  events.forEach((event, index) => {
+  events.forEachFrom(0, (event, index) => {
     if (event.k === "send") sends.set(key(event.channel, event.id), { ...event, index });
     else if (event.k === "wire" && event.kind === "sync") syncIds.add(event.id);
     else if (event.k === "ambiguous" && event.op === "send") ambiguousSends.add(`${event.peer}\u0000${event.contentHash}`);
@@ -39,7 +39,7 @@ function buildIndex(events: readonly SimEvent[]): Index {
 }
 
 /** S1, S2, S3, S6 over every delivery, in history order. */
-function checkDeliveries(events: readonly SimEvent[], index: Index, params: WorldParams, final: FinalState, violations: Violations, counters: Counters): void {
+function checkDeliveries(events: EventLog, index: Index, params: WorldParams, final: FinalState, violations: Violations, counters: Counters): void {
   const delivered = new Map<string, { index: number; position: number; incarnationRestarts: number }>();
   /** Peers that had a commit land while it reported failure (their own or delivered ids may be unseen). */
   const ambiguousPeers = new Set<string>();
@@ -47,7 +47,7 @@ function checkDeliveries(events: readonly SimEvent[], index: Index, params: Worl
   const position = new Map<string, number>();
   const restarts = new Map<string, number>();
   const historyCap = params.config.historyEntriesMax ?? Number.MAX_SAFE_INTEGER;
-  events.forEach((event, at) => {
+  events.forEachFrom(0, (event, at) => {
     if (event.k === "restart" || event.k === "crash") restarts.set(event.peer, (restarts.get(event.peer) ?? 0) + 1);
     if (event.k === "lost") lost.add(`${event.peer}\u0000${key(event.channel, event.id)}`);
     if (event.k === "ambiguous") ambiguousPeers.add(event.peer);
@@ -115,9 +115,9 @@ function checkDeliveries(events: readonly SimEvent[], index: Index, params: Worl
 }
 
 /** S7: an acknowledgement claims another peer holds the message; count the false ones. */
-function checkAcks(events: readonly SimEvent[], params: WorldParams, violations: Violations, counters: Counters): void {
+function checkAcks(events: EventLog, params: WorldParams, violations: Violations, counters: Counters): void {
   const receivedBy = new Map<string, Set<string>>();
-  events.forEach((event, at) => {
+  events.forEachFrom(0, (event, at) => {
     if (event.k === "recv") {
       const holders = receivedBy.get(event.id) ?? new Set<string>();
       holders.add(event.peer);
@@ -141,9 +141,11 @@ function checkAcks(events: readonly SimEvent[], params: WorldParams, violations:
 }
 
 /** S13: no repairs without loss; rebroadcasts per repaired id bounded. */
-function checkRepairs(events: readonly SimEvent[], params: WorldParams, violations: Violations, counters: Counters): void {
+function checkRepairs(events: EventLog, params: WorldParams, violations: Violations, counters: Counters): void {
   const perId = new Map<string, number>();
-  for (const event of events) if (event.k === "wire" && event.kind === "repair") perId.set(event.id, (perId.get(event.id) ?? 0) + 1);
+  events.forEachFrom(0, (event) => {
+    if (event.k === "wire" && event.kind === "repair") perId.set(event.id, (perId.get(event.id) ?? 0) + 1);
+  });
   let worst = 0;
   for (const count of perId.values()) worst = Math.max(worst, count);
   counters.max("check.repair.rebroadcasts-per-id.max", worst);
@@ -161,7 +163,7 @@ export interface FinalState {
 }
 
 /** L1: every accepted message reached every core peer, or someone said it would not. */
-function checkEventualDelivery(events: readonly SimEvent[], params: WorldParams, final: FinalState, violations: Violations, counters: Counters): void {
+function checkEventualDelivery(events: EventLog, params: WorldParams, final: FinalState, violations: Violations, counters: Counters): void {
   const ledger = new DeliveryLedger();
   ledger.feed(events);
   ledger.classify(final.corePeers, final.heldByCore, final.historyOf, (status, send, peer) => {
@@ -179,7 +181,7 @@ function checkEventualDelivery(events: readonly SimEvent[], params: WorldParams,
 }
 
 /** Runs every history checker of this module. */
-export function checkHistory(events: readonly SimEvent[], params: WorldParams, final: FinalState, violations: Violations, counters: Counters): void {
+export function checkHistory(events: EventLog, params: WorldParams, final: FinalState, violations: Violations, counters: Counters): void {
   const index = buildIndex(events);
   checkDeliveries(events, index, params, final, violations, counters);
   checkAcks(events, params, violations, counters);

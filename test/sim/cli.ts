@@ -94,7 +94,7 @@ async function replay(options: CliOptions, seed: number): Promise<number> {
   const params = result.params;
   process.stdout.write(`seed ${seed}: scenario ${params.scenario}, ${params.dialect} dialect, ${params.peers} peers, ${params.messages} messages, ${params.channels.length} channel(s), policy ${params.policy}, store ${params.store}\n`);
   process.stdout.write(`trace ${outcome.traceHash}${outcome.deterministic === undefined ? "" : outcome.deterministic ? " (deterministic: second run identical)" : " (NOT deterministic)"}\n`);
-  process.stdout.write(`converged after ${outcome.convergenceMs ?? "never"} virtual ms of liveness; ${result.history?.events.length ?? 0} events; ${Math.round(outcome.wallMs)} ms wall\n`);
+  process.stdout.write(`converged after ${outcome.convergenceMs ?? "never"} virtual ms of liveness; ${result.history?.length ?? 0} events; ${Math.round(outcome.wallMs)} ms wall\n`);
   for (const measured of outcome.measured.slice(0, 10)) process.stdout.write(`measured ${measured.invariant}: ${measured.message}\n`);
   const first = outcome.failures[0];
   if (first === undefined) {
@@ -107,7 +107,7 @@ async function replay(options: CliOptions, seed: number): Promise<number> {
   process.stdout.write(`counters ${JSON.stringify(outcome.counters.toJSON())}\n`);
   if (options.grep !== undefined) {
     const needle = options.grep;
-    result.history?.events.forEach((event, index) => {
+    result.history?.forEachFrom(0, (event, index) => {
       const line = JSON.stringify(event);
       if (line.includes(needle)) process.stdout.write(`#${index} ${line}\n`);
     });

@@ -22,11 +22,11 @@ describe("F14: @waku/sds peers beside ours in the simulator", () => {
       expect(describeFailures([outcome]), `seed ${seed}`).toEqual([]);
       const waku = new Set(outcome.result.params.wakuPeers);
       expect(waku.size).toBeGreaterThan(0);
-      for (const event of outcome.result.history?.events ?? []) {
-        if (event.k !== "deliver") continue;
+      outcome.result.history?.forEachFrom(0, (event) => {
+        if (event.k !== "deliver") return;
         if (waku.has(event.sender) && !waku.has(event.peer)) ourFromWaku += 1;
         if (!waku.has(event.sender) && waku.has(event.peer)) wakuFromOurs += 1;
-      }
+      });
     }
     process.stderr.write(`F14: ${ourFromWaku} deliveries at our peers of @waku/sds messages, ${wakuFromOurs} the other way\n`);
     expect(ourFromWaku).toBeGreaterThan(0);

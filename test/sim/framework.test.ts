@@ -121,7 +121,7 @@ describe("history checkers", () => {
     const history = new History(() => now++);
     for (const event of events) history.record(event);
     const violations = new Violations(history, () => now);
-    checkHistory(history.events, params, final, violations, new Counters());
+    checkHistory(history, params, final, violations, new Counters());
     return violations.failures.map((violation) => violation.invariant);
   }
 

@@ -5,7 +5,7 @@
  * still owed. Fed incrementally from the history, it answers "has the world converged?" during
  * the liveness phase and gives L1's verdict at the end (a Jepsen set checker per peer).
  */
-import type { SimEvent } from "./history.js";
+import type { EventLog, SimEvent } from "./history.js";
 
 /** Where one (message, peer) pair stands. */
 export type PairStatus =
@@ -41,39 +41,43 @@ export class DeliveryLedger {
   private readonly lastRecv = new Map<string, Array<[Set<string>, string]>>();
 
   /** Reads history events not seen yet. */
-  feed(events: readonly SimEvent[]): void {
-    for (; this.consumed < events.length; this.consumed += 1) {
-      const event = events[this.consumed] as SimEvent;
-      if (event.k === "send" && !event.ephemeral) {
-        const record = { peer: event.peer, channel: event.channel, id: event.id, deps: event.deps, t: event.t, index: this.consumed };
-        this.sends.set(key(event.channel, event.id), record);
-        this.sendsById.set(event.id, [...(this.sendsById.get(event.id) ?? []), record]);
-      } else if (event.k === "deliver") this.delivered.add(`${event.peer}\u0000${key(event.channel, event.id)}`);
-      else if (event.k === "lost") {
-        const slot = `${event.peer}\u0000${event.channel}`;
-        const ids = this.lostAt.get(slot) ?? new Set<string>();
-        ids.add(event.id);
-        this.lostAt.set(slot, ids);
-      } else if (event.k === "undelivered") this.undelivered.add(key(event.channel, event.id));
-      else if (event.k === "ambiguous" && event.op !== "send") this.ambiguousPeers.add(event.peer);
-      else if (event.k === "recv") {
-        const added: Array<[Set<string>, string]> = [];
-        for (const channel of this.channelsOf(event.id, event.deps)) {
-          const slot = `${event.peer}\u0000${channel}`;
-          const ids = this.known.get(slot) ?? new Set<string>();
-          for (const id of [event.id, ...event.deps]) {
-            if (ids.has(id)) continue;
-            ids.add(id);
-            added.push([ids, id]);
-          }
-          this.known.set(slot, ids);
+  feed(events: EventLog): void {
+    events.forEachFrom(this.consumed, (event) => {
+      this.take(event);
+      this.consumed += 1;
+    });
+  }
+
+  private take(event: SimEvent): void {
+    if (event.k === "send" && !event.ephemeral) {
+      const record = { peer: event.peer, channel: event.channel, id: event.id, deps: event.deps, t: event.t, index: this.consumed };
+      this.sends.set(key(event.channel, event.id), record);
+      this.sendsById.set(event.id, [...(this.sendsById.get(event.id) ?? []), record]);
+    } else if (event.k === "deliver") this.delivered.add(`${event.peer}\u0000${key(event.channel, event.id)}`);
+    else if (event.k === "lost") {
+      const slot = `${event.peer}\u0000${event.channel}`;
+      const ids = this.lostAt.get(slot) ?? new Set<string>();
+      ids.add(event.id);
+      this.lostAt.set(slot, ids);
+    } else if (event.k === "undelivered") this.undelivered.add(key(event.channel, event.id));
+    else if (event.k === "ambiguous" && event.op !== "send") this.ambiguousPeers.add(event.peer);
+    else if (event.k === "recv") {
+      const added: Array<[Set<string>, string]> = [];
+      for (const channel of this.channelsOf(event.id, event.deps)) {
+        const slot = `${event.peer}\u0000${channel}`;
+        const ids = this.known.get(slot) ?? new Set<string>();
+        for (const id of [event.id, ...event.deps]) {
+          if (ids.has(id)) continue;
+          ids.add(id);
+          added.push([ids, id]);
         }
-        this.lastRecv.set(event.peer, added);
-      } else if (event.k === "error" && event.op === "receive") {
-        // The receive failed and changed nothing: what it taught the simulator, it did not teach the peer.
-        for (const [ids, id] of this.lastRecv.get(event.peer) ?? []) ids.delete(id);
-        this.lastRecv.delete(event.peer);
+        this.known.set(slot, ids);
       }
+      this.lastRecv.set(event.peer, added);
+    } else if (event.k === "error" && event.op === "receive") {
+      // The receive failed and changed nothing: what it taught the simulator, it did not teach the peer.
+      for (const [ids, id] of this.lastRecv.get(event.peer) ?? []) ids.delete(id);
+      this.lastRecv.delete(event.peer);
     }
   }
 

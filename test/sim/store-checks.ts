@@ -6,7 +6,7 @@
 import { defaultConfig } from "../../src/core/protocol/config.js";
 import type { ChannelData } from "../../src/core/store/contract.js";
 import type { Counters } from "./counters.js";
-import type { SimEvent } from "./history.js";
+import type { EventLog } from "./history.js";
 import type { WorldParams } from "./scenarios.js";
 import type { Violations } from "./violations.js";
 
@@ -25,12 +25,12 @@ function compare(a: { lamportTimestamp?: bigint; messageId: string }, b: { lampo
 }
 
 /** S5, S6 (logging side) and S11 over every snapshot. */
-export function checkStores(snapshots: readonly StoreSnapshot[], events: readonly SimEvent[], params: WorldParams, violations: Violations, counters: Counters): void {
+export function checkStores(snapshots: readonly StoreSnapshot[], events: EventLog, params: WorldParams, violations: Violations, counters: Counters): void {
   const neverLogged = new Set<string>();
-  for (const event of events) {
+  events.forEachFrom(0, (event) => {
     if (event.k === "send" && event.ephemeral) neverLogged.add(event.id);
     if (event.k === "wire" && event.kind === "sync") neverLogged.add(event.id);
-  }
+  });
   const caps = { ...defaultConfig(params.dialect), ...params.config };
   for (const { peer, channel, data } of snapshots) {
     if (data === undefined) continue;

@@ -32,7 +32,7 @@ export class Violations {
 
   /** Reports a violation detected now. `measuredOnly` for the policy-allowed kinds. */
   report(invariant: InvariantId, message: string, measuredOnly = false, eventIndex?: number): void {
-    this.list.push({ invariant, message, eventIndex: eventIndex ?? this.history.events.length - 1, atMs: this.now(), measuredOnly });
+    this.list.push({ invariant, message, eventIndex: eventIndex ?? this.history.length - 1, atMs: this.now(), measuredOnly });
   }
 
   /** Violations that fail the run. */

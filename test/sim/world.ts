@@ -50,6 +50,13 @@ export interface RunResult {
 /** Run options that do not change the trace. */
 export interface RunOptions {
   keepHistory?: boolean;
+  /**
+   * Stream the history to a temporary file instead of memory (bounded memory for long soaks).
+   * Default: on when the seed has 1 000 messages or more (F13). The trace is the same either way.
+   */
+  spillHistory?: boolean;
+  /** Events of a spilled history also kept in memory (tests shrink it to exercise the file reads). */
+  spillTailEventsMax?: number;
 }
 
 /** Shared state of a run that the nemesis and the phases act on. */
@@ -73,7 +80,12 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
   const wallStart = performance.now();
   const scheduler = new Scheduler(SIM_EPOCH_MS);
   const random = new SimRandom(params.seed);
-  const history = new History(() => scheduler.nowMs);
+  const spillDirectory = (options.spillHistory ?? params.messages >= 1_000) ? mkdtempSync(join(tmpdir(), "sds-sim-history-")) : undefined;
+  const history = new History(() => scheduler.nowMs, spillDirectory === undefined ? undefined : { path: join(spillDirectory, "history.ndjson"), tailEventsMax: options.spillTailEventsMax });
+  const disposeHistory = (): void => {
+    history.dispose();
+    if (spillDirectory !== undefined) rmSync(spillDirectory, { recursive: true, force: true });
+  };
   const counters = new Counters();
   const violations = new Violations(history, () => scheduler.nowMs);
   const peerIds = Array.from({ length: params.peers }, (_, index) => `p${index}`);
@@ -125,16 +137,20 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
     const convergenceMs = await runLiveness(world, livenessStart, backing);
     running = false;
     const final = await finalState(world, backing);
-    checkStores(final.snapshots, history.events, params, violations, counters);
+    checkStores(final.snapshots, history, params, violations, counters);
     if (convergenceMs === null) reportPending(final.snapshots, violations);
-    checkHistory(history.events, params, final, violations, counters);
+    checkHistory(history, params, final, violations, counters);
     countRun(world, convergenceMs);
     const result: RunResult = {
       params, traceHash: history.traceHash(), violations: violations.list, counters, convergenceMs, wallMs: performance.now() - wallStart,
     };
-    if (options.keepHistory === true) result.history = history;
+    if (options.keepHistory === true) {
+      result.history = history;
+      process.once("exit", disposeHistory);
+    }
     return result;
   } finally {
+    if (options.keepHistory !== true) disposeHistory();
     for (const store of backing.values()) if (!store.closed) await store.close();
     if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
   }
@@ -271,7 +287,7 @@ async function runLiveness(world: WorldHandle, startMs: number, backing: Map<str
   let convergedAt: number | null = null;
   const probe = async (): Promise<void> => {
     if (convergedAt !== null) return;
-    ledger.feed(history.events);
+    ledger.feed(history);
     if (world.relay.inFlightCount === 0) {
       const holdings = await fromEngines(world, backing);
       if (buffersEmpty(holdings) && ledger.owedCount(core, heldBy(holdings), historiesOf(holdings)) === 0) {
@@ -286,12 +302,12 @@ async function runLiveness(world: WorldHandle, startMs: number, backing: Map<str
     scheduler.after(0, "probe", probe);
     await scheduler.runUntil(deadline, () => convergedAt !== null);
     if (convergedAt === null) return null;
-    const coolStart = history.events.length;
+    const coolStart = history.length;
     await scheduler.runUntil(scheduler.nowMs + COOL_DOWN_MS);
-    const window = history.events.slice(coolStart);
+    const window = history.slice(coolStart);
     const traffic = window.filter((event) => event.k === "wire" && event.kind !== "sync");
     if (traffic.length === 0) return convergedAt - startMs;
-    ledger.feed(history.events);
+    ledger.feed(history);
     const holdings = await fromEngines(world, backing);
     const stillConverged = world.relay.inFlightCount === 0 && buffersEmpty(holdings) && ledger.owedCount(core, heldBy(holdings), historiesOf(holdings)) === 0;
     const progressed = window.some((event) => event.k === "deliver" || event.k === "lost" || event.k === "missing");
@@ -340,5 +356,5 @@ function countRun(world: WorldHandle, convergenceMs: number | null): void {
   const { counters, history } = world;
   counters.add("run.seeds");
   if (convergenceMs === null) counters.add("run.not-converged");
-  counters.add("run.events", history.events.length);
+  counters.add("run.events", history.length);
 }
