@@ -36,6 +36,12 @@ export class SimStore implements Persistence {
   commits = 0;
   /** Set when the last failed commit had in fact landed; the peer reads and clears it. */
   ambiguous = false;
+  /**
+   * S9: called when an armed before-commit crash hit a SQLite store inside its transaction, with
+   * the canonical state of each touched channel before the commit; the world checks the reopened
+   * store against it (the rolled-back transaction must leave exactly that state).
+   */
+  onTornCommit: ((expected: Map<string, string>) => void) | undefined;
 
   constructor(
     readonly inner: Persistence,
@@ -66,6 +72,7 @@ export class SimStore implements Persistence {
     if (this.armedCrash === "before-commit") {
       this.armedCrash = undefined;
       this.crashed = "before-commit";
+      await this.tearCommit(deltas);
       return err(new StoreError("E_STORE_IO", "simulated crash before commit"));
     }
     const fault = this.injected("commit");
@@ -82,6 +89,29 @@ export class SimStore implements Persistence {
       this.crashed = "after-commit";
     }
     return result;
+  }
+
+  /**
+   * On SQLite, the before-commit crash runs the commit and dies inside its transaction (after
+   * 1–3 write statements, or before COMMIT), which the engine cannot tell from a crash before it.
+   * The statement count comes from the commit number, not the random stream, so the trace of a
+   * seed does not change. A memory store applies a delta in one step: nothing to tear.
+   */
+  private async tearCommit(deltas: readonly ChannelDelta[]): Promise<void> {
+    if (this.onTornCommit === undefined || !("kv" in this.inner)) return;
+    const { canonicalChannel, tornCommit } = await import("./sqlite-backing.js");
+    const expected = new Map<string, string>();
+    for (const channelId of new Set(deltas.map((delta) => delta.channelId))) {
+      const before = await this.inner.loadChannel(channelId);
+      if (!before.ok) return;
+      expected.set(channelId, canonicalChannel(before.value));
+    }
+    const statements = 1 + (this.commits % 3);
+    const ran = await tornCommit(this.inner, () => this.inner.commit(deltas), statements);
+    if (ran === undefined) return;
+    this.counters.add("crash.inside-transaction");
+    this.counters.add(`crash.inside-transaction.after-${Math.min(ran, statements)}-statements`);
+    this.onTornCommit(expected);
   }
 
   async loadChannel(channelId: string): Promise<Result<ChannelData | undefined>> {

@@ -97,16 +97,24 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
   });
   const world: WorldHandle = { params, scheduler, random, relay, peers, history, counters, violations, safety: true, scheduleRestart: () => undefined };
   const incarnations = new Map<string, number>();
+  /** S9: per peer, the state each channel must have after a crash inside a SQLite transaction. */
+  const tornExpectations = new Map<string, Map<string, string>>();
   const openStore = async (peerId: string): Promise<SimStore> => {
     let store = backing.get(peerId);
     if (store === undefined || store.closed) {
       store = await openBackingStore(params.store, directory, peerId, store);
       backing.set(peerId, store);
     }
+    const torn = tornExpectations.get(peerId);
+    if (torn !== undefined) {
+      tornExpectations.delete(peerId);
+      await checkTornCommit(peerId, store, torn, violations, counters);
+    }
     const incarnation = (incarnations.get(peerId) ?? 0) + 1;
     incarnations.set(peerId, incarnation);
     const sim = new SimStore(store.persistence, random.split(`store-${peerId}-${incarnation}`), params.storage, counters, () => scheduler.nowMs, store.onCrashClose);
     sim.faultsEnabled = world.safety;
+    sim.onTornCommit = (expected) => tornExpectations.set(peerId, expected);
     return sim;
   };
   for (const [index, id] of peerIds.entries()) {
@@ -153,6 +161,20 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
     if (options.keepHistory !== true) disposeHistory();
     for (const store of backing.values()) if (!store.closed) await store.close();
     if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+/** S9: a crash inside a transaction left the reopened store exactly as it was before the commit. */
+async function checkTornCommit(peerId: string, store: BackingStore, expected: Map<string, string>, violations: Violations, counters: Counters): Promise<void> {
+  const { canonicalChannel } = await import("./sqlite-backing.js");
+  for (const [channelId, before] of expected) {
+    const loaded = await store.persistence.loadChannel(channelId);
+    counters.add("check.s9.torn-commit-channels");
+    if (!loaded.ok) {
+      violations.report("S9", `${peerId}/${channelId}: the store would not load after a crash inside a transaction: ${loaded.error.message}`);
+    } else if (canonicalChannel(loaded.value) !== before) {
+      violations.report("S9", `${peerId}/${channelId}: a crash inside a transaction left part of it in the store (state differs from before the commit)`);
+    }
   }
 }
 
