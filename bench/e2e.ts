@@ -62,6 +62,14 @@ const firstLine = (stream: NodeJS.ReadableStream, match: (line: string) => boole
     });
   });
 
+/** Optional second build root (with bin/run.js, dist/) run as a third pipe, for before/after. */
+const BASELINE_ROOT = process.env.BENCH_E2E_BASELINE;
+/** Extra node flags for the sds processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (then they are stopped with SIGTERM). */
+const SDS_NODE_FLAGS = (process.env.BENCH_E2E_NODE_FLAGS ?? "").split(" ").filter((flag) => flag.length > 0);
+
+/** "baseline" is the sds pipe of BENCH_E2E_BASELINE. */
+type Pipe = Kind | "baseline";
+
 function node(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   return spawn(process.execPath, args, { cwd: root, env, stdio: ["pipe", "pipe", "pipe"] });
 }
@@ -81,18 +89,20 @@ const exited = (child: ChildProcess, ms: number) =>
   });
 
 /** One pass of `count` lines through a fresh pipe of the given kind; `rate` 0 = unpaced. */
-async function pass(kind: Kind, count: number, rate: number): Promise<Outcome> {
+async function pass(pipe: Pipe, count: number, rate: number): Promise<Outcome> {
+  const kind: Kind = pipe === "bare" ? "bare" : "sds";
+  const sds = (...args: string[]) => (pipe === "baseline" ? [`${BASELINE_ROOT}/bin/run.js`, ...args] : [...SDS_NODE_FLAGS, bin, ...args]);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sds-bench-e2e-"));
   const env = { ...process.env, SDS_DATA_DIR: dataDir, NO_COLOR: "1" };
   const children: ChildProcess[] = [];
   try {
-    const server = node(kind === "sds" ? [bin, "relay", "--port", "0", "--rate-limit", "0", "-q"] : moduleScript(BARE_SERVER), env);
+    const server = node(kind === "sds" ? sds("relay", "--port", "0", "--rate-limit", "0", "-q") : moduleScript(BARE_SERVER), env);
     children.push(server);
     const url = await firstLine(server.stdout!);
-    const receiver = node(kind === "sds" ? [bin, "listen", CHANNEL, "--relay", url, "--as", "bob", "--count", String(count), "--json"] : moduleScript(BARE_RECEIVER, url, String(count)), env);
+    const receiver = node(kind === "sds" ? sds("listen", CHANNEL, "--relay", url, "--as", "bob", "--count", String(count), "--json") : moduleScript(BARE_RECEIVER, url, String(count)), env);
     children.push(receiver);
     await firstLine(receiver.stderr!, (line) => (kind === "sds" ? line.startsWith("listening on") : line === "ready"));
-    const sender = node(kind === "sds" ? [bin, "send", CHANNEL, "--relay", url, "--as", "alice"] : moduleScript(BARE_SENDER, url), env);
+    const sender = node(kind === "sds" ? sds("send", CHANNEL, "--relay", url, "--as", "alice") : moduleScript(BARE_SENDER, url), env);
     children.push(sender);
     await firstLine(sender.stderr!, (line) => (kind === "sds" ? line.startsWith("sending on") : line === "ready"));
     sender.stderr!.resume();
@@ -103,7 +113,7 @@ async function pass(kind: Kind, count: number, rate: number): Promise<Outcome> {
     let lastReceipt = 0;
     const received = new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        process.stderr.write(`e2e ${kind}: only ${latencies.length}/${count} lines after ${DEADLINE_MS} ms\n`);
+        process.stderr.write(`e2e ${pipe}: only ${latencies.length}/${count} lines after ${DEADLINE_MS} ms\n`);
         resolve();
       }, DEADLINE_MS);
       const lines = createInterface({ input: receiver.stdout! });
@@ -140,25 +150,28 @@ async function pass(kind: Kind, count: number, rate: number): Promise<Outcome> {
       p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: percentile(latencies, 100), senderExitedByItself,
     };
   } finally {
-    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    // With node flags (a CPU profile), a graceful stop lets the processes write their profiles.
+    const signal = SDS_NODE_FLAGS.length > 0 && pipe === "sds" ? "SIGTERM" : "SIGKILL";
+    for (const child of children) if (child.exitCode === null) child.kill(signal);
+    if (signal === "SIGTERM") await Promise.all(children.map((child) => exited(child, 5_000)));
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
 const results: Record<string, Outcome> = {};
-for (const kind of ["bare", "sds"] as const) {
-  results[`${kind}Throughput`] = await pass(kind, MESSAGES, 0);
-  results[`${kind}Paced`] = await pass(kind, PACED_MESSAGES, PACED_RATE);
+for (const pipe of BASELINE_ROOT === undefined ? (["bare", "sds"] as const) : (["bare", "baseline", "sds"] as const)) {
+  results[`${pipe}Throughput`] = await pass(pipe, MESSAGES, 0);
+  results[`${pipe}Paced`] = await pass(pipe, PACED_MESSAGES, PACED_RATE);
 }
 const row = (name: string, outcome: Outcome) => ({
   pipe: name, "msgs/s": outcome.messagesPerSecond, "p50 ms": outcome.p50Ms, "p99 ms": outcome.p99Ms, "max ms": outcome.maxMs,
   received: outcome.received, "sender exited": outcome.senderExitedByItself ? "yes" : "no (killed)",
 });
 printTable(`end to end, ${MESSAGES} lines as fast as possible`, [
-  row("bare ws pipe", results.bareThroughput!), row("sds send | relay | listen", results.sdsThroughput!),
+  row("bare ws pipe", results.bareThroughput!), ...(BASELINE_ROOT === undefined ? [] : [row("baseline sds pipe", results.baselineThroughput!)]), row("sds send | relay | listen", results.sdsThroughput!),
 ]);
 printTable(`end to end, ${PACED_MESSAGES} lines paced at ${PACED_RATE}/s`, [
-  row("bare ws pipe", results.barePaced!), row("sds send | relay | listen", results.sdsPaced!),
+  row("bare ws pipe", results.barePaced!), ...(BASELINE_ROOT === undefined ? [] : [row("baseline sds pipe", results.baselinePaced!)]), row("sds send | relay | listen", results.sdsPaced!),
 ]);
 const figure = (outcome: Outcome) => ({ ...outcome, complete: outcome.complete ? 1 : 0, senderExitedByItself: outcome.senderExitedByItself ? 1 : 0 });
 emitFigures("e2e", {

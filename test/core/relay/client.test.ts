@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RelayError } from "../../../src/core/errors.js";
-import { RelayClient, type RelayClientEvent, type RelayClientOptions } from "../../../src/core/relay/client.js";
+import { isLoopbackUrl, RelayClient, type RelayClientEvent, type RelayClientOptions } from "../../../src/core/relay/client.js";
 import { messageHash, toHex, type WakuEnvelope } from "../../../src/core/relay/envelope.js";
 import { ensureLocalRelay, type LocalRelay } from "../../../src/core/relay/local.js";
 import { RelayServer, type RelayServerOptions } from "../../../src/core/relay/server.js";
@@ -239,5 +239,12 @@ describe("ensureLocalRelay", () => {
     await late.client.publish(TOPIC, envelope("after take-over"));
     await until(() => received.length === 1);
     expect(received).toEqual(["after take-over"]);
+  });
+});
+
+describe("isLoopbackUrl (client frames go unmasked only there)", () => {
+  it("accepts loopback hosts and nothing else", () => {
+    for (const url of ["ws://127.0.0.1:7645", "ws://127.1.2.3", "ws://localhost:1", "ws://[::1]:7645/"]) expect(isLoopbackUrl(url)).toBe(true);
+    for (const url of ["ws://10.0.0.1:7645", "wss://relay.example", "ws://127.0.0.1.example.com", "ws://[::2]", "not a url"]) expect(isLoopbackUrl(url)).toBe(false);
   });
 });
