@@ -120,41 +120,42 @@ function hashLen0to16(bytes: Uint8Array, length: number): void {
   rl = K2L;
 }
 
-function hashLen17to32(bytes: Uint8Array, length: number): void {
-  add(K2H, K2L, 0, length * 2);
-  const mh = rh, ml = rl;
-  fetch64(bytes, 0);
-  mul(rh, rl, K1H, K1L);
-  const ah = rh, al = rl;
-  fetch64(bytes, 8);
-  const bh = rh, bl = rl;
-  fetch64(bytes, length - 8);
-  mul(rh, rl, mh, ml);
-  const ch = rh, cl = rl;
-  fetch64(bytes, length - 16);
-  mul(rh, rl, K2H, K2L);
-  const dh = rh, dl = rl;
-  // u = rotate(a + b, 43) + rotate(c, 30) + d
+/** First argument of the last {@link mixFour}'s final HashLen16 (the 33–64 class reuses it as y). */
+let qh = 0;
+let ql = 0;
+
+/**
+ * (rh, rl) = HashLen16(rotate(a + b, 43) + rotate(c, 30) + d, a + rotate(b + t, 18) + c, mul),
+ * (qh, ql) = its first argument: the mixing step the 17–32 and 33–64 classes share.
+ */
+function mixFour(ah: number, al: number, bh: number, bl: number, ch: number, cl: number, dh: number, dl: number, th: number, tl: number, mh: number, ml: number): void {
   add(ah, al, bh, bl);
   rotate(rh, rl, 43);
   const t1h = rh, t1l = rl;
   rotate(ch, cl, 30);
   add(rh, rl, t1h, t1l);
   add(rh, rl, dh, dl);
-  const uh = rh, ul = rl;
-  // v = a + rotate(b + k2, 18) + c
-  add(bh, bl, K2H, K2L);
+  qh = rh;
+  ql = rl;
+  add(bh, bl, th, tl);
   rotate(rh, rl, 18);
   add(rh, rl, ah, al);
   add(rh, rl, ch, cl);
-  hashLen16(uh, ul, rh, rl, mh, ml);
+  hashLen16(qh, ql, rh, rl, mh, ml);
 }
 
-function hashLen33to64(bytes: Uint8Array, length: number): void {
+/**
+ * The 17–32 and 33–64 byte classes, which start alike: mul = k2 + 2·length, a = Fetch(0)·k
+ * (k1 up to 32 bytes, k2 above), b = Fetch(8), c = Fetch(length − 8)·mul, d = Fetch(length − 16)·k2,
+ * y = HashLen16(rotate(a + b, 43) + rotate(c, 30) + d, a + rotate(b + k2, 18) + c, mul).
+ * Up to 32 bytes y is the hash; above, the reference mixes in four more words (below).
+ */
+function hashLen17to64(bytes: Uint8Array, length: number): void {
   add(K2H, K2L, 0, length * 2);
   const mh = rh, ml = rl;
   fetch64(bytes, 0);
-  mul(rh, rl, K2H, K2L);
+  if (length <= 32) mul(rh, rl, K1H, K1L);
+  else mul(rh, rl, K2H, K2L);
   const ah = rh, al = rl;
   fetch64(bytes, 8);
   const bh = rh, bl = rl;
@@ -163,22 +164,10 @@ function hashLen33to64(bytes: Uint8Array, length: number): void {
   const ch = rh, cl = rl;
   fetch64(bytes, length - 16);
   mul(rh, rl, K2H, K2L);
-  const dh = rh, dl = rl;
-  // y = rotate(a + b, 43) + rotate(c, 30) + d
-  add(ah, al, bh, bl);
-  rotate(rh, rl, 43);
-  const t1h = rh, t1l = rl;
-  rotate(ch, cl, 30);
-  add(rh, rl, t1h, t1l);
-  add(rh, rl, dh, dl);
-  const yh = rh, yl = rl;
-  // z = HashLen16(y, a + rotate(b + k2, 18) + c, mul)
-  add(bh, bl, K2H, K2L);
-  rotate(rh, rl, 18);
-  add(rh, rl, ah, al);
-  add(rh, rl, ch, cl);
-  hashLen16(yh, yl, rh, rl, mh, ml);
-  const zh = rh, zl = rl;
+  mixFour(ah, al, bh, bl, ch, cl, rh, rl, K2H, K2L, mh, ml);
+  if (length <= 32) return;
+  // 33–64: y = the first HashLen16 input above, z = its result
+  const yh = qh, yl = ql, zh = rh, zl = rl;
   fetch64(bytes, 16);
   mul(rh, rl, mh, ml);
   const eh = rh, el = rl;
@@ -191,20 +180,8 @@ function hashLen33to64(bytes: Uint8Array, length: number): void {
   fetch64(bytes, length - 24);
   add(rh, rl, zh, zl);
   mul(rh, rl, mh, ml);
-  const hh = rh, hl = rl;
   // HashLen16(rotate(e + f, 43) + rotate(g, 30) + h, e + rotate(f + a, 18) + g, mul)
-  add(eh, el, fh, fl);
-  rotate(rh, rl, 43);
-  const t2h = rh, t2l = rl;
-  rotate(gh, gl, 30);
-  add(rh, rl, t2h, t2l);
-  add(rh, rl, hh, hl);
-  const uh = rh, ul = rl;
-  add(fh, fl, ah, al);
-  rotate(rh, rl, 18);
-  add(rh, rl, eh, el);
-  add(rh, rl, gh, gl);
-  hashLen16(uh, ul, rh, rl, mh, ml);
+  mixFour(eh, el, fh, fl, gh, gl, rh, rl, ah, al, mh, ml);
 }
 
 /**
@@ -353,8 +330,7 @@ function hashLongerThan64(bytes: Uint8Array, length: number): void {
 /** Leaves FarmHash64 of `bytes[0..length)` in (rh, rl). */
 function hashInto(bytes: Uint8Array, length: number): void {
   if (length <= 16) hashLen0to16(bytes, length);
-  else if (length <= 32) hashLen17to32(bytes, length);
-  else if (length <= 64) hashLen33to64(bytes, length);
+  else if (length <= 64) hashLen17to64(bytes, length);
   else hashLongerThan64(bytes, length);
 }
 
