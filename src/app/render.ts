@@ -18,6 +18,8 @@ export interface DeliveredView {
   dependencies: readonly string[];
   /** The application payload. */
   payload: Uint8Array;
+  /** Every SDS message the payload came in (its segments; one id when unsegmented). */
+  messageIds?: readonly string[];
 }
 
 /** How `listen` prints messages. */

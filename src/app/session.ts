@@ -11,19 +11,19 @@ import { randomBytes } from "node:crypto";
 import { SdsError } from "../core/errors.js";
 import { parseChannelKey } from "../core/channel/encryption.js";
 import { timerScheduler } from "../core/channel/events.js";
-import type { ReliabilityEngine, SendReceipt } from "../core/channel/options.js";
+import type { SendReceipt } from "../core/channel/options.js";
 import { ReliableChannel } from "../core/channel/reliable-channel.js";
 import type { SdsConfig } from "../core/protocol/config.js";
 import type { EngineEvent } from "../core/protocol/engine/events.js";
 import type { DialectName } from "../core/protocol/types.js";
-// The engine's own decoder (a fast path for common messages; same limits the manager applies).
-import { decodeWire } from "../core/protocol/engine/ports.js";
-import { RelayClient, type RelayClientEvent } from "../core/relay/client.js";
-import { ensureLocalRelay } from "../core/relay/local.js";
-import type { ReceivedEnvelope, RelayTransport, Subscription } from "../core/relay/transport.js";
-import { type BatchOperation, ReliabilityManager } from "../core/reliability-manager.js";
+import type { ReceivedEnvelope, RelayTransport } from "../core/relay/transport.js";
+import { ReliabilityManager } from "../core/reliability-manager.js";
 import { SqlitePersistence } from "../core/store/sqlite.js";
+import { type OutputPosition, PrintedMarks, TRACKING_SETTING } from "./printed.js";
 import type { DeliveredView } from "./render.js";
+import { connectRelay, observeEngine, trackCursor } from "./session-wiring.js";
+
+export { connectRelay } from "./session-wiring.js";
 
 /** Engine events counted per session (for status lines, summaries and the demo table). */
 export interface SessionCounters {
@@ -73,6 +73,13 @@ export interface SessionOptions {
   onStatus?: (text: string) => void;
   /** Sees every envelope the channel receives (live, catch-up, store fetches) before it is processed: `listen --capture`. */
   onEnvelope?: (message: ReceivedEnvelope) => void;
+  /**
+   * Keep printed marks (`listen`, `channel open`): the caller marks what it printed with
+   * {@link ChannelSession.markPrinted}, and {@link ChannelSession.start} first re-delivers what an
+   * earlier run delivered but never marked. With this set, `open` does not start receiving:
+   * register `onMessage` handlers, then call `start`.
+   */
+  printedMarks?: boolean;
 }
 
 /**
@@ -97,13 +104,6 @@ export const CURSOR_MARGIN_NS = 30_000_000_000n;
 const DEPENDENCIES_ENTRIES_MAX = 100_000;
 const CURSOR_SAVE_INTERVAL_MS = 1000;
 const STORE_POLL_ENVELOPES_MAX = 2000;
-/**
- * Publishes awaiting the relay's confirmation at once (the client's default is 1,000). Each
- * publish's 10 s timeout runs from when it leaves; 1,000 spec envelopes of ~35 kB (35 MB) queued
- * at a relay that also fans out to listeners took longer than that on a busy machine, and every
- * timed-out publish then waited for SDS's 30 s resend. 128 (~4.5 MB) keeps the pipe full.
- */
-const PUBLISH_IN_FLIGHT_MAX = 128;
 const SEEN_HASHES_MAX = 50_000;
 /** The first store poll looks this far behind the newest relay time already seen. */
 const STORE_POLL_MARGIN_NS = 5_000_000_000n;
@@ -130,6 +130,9 @@ export class ChannelSession {
   /** Envelope hashes already handed to the channel (the store poll skips them). */
   private readonly seenHashes = new Map<string, true>();
   private closed = false;
+  private started = false;
+  private marks: PrintedMarks | undefined;
+  private marksFailed = false;
 
   private constructor(
     readonly channelName: string,
@@ -141,6 +144,7 @@ export class ChannelSession {
     readonly transport: RelayTransport,
     readonly relayUrl: string | undefined,
     private readonly closeTransport: () => Promise<void>,
+    private readonly options: SessionOptions,
   ) {}
 
   /**
@@ -194,26 +198,72 @@ export class ChannelSession {
         tickIntervalMs: options.tickIntervalMs ?? 1000,
         sinceTimestampNs: cursorNs === undefined ? 0n : cursorNs > CURSOR_MARGIN_NS ? cursorNs - CURSOR_MARGIN_NS : 0n,
       });
-      const session = new ChannelSession(options.channel, participantId, dialect, store, manager, channel, transport, relayUrl, closeTransport ?? (async () => {}));
+      const session = new ChannelSession(options.channel, participantId, dialect, store, manager, channel, transport, relayUrl, closeTransport ?? (async () => {}), options);
       holder.session = session;
       session.cursorNs = cursorNs;
       session.savedCursorNs = cursorNs;
       session.wire();
-      if (options.receive) {
-        channel.start();
-        session.cursorTimer = setInterval(() => session.saveCursor(), CURSOR_SAVE_INTERVAL_MS);
-        session.cursorTimer.unref();
-        const pollMs = options.storePollIntervalMs ?? 3000;
-        if (pollMs > 0) {
-          session.pollTimer = setInterval(() => void session.pollStore(), pollMs);
-          session.pollTimer.unref();
-        }
-      }
+      if (options.receive && options.printedMarks !== true) session.startReceiving();
       return session;
     } catch (error) {
       await closeTransport?.().catch(() => undefined);
       store.closeSync();
       throw error;
+    }
+  }
+
+  /**
+   * Starts receiving (sessions opened with `printedMarks`). First re-delivers, through the
+   * channel's reassembly and to the `onMessage` handlers, every message an earlier run
+   * delivered but never marked printed (oldest first by lamport: causal order); `beforeLive`
+   * runs right after those, before any live message can arrive.
+   * @throws StoreError when the store cannot be read.
+   */
+  async start(options: { beforeLive?: () => void } = {}): Promise<void> {
+    if (this.started || this.closed) return;
+    if (this.options.printedMarks === true) {
+      const loaded = await this.store.loadChannel(this.channelName);
+      const history = loaded.ok ? (loaded.value?.history ?? []) : [];
+      if (!loaded.ok) throw loaded.error;
+      const { marks, unprinted } = PrintedMarks.open(this.store, this.channelName, this.participantId, history, this.manager.config.historyEntriesMax);
+      this.marks = marks;
+      for (const message of unprinted) this.rememberDependencies(message.messageId, message.causalHistory.map((entry) => entry.messageId));
+      this.channel.redeliver(unprinted.map((message) => ({ channelId: message.channelId, messageId: message.messageId, senderId: message.senderId, lamportTimestamp: message.lamportTimestamp, content: message.content ?? new Uint8Array(0), ephemeral: false })));
+    }
+    options.beforeLive?.();
+    if (this.options.receive) this.startReceiving();
+  }
+
+  /** Where a regular-file output ended when the last batch was marked (see {@link PrintedMarks}). */
+  get lastOutput(): OutputPosition | undefined {
+    return this.marks?.lastOutput;
+  }
+
+  /**
+   * Marks messages printed (every id of each printed payload), with the output file's end when
+   * it is one. A failing store is reported once on the status line: the lines were printed.
+   */
+  markPrinted(messageIds: readonly string[], output?: OutputPosition): void {
+    if (this.marks === undefined || this.closed) return;
+    try {
+      this.marks.mark(messageIds, output);
+    } catch (error) {
+      if (this.marksFailed) return;
+      this.marksFailed = true;
+      this.options.onStatus?.(`could not save printed marks (a restart may print some messages again): ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private startReceiving(): void {
+    if (this.started) return;
+    this.started = true;
+    this.channel.start();
+    this.cursorTimer = setInterval(() => this.saveCursor(), CURSOR_SAVE_INTERVAL_MS);
+    this.cursorTimer.unref();
+    const pollMs = this.options.storePollIntervalMs ?? 3000;
+    if (pollMs > 0) {
+      this.pollTimer = setInterval(() => void this.pollStore(), pollMs);
+      this.pollTimer.unref();
     }
   }
 
@@ -223,8 +273,12 @@ export class ChannelSession {
       const last = meta.messageIds[meta.messageIds.length - 1] ?? first;
       const dependencies = this.dependencies.get(first) ?? [];
       for (const id of meta.messageIds) this.dependencies.delete(id);
-      const view: DeliveredView = { id: last, sender: meta.senderId, lamport: meta.lamportTimestamp, dependencies, payload };
+      const view: DeliveredView = { id: last, sender: meta.senderId, lamport: meta.lamportTimestamp, dependencies, payload, messageIds: meta.messageIds };
       for (const handler of this.messageHandlers) handler(view);
+    });
+    // A set lost in reassembly never prints: mark its messages so a restart does not retry them.
+    this.channel.on("lost", (event) => {
+      if (event.source === "reassembly") this.markPrinted(event.messageIds);
     });
     const count = (type: EngineEvent["type"], field: keyof SessionCounters) => this.manager.on(type, () => (this.counters[field] += 1));
     count("delivered", "delivered");
@@ -342,101 +396,11 @@ function readChannelSettings(store: SqlitePersistence, options: SessionOptions):
   let participantId = storedParticipant === undefined ? undefined : decoder.decode(storedParticipant);
   if (participantId === undefined) {
     participantId = `${options.identity}-${randomBytes(3).toString("hex")}`;
-    storeOrThrow(store.putChannelSetting(options.channel, PARTICIPANT_SETTING, textEncoder.encode(participantId)));
+    // A new channel keeps printed marks from its first message, whichever command opens it first.
+    storeOrThrow(store.putChannelSettings(options.channel, [[PARTICIPANT_SETTING, textEncoder.encode(participantId)], [TRACKING_SETTING, textEncoder.encode("1")]]));
   }
   if (previousDialect === undefined) storeOrThrow(store.putChannelSetting(options.channel, DIALECT_SETTING, textEncoder.encode(dialect)));
   const cursorText = storedCursor === undefined ? undefined : decoder.decode(storedCursor);
   const cursorNs = cursorText !== undefined && /^\d+$/.test(cursorText) ? BigInt(cursorText) : undefined;
   return { participantId, dialect, cursorNs };
-}
-
-/** Connects to `url`, or to the default local relay (starting one in-process when none listens). */
-export async function connectRelay(url: string | undefined, onStatus?: (text: string) => void): Promise<{ transport: RelayTransport; url: string; close: () => Promise<void> }> {
-  const onEvent = (event: RelayClientEvent) => {
-    if (!onStatus) return;
-    if (event.type === "disconnected") onStatus(`relay connection lost (${event.code}${event.reason ? ` ${event.reason}` : ""}); reconnecting`);
-    else if (event.type === "connected" && event.reconnect) onStatus(`relay reconnected: ${event.url}`);
-    else if (event.type === "gaveUp") onStatus(`gave up reconnecting after ${event.attempts} attempts`);
-    else if (event.type === "caughtUp" && event.messages > 0) onStatus(`caught up on ${event.messages} stored messages from the relay`);
-  };
-  if (url !== undefined && url !== "") {
-    const client = await RelayClient.connect(url, { onEvent, publishInFlightMax: PUBLISH_IN_FLIGHT_MAX });
-    return { transport: client, url, close: () => client.close() };
-  }
-  const local = await ensureLocalRelay({ client: { onEvent, publishInFlightMax: PUBLISH_IN_FLIGHT_MAX } });
-  if (local.server) onStatus?.(`no relay was listening: started one in this process at ${local.url} (it stops when this command ends)`);
-  return { transport: local.client, url: local.url, close: () => local.close() };
-}
-
-/** Wraps the manager so every received SDS message's causal history is remembered for its delivery. */
-function observeEngine(manager: ReliabilityManager, remember: (messageId: string, dependencies: string[]) => void, counted: (wires: number) => void): ReliabilityEngine {
-  return {
-    dialect: manager.dialect,
-    send: (channelId, payload, options) => manager.send(channelId, payload, options),
-    sendMany: (channelId, payloads) => manager.sendMany(channelId, payloads),
-    receive: async (wire, options) => {
-      counted(1);
-      try {
-        const message = decodeWire(wire, manager.dialect.name, manager.config);
-        remember(message.messageId, message.causalHistory.map((entry) => entry.messageId));
-      } catch {
-        // The manager reports undecodable bytes itself.
-      }
-      return manager.receive(wire, options);
-    },
-    receiveBatch: async (channelId, items) => {
-      // One manager batch (one commit); wires of another SDS channel are answered `ignored` without touching it.
-      counted(items.length);
-      const slots: Array<ReceiveSlot | undefined> = [];
-      const operations: BatchOperation[] = [];
-      for (const item of items) {
-        let message;
-        try {
-          message = decodeWire(item.wire, manager.dialect.name, manager.config);
-        } catch {
-          message = undefined; // the manager's own decode reports it in its slot
-        }
-        if (message !== undefined && message.channelId !== channelId) {
-          slots.push({ channelId: message.channelId, messageId: message.messageId, duplicate: false, ignored: true, delivered: [], missing: [], acknowledged: [] });
-          continue;
-        }
-        if (message !== undefined) remember(message.messageId, message.causalHistory.map((entry) => entry.messageId));
-        slots.push(undefined);
-        operations.push({ op: "receive", wire: item.wire, retrievalHint: item.retrievalHint });
-      }
-      const results = operations.length > 0 ? await manager.batch(operations) : [];
-      let next = 0;
-      return slots.map((slot) => slot ?? (results[next++] as ReceiveSlot));
-    },
-    tick: () => manager.tick(),
-  };
-}
-
-type ReceiveSlot = Awaited<ReturnType<ReliabilityEngine["receive"]>> | { error: SdsError };
-
-/**
- * A transport that shows every received envelope to `seen` (capture, seen hashes) before the
- * channel gets it; subscription deliveries go to `deliver` (the session's cursor-advancing
- * ingest) when given, else to the channel's own handler.
- */
-function trackCursor(transport: RelayTransport, seen: (message: ReceivedEnvelope) => void, deliver: (message: ReceivedEnvelope) => boolean): RelayTransport {
-  const seenAll = (found: ReceivedEnvelope[]) => {
-    for (const message of found) seen(message);
-    return found;
-  };
-  return {
-    publish: (topic, envelope) => transport.publish(topic, envelope),
-    subscribe: (topic, handler, options): Subscription =>
-      transport.subscribe(
-        topic,
-        (message) => {
-          seen(message);
-          if (!deliver(message)) handler(message);
-        },
-        options,
-      ),
-    fetchByHashes: (topic, hashes) => transport.fetchByHashes(topic, hashes).then(seenAll),
-    fetchSince: (topic, since, options) => transport.fetchSince(topic, since, options).then(seenAll),
-    close: () => transport.close(),
-  };
 }

@@ -8,6 +8,7 @@
 import * as Args from "@oclif/core/args";
 import * as Flags from "@oclif/core/flags";
 import { sessionOptionsFromFlags } from "../../app/from-flags.js";
+import { outputPosition, planReprint } from "../../app/printed.js";
 import { type OutputMode, formatMessage } from "../../app/render.js";
 import { holdUntil, sendAll } from "../../app/send-loop.js";
 // Heavy modules (ws, better-sqlite3, ora, cli-table3) load in run(): the command map imports
@@ -37,7 +38,7 @@ export default class ChannelOpen extends BaseCommand<typeof ChannelOpen> {
     const { CLI_SDS_CONFIG, ChannelSession } = await import("../../app/session.js");
     const output: OutputMode = json ? "json" : flags.base64 ? "base64" : "text";
     const input: InputMode = flags.base64 ? "base64" : "lines";
-    const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, { receive: true, sdsConfig: CLI_SDS_CONFIG, onStatus: (text) => this.status(text) });
+    const options = sessionOptionsFromFlags(args.name, flags, this.config.dataDir, { receive: true, printedMarks: true, sdsConfig: CLI_SDS_CONFIG, onStatus: (text) => this.status(text) });
     const session = await ChannelSession.open(options);
     const write = (data: string | Buffer) => {
       if (!this.abort.signal.aborted) process.stdout.write(data);
@@ -46,7 +47,20 @@ export default class ChannelOpen extends BaseCommand<typeof ChannelOpen> {
       const opened = { type: "open", channel: args.name, identity: options.identity, sender: session.participantId, dialect: session.dialect, relay: session.relayUrl ?? null, db: options.dbPath };
       if (json) write(`${JSON.stringify(opened)}\n`);
       this.status(`channel ${args.name} open as ${options.identity} (${session.participantId}, ${session.dialect} dialect) via ${session.relayUrl ?? "relay"}; type lines to send, Ctrl-C to stop`);
-      session.onMessage((message) => write(formatMessage(message, output).data));
+      // Each message is marked printed right after its write; what the last run delivered but never
+      // printed comes first, minus what the output file already holds (docs/commands/listen.md).
+      let reprint: Array<{ bytes: Buffer; messageIds: readonly string[] }> | undefined = [];
+      session.onMessage((message) => {
+        if (this.abort.signal.aborted) return;
+        const { data } = formatMessage(message, output);
+        const messageIds = message.messageIds ?? [message.id];
+        if (reprint !== undefined) {
+          reprint.push({ bytes: typeof data === "string" ? Buffer.from(data) : data, messageIds });
+          return;
+        }
+        write(data);
+        session.markPrinted(messageIds, outputPosition(1));
+      });
       session.channel.on("lost", (event) => this.status(`lost ${event.messageIds.length} message(s) that can no longer be recovered (${event.source})`));
       session.channel.on("error", ({ error, during }) => this.status(`error during ${during}: ${error.code}: ${error.message}`));
       if (json) {
@@ -54,6 +68,16 @@ export default class ChannelOpen extends BaseCommand<typeof ChannelOpen> {
         session.channel.on("delivered", ({ requestId, messageIds }) => write(`${JSON.stringify({ type: "acknowledged", requestId, messageIds })}\n`));
         session.channel.on("undelivered", ({ requestId, undeliveredMessageIds }) => write(`${JSON.stringify({ type: "undelivered", requestId, messageIds: undeliveredMessageIds })}\n`));
       }
+      await session.start({
+        beforeLive: () => {
+          const entries = reprint ?? [];
+          reprint = undefined;
+          if (entries.length === 0) return;
+          const plan = planReprint(1, session.lastOutput, entries);
+          if (plan.write.length > 0) write(Buffer.concat(plan.write));
+          session.markPrinted(plan.messageIds, outputPosition(1));
+        },
+      });
       const tally = await sendAll(session, readMessages(process.stdin, { mode: input }), { batchMessagesMax: 256, inFlightMax: 4096, waitAcks: false, timeoutMs: 0, signal: this.abort.signal });
       if (!flags["exit-on-eof"]) {
         if (tally.sent > 0 || !process.stdin.isTTY) this.detail(`stdin ended after ${tally.sent} messages; still listening`);
