@@ -4,7 +4,7 @@
  * and stderr, wait for a line or for exit, and clean up every child a test started.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -30,23 +30,33 @@ const started = new Set<ChildProcess>();
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
 
-/** Spawns `node bin/run.js ...args` with a clean colour-free environment. */
-export function sds(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string | Buffer; stdin?: "pipe" | "ignore" } = {}): SdsProcess {
+/**
+ * Spawns `node bin/run.js ...args` with a clean colour-free environment. With `stdoutFile`, the
+ * child's stdout is that file opened for appending (as `>> FILE` would), and `stdout`/`lines`
+ * read the file.
+ */
+export function sds(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string | Buffer; stdin?: "pipe" | "ignore"; stdoutFile?: string } = {}): SdsProcess {
+  const outputFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, "a");
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...options.env },
-    stdio: [options.stdin ?? "pipe", "pipe", "pipe"],
+    stdio: [options.stdin ?? "pipe", outputFd ?? "pipe", "pipe"],
   });
+  if (outputFd !== undefined) closeSync(outputFd);
   started.add(child);
-  let out = "";
+  let piped = "";
+  const file = options.stdoutFile;
+  const readOut = () => (file === undefined ? piped : existsSync(file) ? readFileSync(file, "utf8") : "");
   let err = "";
   const waiters = new Set<() => void>();
   const notify = () => {
     for (const waiter of [...waiters]) waiter();
   };
   child.stdout?.setEncoding("utf8").on("data", (text: string) => {
-    out += text;
+    piped += text;
     notify();
   });
+  // A file gives no data events: look again every 100 ms while someone waits.
+  const filePoll = file === undefined ? undefined : setInterval(() => waiters.size > 0 && notify(), 100);
   child.stderr?.setEncoding("utf8").on("data", (text: string) => {
     err += text;
     notify();
@@ -55,13 +65,14 @@ export function sds(args: string[], options: { env?: NodeJS.ProcessEnv; input?: 
   const exited = new Promise<number>((resolveExit) => {
     child.on("close", (code, signal) => {
       done = true;
+      if (filePoll !== undefined) clearInterval(filePoll);
       started.delete(child);
       notify();
       resolveExit(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 0));
     });
   });
   if (options.input !== undefined) child.stdin?.end(options.input);
-  const lines = () => out.split("\n").slice(0, -1);
+  const lines = () => readOut().split("\n").slice(0, -1);
   const waitFor = (predicate: (lines: string[], stderr: string) => boolean, timeoutMs = 30_000) =>
     new Promise<void>((resolveWait, rejectWait) => {
       const check = () => {
@@ -70,12 +81,12 @@ export function sds(args: string[], options: { env?: NodeJS.ProcessEnv; input?: 
           resolveWait();
         } else if (done) {
           finish();
-          rejectWait(new Error(`process exited before the condition held\nargs: ${args.join(" ")}\nstdout tail: ${out.slice(-500)}\nstderr: ${err.slice(-2000)}`));
+          rejectWait(new Error(`process exited before the condition held\nargs: ${args.join(" ")}\nstdout tail: ${readOut().slice(-500)}\nstderr: ${err.slice(-2000)}`));
         }
       };
       const timer = setTimeout(() => {
         finish();
-        rejectWait(new Error(`timed out after ${timeoutMs} ms\nargs: ${args.join(" ")}\nstdout lines: ${lines().length}\nstdout tail: ${out.slice(-500)}\nstderr: ${err.slice(-2000)}`));
+        rejectWait(new Error(`timed out after ${timeoutMs} ms\nargs: ${args.join(" ")}\nstdout lines: ${lines().length}\nstdout tail: ${readOut().slice(-500)}\nstderr: ${err.slice(-2000)}`));
       }, timeoutMs);
       const finish = () => {
         clearTimeout(timer);
@@ -84,7 +95,7 @@ export function sds(args: string[], options: { env?: NodeJS.ProcessEnv; input?: 
       waiters.add(check);
       check();
     });
-  return { child, stdout: () => out, stderr: () => err, lines, exited, waitFor };
+  return { child, stdout: readOut, stderr: () => err, lines, exited, waitFor };
 }
 
 /** Kills every process started by {@link sds} that is still running (call in afterEach/afterAll). */
