@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { DecodeError, SdsError } from "../errors.js";
-import { ProtoReader, ProtoWriter, WireType } from "../protocol/wire/proto.js";
+import { ProtoReader, varintLength, WireType } from "../protocol/wire/proto.js";
 
 /** A Waku message envelope. Absent optional fields are `undefined` (proto3 presence). */
 export interface WakuEnvelope {
@@ -60,6 +60,7 @@ const INT64_MAX = (1n << 63n) - 1n;
 const UINT32_MAX = 0xffff_ffff;
 const CHANNEL_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+const TEXT_ENCODER = new TextEncoder();
 
 /**
  * The content topic of an SDS channel: `/sds/1/<name>/proto`. Names are 1–128 characters of
@@ -99,20 +100,40 @@ export function zigzagDecode64(value: bigint): bigint {
  * Encodes an envelope. Values out of their protobuf range are caller bugs (`RangeError`).
  */
 export function encodeEnvelope(envelope: WakuEnvelope): Uint8Array {
-  const writer = new ProtoWriter();
-  if (envelope.payload.length > 0) writer.bytesField(FIELD.payload, envelope.payload);
-  if (envelope.contentTopic.length > 0) writer.stringField(FIELD.contentTopic, envelope.contentTopic);
-  if (envelope.version !== undefined) {
-    if (!Number.isInteger(envelope.version) || envelope.version < 0 || envelope.version > UINT32_MAX) throw new RangeError(`version ${envelope.version} is not a uint32`);
-    writer.uint64Field(FIELD.version, envelope.version);
+  // Sized first, then written into one exact allocation: envelopes carry ~35 kB SDS messages,
+  // and a growing writer copied each one several times.
+  if (envelope.version !== undefined && (!Number.isInteger(envelope.version) || envelope.version < 0 || envelope.version > UINT32_MAX)) throw new RangeError(`version ${envelope.version} is not a uint32`);
+  if (envelope.timestampNs !== undefined && (envelope.timestampNs < INT64_MIN || envelope.timestampNs > INT64_MAX)) throw new RangeError(`timestamp ${envelope.timestampNs} is not an int64`);
+  const topic = TEXT_ENCODER.encode(envelope.contentTopic);
+  const timestamp = envelope.timestampNs === undefined ? undefined : zigzagEncode64(envelope.timestampNs);
+  const fields: [key: number, value: Uint8Array | bigint][] = [];
+  if (envelope.payload.length > 0) fields.push([FIELD.payload * 8 + WireType.LengthDelimited, envelope.payload]);
+  if (topic.length > 0) fields.push([FIELD.contentTopic * 8 + WireType.LengthDelimited, topic]);
+  if (envelope.version !== undefined) fields.push([FIELD.version * 8 + WireType.Varint, BigInt(envelope.version)]);
+  if (timestamp !== undefined) fields.push([FIELD.timestamp * 8 + WireType.Varint, timestamp]);
+  if (envelope.meta !== undefined) fields.push([FIELD.meta * 8 + WireType.LengthDelimited, envelope.meta]);
+  if (envelope.ephemeral !== undefined) fields.push([FIELD.ephemeral * 8 + WireType.Varint, envelope.ephemeral ? 1n : 0n]);
+  let size = 0;
+  for (const [key, value] of fields) {
+    size += varintLength(BigInt(key));
+    size += typeof value === "bigint" ? varintLength(value) : varintLength(BigInt(value.length)) + value.length;
   }
-  if (envelope.timestampNs !== undefined) {
-    if (envelope.timestampNs < INT64_MIN || envelope.timestampNs > INT64_MAX) throw new RangeError(`timestamp ${envelope.timestampNs} is not an int64`);
-    writer.tag(FIELD.timestamp, WireType.Varint).varint(zigzagEncode64(envelope.timestampNs));
+  const out = new Uint8Array(size);
+  let position = 0;
+  const varint = (value: bigint) => {
+    for (; value >= 0x80n; value >>= 7n) out[position++] = Number(value & 0x7fn) | 0x80;
+    out[position++] = Number(value);
+  };
+  for (const [key, value] of fields) {
+    varint(BigInt(key));
+    if (typeof value === "bigint") varint(value);
+    else {
+      varint(BigInt(value.length));
+      out.set(value, position);
+      position += value.length;
+    }
   }
-  if (envelope.meta !== undefined) writer.bytesField(FIELD.meta, envelope.meta);
-  if (envelope.ephemeral !== undefined) writer.uint64Field(FIELD.ephemeral, envelope.ephemeral ? 1 : 0);
-  return writer.finish();
+  return out;
 }
 
 function expectWireType(actual: number, expected: number, field: string, offset: number): void {
