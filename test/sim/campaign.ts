@@ -105,6 +105,7 @@ const EXPECTED: Array<{ counter: string; scenarios: ScenarioId[]; policy?: Polic
   { counter: "crash.inside-delivery", scenarios: ["F7"] },
   { counter: "crash.before-tick-release", scenarios: ["F7", "F8"] },
   { counter: "crash.inside-transaction", scenarios: ["F7"], store: "sqlite" },
+  { counter: "power.cut", scenarios: ["F7"], store: "memory" },
   { counter: "restart.ok", scenarios: ["F7", "F8"] },
   { counter: "store.fault.io.commit", scenarios: ["swarm"] },
   { counter: "store.fault.io.loadChannel", scenarios: ["swarm"] },

@@ -52,7 +52,7 @@ function scheduleCrashes(world: WorldHandle): void {
         if (point === "idle") await peer.crash("idle");
         else if (point === "inside-delivery") peer.armedDeliveryCrash = true;
         else if (point === "before-tick-release") peer.armedTickCrash = true;
-        else if (peer.store !== undefined) peer.store.armedCrash = point;
+        else if (peer.store !== undefined && (point === "before-commit" || point === "after-commit")) peer.store.armedCrash = point;
       });
     }
   }
@@ -91,8 +91,22 @@ function scheduleClockJumps(world: WorldHandle): void {
   if (params.clock.skewMs.some((skew) => skew !== 0)) counters.add("clock.skewed-runs");
 }
 
+/** Power cuts: a random peer loses power (its unsynced writes) at a random time. */
+function schedulePowerCuts(world: WorldHandle): void {
+  const { params, scheduler } = world;
+  const random = world.random.split("nemesis-power");
+  for (let index = 0; index < params.powerLoss.cuts; index += 1) {
+    const peer = random.pick(world.peers);
+    scheduler.after(random.int(Math.floor(params.safetyMs * 0.8)), `power ${peer.id}`, async () => {
+      if (!world.safety || !peer.up) return;
+      await world.powerCut(peer);
+    });
+  }
+}
+
 /** Schedules every fault of the seed. Call once, at the start of the safety phase. */
 export function scheduleNemesis(world: WorldHandle): void {
+  schedulePowerCuts(world);
   schedulePartitions(world);
   scheduleCrashes(world);
   scheduleStorageEpisodes(world);

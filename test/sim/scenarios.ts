@@ -38,7 +38,7 @@ export const SCENARIO_TITLES: Record<ScenarioId, string> = {
 };
 
 /** Where a crash hits an operation. */
-export type CrashPoint = "idle" | "before-commit" | "after-commit" | "inside-delivery" | "before-tick-release";
+export type CrashPoint = "idle" | "before-commit" | "after-commit" | "inside-delivery" | "before-tick-release" | "power-loss";
 /** Every crash point, for counters and enumeration. */
 export const CRASH_POINTS: readonly CrashPoint[] = ["idle", "before-commit", "after-commit", "inside-delivery", "before-tick-release"];
 
@@ -73,6 +73,11 @@ export interface WorldParams {
   storage: { commitFailBp: number; ambiguousCommitBp: number; loadFailBp: number; fullEpisodes: number; busyEpisodes: number; episodeMs: number };
   clock: { skewMs: number[]; backwardJumps: number; jumpMs: number };
   config: Partial<SdsConfig>;
+  /**
+   * Power cuts during the safety phase (memory/model stores only, F7 and swarm): each crashes a
+   * peer and drops its unsynced writes; best-effort syncs every `syncEveryWrites` writes.
+   */
+  powerLoss: { cuts: number; syncEveryWrites: number };
   /** Peers that run @waku/sds 0.0.8's MessageChannel instead of our engine (F14 only). */
   wakuPeers: string[];
 }
@@ -136,8 +141,10 @@ export function drawWorld(seed: number, options: DrawOptions): WorldParams {
     clock: { skewMs: Array.from({ length: peers }, () => 0), backwardJumps: 0, jumpMs: 0 },
     config: baseConfig(random),
     wakuPeers: [],
+    powerLoss: { cuts: 0, syncEveryWrites: 1 },
   };
   applyScenario(params, random);
+  drawPowerLoss(params);
   return params;
 }
 
@@ -203,6 +210,13 @@ function applyDifferential(params: WorldParams, random: SimRandom): void {
   params.config.bloomCapacity = 10_000;
   params.config.bloomErrorRate = 0.001;
   params.wakuPeers = random.ratio(1, 2) ? ["p0"] : ["p0", "p1"];
+}
+
+/** Power cuts from their own stream, so the other draws of a seed stay what they were. */
+function drawPowerLoss(params: WorldParams): void {
+  if (params.store === "sqlite" || (params.scenario !== "F7" && params.scenario !== "swarm")) return;
+  const random = new SimRandom(params.seed).split("power-loss");
+  params.powerLoss = { cuts: random.range(0, 2), syncEveryWrites: random.range(2, 8) };
 }
 
 /** Every fault family switched on or off at random, with random strength. */

@@ -12,6 +12,7 @@ import { type Result, StoreError, err } from "../../src/core/errors.js";
 import type { ChannelData, ChannelDelta, ChannelMeta, HistoryUpdate, Persistence } from "../../src/core/store/contract.js";
 import type { Counters } from "./counters.js";
 import type { SimRandom } from "./prng.js";
+import type { PowerJournal } from "./power-loss.js";
 import type { CrashPoint } from "./scenarios.js";
 
 /** Per-seed storage fault knobs (basis points for probabilities). */
@@ -42,6 +43,8 @@ export class SimStore implements Persistence {
    * store against it (the rolled-back transaction must leave exactly that state).
    */
   onTornCommit: ((expected: Map<string, string>) => void) | undefined;
+  /** Power-loss journal of this peer's store (memory/model stores with power cuts only). */
+  journal: PowerJournal | undefined;
 
   constructor(
     readonly inner: Persistence,
@@ -79,6 +82,10 @@ export class SimStore implements Persistence {
     if (fault !== undefined) return err(fault);
     const result = await this.inner.commit(deltas);
     if (result.ok) this.commits += 1;
+    if (result.ok && this.journal !== undefined) {
+      const copy = structuredClone(deltas);
+      this.journal.record((target) => target.commit(copy));
+    }
     if (result.ok && this.faultsEnabled && this.random.chance(this.faults.ambiguousCommitBp)) {
       this.counters.add("store.fault.ambiguous-commit");
       this.ambiguous = true;
@@ -123,21 +130,38 @@ export class SimStore implements Persistence {
   async saveChannelMeta(channelId: string, meta: ChannelMeta): Promise<Result<void>> {
     const fault = this.injected("saveChannelMeta");
     if (fault !== undefined) return err(fault);
-    return this.inner.saveChannelMeta(channelId, meta);
+    const result = await this.inner.saveChannelMeta(channelId, meta);
+    if (result.ok && this.journal !== undefined) {
+      const copy = structuredClone(meta);
+      this.journal.record((target) => target.saveChannelMeta(channelId, copy));
+    }
+    return result;
   }
 
   async updateHistory(channelId: string, update: HistoryUpdate): Promise<Result<void>> {
     const fault = this.injected("updateHistory");
     if (fault !== undefined) return err(fault);
-    return this.inner.updateHistory(channelId, update);
+    const result = await this.inner.updateHistory(channelId, update);
+    if (result.ok && this.journal !== undefined) {
+      const copy = structuredClone(update);
+      this.journal.record((target) => target.updateHistory(channelId, copy));
+    }
+    return result;
   }
 
-  dropChannel(channelId: string): Promise<Result<void>> {
-    return this.inner.dropChannel(channelId);
+  async dropChannel(channelId: string): Promise<Result<void>> {
+    const result = await this.inner.dropChannel(channelId);
+    if (result.ok) this.journal?.record((target) => target.dropChannel(channelId));
+    return result;
   }
 
-  setRetrievalHint(channelId: string, messageId: string, hint: Uint8Array): Promise<Result<void>> {
-    return this.inner.setRetrievalHint(channelId, messageId, hint);
+  async setRetrievalHint(channelId: string, messageId: string, hint: Uint8Array): Promise<Result<void>> {
+    const result = await this.inner.setRetrievalHint(channelId, messageId, hint);
+    if (result.ok) {
+      const copy = hint.slice();
+      this.journal?.record((target) => target.setRetrievalHint(channelId, messageId, copy));
+    }
+    return result;
   }
 
   listChannels(): Promise<Result<string[]>> {

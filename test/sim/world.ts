@@ -25,6 +25,7 @@ import { SimStore } from "./sim-store.js";
 import { type Violation, Violations } from "./violations.js";
 import { checkStores, type StoreSnapshot } from "./store-checks.js";
 import { scheduleNemesis } from "./nemesis.js";
+import { PowerJournal } from "./power-loss.js";
 
 /** Virtual Unix time every run starts at (2026-01-01T00:00:00Z), so lamport values look real. */
 export const SIM_EPOCH_MS = 1_767_225_600_000;
@@ -73,6 +74,8 @@ export interface WorldHandle {
   safety: boolean;
   /** Schedules a restart of `peer` after a random delay (retries when the load fails). */
   scheduleRestart: (peer: SimPeer) => void;
+  /** Cuts `peer`'s power: it crashes and its store keeps only its synced writes. */
+  powerCut: (peer: SimPeer) => Promise<void>;
 }
 
 /** Runs one seed's world to the end. */
@@ -95,7 +98,23 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
   const relay = new SimRelay(scheduler, random.split("network"), params.network, peerIds, counters, async (to, from, bytes) => {
     await peers[Number(to.slice(1))]?.receive(from, bytes);
   });
-  const world: WorldHandle = { params, scheduler, random, relay, peers, history, counters, violations, safety: true, scheduleRestart: () => undefined };
+  const world: WorldHandle = {
+    params, scheduler, random, relay, peers, history, counters, violations, safety: true,
+    scheduleRestart: () => undefined, powerCut: async () => undefined,
+  };
+  const journals = new Map<string, PowerJournal>();
+  if (params.powerLoss.cuts > 0 && (params.store === "memory" || params.store === "model")) {
+    const mode = params.policy === "write-before-release" ? "full" : "lazy";
+    for (const id of peerIds) journals.set(id, new PowerJournal(mode, params.powerLoss.syncEveryWrites, counters, params.store));
+  }
+  world.powerCut = async (peer) => {
+    const journal = journals.get(peer.id);
+    const store = backing.get(peer.id);
+    if (journal === undefined || store === undefined) return;
+    history.record({ k: "fault", kind: "power-loss", detail: peer.id });
+    await peer.crash("power-loss");
+    store.persistence = await journal.cut();
+  };
   const incarnations = new Map<string, number>();
   /** S9: per peer, the state each channel must have after a crash inside a SQLite transaction. */
   const tornExpectations = new Map<string, Map<string, string>>();
@@ -115,6 +134,7 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
     const sim = new SimStore(store.persistence, random.split(`store-${peerId}-${incarnation}`), params.storage, counters, () => scheduler.nowMs, store.onCrashClose);
     sim.faultsEnabled = world.safety;
     sim.onTornCommit = (expected) => tornExpectations.set(peerId, expected);
+    sim.journal = journals.get(peerId);
     return sim;
   };
   for (const [index, id] of peerIds.entries()) {
