@@ -13,6 +13,7 @@ import { StoreError } from "../errors.js";
 import { ProtoReader, ProtoWriter } from "../protocol/wire/proto.js";
 import { decodeStringKey, key, keyPart } from "./keys.js";
 import { CATEGORY, channelKey, frameRow, messageKey, unframeRow } from "./rows.js";
+import { unacknowledgedWireDiff } from "./snapshot-entries.js";
 import type { Kv } from "./sqlite-db.js";
 
 /** Filters shorter than this stay inside the `sds.log` row (a diff would not pay). */
@@ -35,7 +36,9 @@ export function baseKey(channelId: string, sequence: bigint): Uint8Array {
 /** The two categories of diff rows: history messages' filters and the filters inside published bytes. */
 export type DiffCategory = typeof CATEGORY.bloom | typeof CATEGORY.wireBloom;
 const DIFF_CATEGORIES: readonly DiffCategory[] = [CATEGORY.bloom, CATEGORY.wireBloom];
-const refKey = (category: DiffCategory, messageId: string) => `${category}|${messageId}`;
+/** Rows that refer to a base: diff rows, and outgoing rows carrying their published filter's diff inline (field 124). */
+export type BloomRefCategory = DiffCategory | typeof CATEGORY.outgoing;
+const refKey = (category: BloomRefCategory, messageId: string) => `${category}|${messageId}`;
 
 /**
  * Where the bloom filter field sits in published bytes (spec field 12 or nim field 6, at
@@ -211,13 +214,30 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
     state.baseOf.set(refKey(category, id), base);
     state.references.set(base, (state.references.get(base) ?? 0) + 1);
   }
+  for (const row of kv.scanPrefix(CATEGORY.outgoing, channelKey(channelId))) {
+    const opened = unframeRow(CATEGORY.outgoing, row.key, row.payload);
+    const id = decodeStringKey(row.key, 2)?.[1];
+    if (!opened.ok || id === undefined) throw corrupt(`sdstk.out row of ${channelId}: ${opened.ok ? "bad key" : opened.reason}`);
+    let base: bigint;
+    try {
+      const inline = unacknowledgedWireDiff(opened.body);
+      if (inline === undefined) continue;
+      base = decodeBloomDiff(inline).baseSequence;
+    } catch (error) {
+      throw corrupt(`sdstk.out row of ${channelId}/${id} does not decode: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    addReference(state, CATEGORY.outgoing, id, base);
+  }
   for (const sequence of bases) if (!state.references.has(sequence)) kv.delete(CATEGORY.bloomBase, baseKey(channelId, sequence));
   return state;
 }
 
-/** Stores `bloom` of message `messageId` from `senderId` as a diff row (and a new base when needed). */
-export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, filter: Uint8Array, category: DiffCategory = CATEGORY.bloom): void {
-  dropBloom(kv, state, channelId, messageId, category);
+/**
+ * Diffs `filter` against the sender's current base, writing a new base row first when there
+ * is none, the length changed or the diff would hold more than {@link diffPairsMax} words.
+ * Returns the base sequence and the diff body.
+ */
+function diffAgainstBase(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, filter: Uint8Array): { sequence: bigint; body: Uint8Array } {
   const aligned = alignedCopy(filter, state.scratch);
   state.scratch = aligned;
   let base = state.current.get(senderId);
@@ -231,18 +251,45 @@ export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, se
     kv.put(CATEGORY.bloomBase, rowKey, frameRow(CATEGORY.bloomBase, rowKey, base.sequence, base.bytes));
     changed = [];
   }
-  const rowKey = messageKey(channelId, messageId);
-  kv.put(category, rowKey, frameRow(category, rowKey, 0n, encodeDiffFrom(base.sequence, filter, changed)));
-  state.baseOf.set(refKey(category, messageId), base.sequence);
-  state.references.set(base.sequence, (state.references.get(base.sequence) ?? 0) + 1);
+  return { sequence: base.sequence, body: encodeDiffFrom(base.sequence, filter, changed) };
 }
 
-/** Deletes a message's diff row, and its base when no other diff refers to it. */
-export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, messageId: string, category: DiffCategory = CATEGORY.bloom): void {
+function addReference(state: BloomWriteState, category: BloomRefCategory, messageId: string, sequence: bigint): void {
+  state.baseOf.set(refKey(category, messageId), sequence);
+  state.references.set(sequence, (state.references.get(sequence) ?? 0) + 1);
+}
+
+/** Stores `bloom` of message `messageId` from `senderId` as a diff row (and a new base when needed). */
+export function storeBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, filter: Uint8Array, category: DiffCategory = CATEGORY.bloom): void {
+  dropBloom(kv, state, channelId, messageId, category);
+  const { sequence, body } = diffAgainstBase(kv, state, channelId, senderId, filter);
+  const rowKey = messageKey(channelId, messageId);
+  kv.put(category, rowKey, frameRow(category, rowKey, 0n, body));
+  addReference(state, category, messageId, sequence);
+}
+
+/**
+ * Diffs the filter inside an outgoing entry's published bytes (and writes a new base when
+ * needed); returns the diff body the entry's own row carries (field 124), so a send writes no
+ * diff row of its own and its acknowledgement deletes only the outgoing row.
+ */
+export function inlineWireBloom(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, messageId: string, filter: Uint8Array): Uint8Array {
+  dropBloom(kv, state, channelId, messageId, CATEGORY.outgoing);
+  const { sequence, body } = diffAgainstBase(kv, state, channelId, senderId, filter);
+  addReference(state, CATEGORY.outgoing, messageId, sequence);
+  return body;
+}
+
+/**
+ * Forgets a message's reference to its base, and deletes the base when nothing else refers
+ * to it. Deletes the diff row of a diff category; an outgoing row carrying its diff inline is
+ * the caller's to delete or rewrite.
+ */
+export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, messageId: string, category: BloomRefCategory = CATEGORY.bloom): void {
   const base = state.baseOf.get(refKey(category, messageId));
   if (base === undefined) return;
   state.baseOf.delete(refKey(category, messageId));
-  kv.delete(category, messageKey(channelId, messageId));
+  if (category !== CATEGORY.outgoing) kv.delete(category, messageKey(channelId, messageId));
   const left = (state.references.get(base) ?? 1) - 1;
   if (left > 0) {
     state.references.set(base, left);
@@ -251,6 +298,24 @@ export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, mes
   state.references.delete(base);
   kv.delete(CATEGORY.bloomBase, baseKey(channelId, base));
   for (const [sender, current] of state.current) if (current.sequence === base) state.current.delete(sender);
+}
+
+/**
+ * The filter inside an outgoing row's published bytes: rebuilt from the row's inline diff, or
+ * (rows of earlier builds) from its `sdstk.wbloom` row; undefined when it cannot be rebuilt.
+ */
+export function readWireBloom(kv: Kv, channelId: string, messageId: string, inlineDiff?: Uint8Array, bases?: Map<bigint, Uint8Array | string>): Uint8Array | undefined {
+  if (inlineDiff === undefined) {
+    const bloom = readBloom(kv, channelId, messageId, bases, CATEGORY.wireBloom);
+    return bloom.ok ? bloom.bloom : undefined;
+  }
+  try {
+    const diff = decodeBloomDiff(inlineDiff);
+    const base = readBase(kv, channelId, diff.baseSequence, bases);
+    return typeof base === "string" ? undefined : applyDiff(base, diff);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Result of reading one message's filter from its rows. */

@@ -10,7 +10,7 @@ import type { SdsMessage } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
 import type { ChannelData, ChannelMeta } from "./contract.js";
 import { decodeStringKey } from "./keys.js";
-import { BLOOM_IN_ROWS, readBloom } from "./bloom-rows.js";
+import { BLOOM_IN_ROWS, readBloom, readWireBloom } from "./bloom-rows.js";
 import { BUFFER_CATEGORIES, CATEGORY, aboutKey, channelKey, checkSum, unframeRow } from "./rows.js";
 import {
   DEFAULT_SNAPSHOT_LIMITS,
@@ -195,10 +195,7 @@ function readBuffer(reader: Reader, category: (typeof BUFFER_CATEGORIES)[number]
       continue;
     }
     try {
-      const resolveWireBloom = () => {
-        const bloom = readBloom(reader.kv, reader.channelId, expectedId, undefined, CATEGORY.wireBloom);
-        return bloom.ok ? bloom.bloom : undefined;
-      };
+      const resolveWireBloom = (inlineDiff?: Uint8Array) => readWireBloom(reader.kv, reader.channelId, expectedId, inlineDiff);
       const ctx = { base: 0, limits, resolveMessage: () => history.get(expectedId), resolveWireBloom };
       let value: unknown;
       let id: string;

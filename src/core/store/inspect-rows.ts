@@ -14,7 +14,7 @@ import { applyAbsenceFlags, decodeChannelMeta, decodeChannelMetaExtras, decodeIn
 import { globalSettingKey } from "./sqlite.js";
 import type { Kv, KvRow } from "./sqlite-db.js";
 import { ProtoReader } from "../protocol/wire/proto.js";
-import { BLOOM_IN_ROWS, decodeBloomDiff, readBloom } from "./bloom-rows.js";
+import { BLOOM_IN_ROWS, decodeBloomDiff, readBloom, readWireBloom } from "./bloom-rows.js";
 
 /** What repair would do about a problem row. */
 export type RepairAction = "quarantine" | "rebuild-sum" | "delete" | "rebuild-meta" | "rebuild-counter";
@@ -163,10 +163,7 @@ function checkBufferRow(kv: Kv, pass: RowPass, category: string, row: KvRow): vo
   if (channelId === undefined) return add(pass, category, row, undefined, "key is not key(channelId, messageId)");
   const messageId = (parts as [string, string])[1];
   const rows = channelRows(pass, channelId);
-  const resolveWireBloom = () => {
-    const bloom = readBloom(kv, channelId, messageId, undefined, CATEGORY.wireBloom);
-    return bloom.ok ? bloom.bloom : undefined;
-  };
+  const resolveWireBloom = (inlineDiff?: Uint8Array) => readWireBloom(kv, channelId, messageId, inlineDiff);
   const ctx = { base: 0, limits: { bufferEntriesMax: 100_000, historyEntriesMax: 100_000 }, resolveMessage: () => loggedMessage(kv, row.key), resolveWireBloom };
   try {
     if (category === CATEGORY.outgoing) rows.outgoing.push({ sequence: opened.sequence, value: decodeUnacknowledged(opened.body, 0, category, ctx) });

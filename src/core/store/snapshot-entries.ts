@@ -34,7 +34,15 @@ export interface UnacknowledgedRowOptions {
   splitWire?: boolean;
   /** The bloom filter at `wire[at, at + length)` is kept in `sdstk.wbloom`: store only prefix and suffix. */
   wireBloom?: { at: number; length: number };
+  /**
+   * The bloom filter at `wire[at, at + length)` is stored as `diff` (a bloom diff body against
+   * a base in `sdstk.bbase`) inside this row (field 124): prefix, suffix and diff, no row of its own.
+   */
+  wireBloomDiff?: { at: number; length: number; diff: Uint8Array };
 }
+
+/** Field of an `UnacknowledgedMessage` row body holding the inline bloom diff of its published bytes. */
+export const WIRE_BLOOM_DIFF_FIELD = EXT + 24;
 
 /** Where a message's bloom filter bytes sit inside `wire`, if they do (worth splitting only when large). */
 export function bloomOffsetInWire(message: SdsMessage, wire: Uint8Array): number {
@@ -52,7 +60,10 @@ export function encodeUnacknowledged(entry: UnacknowledgedMessage, options: Unac
   const presence = messageAbsenceFlags(entry.message);
   if (presence !== 0) writer.uint64Field(EXT + 10, presence);
   if (entry.possibleAckCount != null) writer.uint64Field(EXT, entry.possibleAckCount);
-  if (entry.wire != null && options.wireBloom !== undefined) {
+  if (entry.wire != null && options.wireBloomDiff !== undefined) {
+    const { at, length, diff } = options.wireBloomDiff;
+    writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + length)).bytesField(WIRE_BLOOM_DIFF_FIELD, diff);
+  } else if (entry.wire != null && options.wireBloom !== undefined) {
     const { at, length } = options.wireBloom;
     writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + length)).uint64Field(EXT + 23, 1);
   } else if (entry.wire != null) {
@@ -73,6 +84,7 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
   let inLog = false;
   let wireParts: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
   let wireBloomInRows = false;
+  let inlineDiff: Uint8Array | undefined;
   while (!reader.eof()) {
     const tag = reader.readTag(field);
     if (tag.field === 1) {
@@ -87,6 +99,7 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
     else if (tag.field === EXT + 21) wireParts = [embedded(reader, tag, `${field}.wirePrefix`).bytes, wireParts[1]];
     else if (tag.field === EXT + 22) wireParts = [wireParts[0], embedded(reader, tag, `${field}.wireSuffix`).bytes];
     else if (tag.field === EXT + 23) wireBloomInRows = varintNumber(reader, tag, `${field}.wireBloomInRows`) === 1;
+    else if (tag.field === WIRE_BLOOM_DIFF_FIELD) inlineDiff = embedded(reader, tag, `${field}.wireBloomDiff`).bytes;
     else reader.skip(tag.wireType, `${field}.field${tag.field}`);
   }
   const end = base + bytes.length;
@@ -96,8 +109,11 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
   }
   if (message === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 1 is missing", { field: `${field}.message`, offset: end });
   if (wireParts[0] !== undefined || wireParts[1] !== undefined) {
-    const bloom = wireBloomInRows ? ctx.resolveWireBloom?.() : message.bloomFilter;
-    if (wireParts[0] === undefined || wireParts[1] === undefined || bloom == null) throw new DecodeError("E_DECODE_MISSING_FIELD", wireBloomInRows ? "the bloom filter of the published bytes is not in sdstk.wbloom" : "split wire bytes are incomplete", { field: `${field}.wire`, offset: end });
+    const bloom = inlineDiff !== undefined ? ctx.resolveWireBloom?.(inlineDiff) : wireBloomInRows ? ctx.resolveWireBloom?.() : message.bloomFilter;
+    if (wireParts[0] === undefined || wireParts[1] === undefined || bloom == null) {
+      const why = inlineDiff !== undefined ? "the bloom filter of the published bytes cannot be rebuilt from its diff and base" : wireBloomInRows ? "the bloom filter of the published bytes is not in sdstk.wbloom" : "split wire bytes are incomplete";
+      throw new DecodeError("E_DECODE_MISSING_FIELD", why, { field: `${field}.wire`, offset: end });
+    }
     const wire = new Uint8Array(wireParts[0].length + bloom.length + wireParts[1].length);
     wire.set(wireParts[0]);
     wire.set(bloom, wireParts[0].length);
@@ -106,6 +122,18 @@ export function decodeUnacknowledged(bytes: Uint8Array, base: number, field: str
   }
   if (sendTimeMs === undefined) throw new DecodeError("E_DECODE_MISSING_FIELD", "required field 2 is missing", { field: `${field}.sendTime`, offset: end });
   return { ...out, message: applyAbsenceFlags(message, absence), sendTimeMs, resendAttempts: out.resendAttempts ?? 0 };
+}
+
+/** The inline bloom diff (field 124) of an `UnacknowledgedMessage` row body, if it has one. Throws DecodeError on damage. */
+export function unacknowledgedWireDiff(bytes: Uint8Array): Uint8Array | undefined {
+  const reader = new ProtoReader(bytes);
+  let diff: Uint8Array | undefined;
+  while (!reader.eof()) {
+    const tag = reader.readTag("UnacknowledgedMessage");
+    if (tag.field === WIRE_BLOOM_DIFF_FIELD) diff = embedded(reader, tag, "UnacknowledgedMessage.wireBloomDiff").bytes;
+    else reader.skip(tag.wireType, `UnacknowledgedMessage.field${tag.field}`);
+  }
+  return diff;
 }
 
 /** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */

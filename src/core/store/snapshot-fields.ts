@@ -70,8 +70,12 @@ export interface SnapshotDecodeContext {
   limits: SnapshotLimits;
   /** For our rows: the message an `UnacknowledgedMessage` row refers to in `sds.log`. */
   resolveMessage?: () => SdsMessage | undefined;
-  /** Our rows only: the bloom filter bytes kept in `sdstk.wbloom` for an entry's published bytes. */
-  resolveWireBloom?: () => Uint8Array | undefined;
+  /**
+   * Our rows only: the bloom filter of an entry's published bytes, rebuilt from the diff the
+   * row carries inline (`inlineDiff`, extension field 124) or, for rows of earlier builds,
+   * from its `sdstk.wbloom` row.
+   */
+  resolveWireBloom?: (inlineDiff?: Uint8Array) => Uint8Array | undefined;
 }
 
 /** Shared reader helper of the snapshot codecs. */

@@ -10,8 +10,9 @@ import { StoreError } from "../errors.js";
 import type { ChannelDelta, ChannelMeta, HistoryUpdate, UnacknowledgedMessage } from "./contract.js";
 import type { SdsMessage } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
-import { BLOOM_IN_ROWS, BLOOM_ROW_MIN_BYTES, type BloomWriteState, dropBloom, loadBloomState, readBloom, storeBloom, wireBloomRange } from "./bloom-rows.js";
+import { BLOOM_IN_ROWS, BLOOM_ROW_MIN_BYTES, type BloomWriteState, dropBloom, inlineWireBloom, loadBloomState, readBloom, readWireBloom, storeBloom, wireBloomRange } from "./bloom-rows.js";
 import { applyAbsenceFlags, decodeUnacknowledged } from "./snapshot.js";
+import { unacknowledgedWireDiff } from "./snapshot-entries.js";
 import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, SUM_ROW_BYTES, aboutKey, channelKey, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
 import {
   decodeChannelMeta,
@@ -246,10 +247,15 @@ function outgoingBody(kv: Kv, channelId: string, rowKey: Uint8Array, pending: Pe
     inLog = same !== undefined ? sameForm(same, form) : storedFormMatches(kv, channelId, rowKey, form);
   }
   const state = bloomState(kv, blooms, channelId);
+  const id = entry.message.messageId;
+  dropBloom(kv, state, channelId, id, CATEGORY.wireBloom); // a diff row an earlier build wrote
   const range = wireBloomOf(entry);
-  if (range === undefined) dropBloom(kv, state, channelId, entry.message.messageId, CATEGORY.wireBloom);
-  else storeBloom(kv, state, channelId, entry.message.senderId, entry.message.messageId, (entry.wire as Uint8Array).subarray(range.at, range.at + range.length), CATEGORY.wireBloom);
-  return encodeUnacknowledged(entry, range === undefined ? { messageInLog: inLog, splitWire: true } : { messageInLog: inLog, wireBloom: range });
+  if (range === undefined) {
+    dropBloom(kv, state, channelId, id, CATEGORY.outgoing);
+    return encodeUnacknowledged(entry, { messageInLog: inLog, splitWire: true });
+  }
+  const diff = inlineWireBloom(kv, state, channelId, entry.message.senderId, id, (entry.wire as Uint8Array).subarray(range.at, range.at + range.length));
+  return encodeUnacknowledged(entry, { messageInLog: inLog, wireBloomDiff: { ...range, diff } });
 }
 
 /**
@@ -291,8 +297,10 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   if (replaceBuffers) {
     for (const category of BUFFER_CATEGORIES) kv.deletePrefix(category, channelKey(channelId));
     const state = bloomState(kv, blooms, channelId);
-    const prefix = `${CATEGORY.wireBloom}|`;
-    for (const ref of [...state.baseOf.keys()]) if (ref.startsWith(prefix)) dropBloom(kv, state, channelId, ref.slice(prefix.length), CATEGORY.wireBloom);
+    for (const category of [CATEGORY.wireBloom, CATEGORY.outgoing] as const) {
+      const prefix = `${category}|`;
+      for (const ref of [...state.baseOf.keys()]) if (ref.startsWith(prefix)) dropBloom(kv, state, channelId, ref.slice(prefix.length), category);
+    }
   }
   appendHistory(kv, channelId, delta.appends, blooms);
   const appended = new Map(delta.appends.map((append) => [append.id, append]));
@@ -312,7 +320,11 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   for (const remove of delta.removes) {
     const rowKey = messageKey(channelId, remove.id);
     kv.delete(remove.category, rowKey);
-    if (remove.category === CATEGORY.outgoing) dropBloom(kv, bloomState(kv, blooms, channelId), channelId, remove.id, CATEGORY.wireBloom);
+    if (remove.category === CATEGORY.outgoing) {
+      const state = bloomState(kv, blooms, channelId);
+      dropBloom(kv, state, channelId, remove.id, CATEGORY.outgoing);
+      dropBloom(kv, state, channelId, remove.id, CATEGORY.wireBloom);
+    }
     known.get(remove.category)?.delete(hexKey(rowKey));
   }
   evictHistory(kv, channelId, delta.evicts, blooms);
@@ -356,13 +368,14 @@ function detachOutgoing(kv: Kv, channelId: string, id: string, rowKey: Uint8Arra
   if (!opened.ok) throw corrupt(`sdstk.out row: ${opened.reason}`);
   const flags = logFlags(kv, rowKey);
   const resolveMessage = () => storedMessage(kv, channelId, id, logged, flags);
-  const resolveWireBloom = () => {
-    const bloom = readBloom(kv, channelId, id, undefined, CATEGORY.wireBloom);
-    return bloom.ok ? bloom.bloom : undefined;
-  };
+  const resolveWireBloom = (inlineDiff?: Uint8Array) => readWireBloom(kv, channelId, id, inlineDiff);
   const entry = decodeUnacknowledged(opened.body, 0, CATEGORY.outgoing, { base: 0, limits: { bufferEntriesMax: 1, historyEntriesMax: 1 }, resolveMessage, resolveWireBloom });
-  const range = wireBloomOf(entry); // its sdstk.wbloom row, if any, stays as it is
-  kv.put(CATEGORY.outgoing, rowKey, frameRow(CATEGORY.outgoing, rowKey, opened.sequence, encodeUnacknowledged(entry, range === undefined ? { splitWire: true } : { wireBloom: range })));
+  // the published filter's diff (inline, or an earlier build's sdstk.wbloom row) stays as it is
+  const range = wireBloomOf(entry);
+  const diff = unacknowledgedWireDiff(opened.body);
+  let options: Parameters<typeof encodeUnacknowledged>[1] = { splitWire: true };
+  if (range !== undefined) options = diff !== undefined ? { wireBloomDiff: { ...range, diff } } : { wireBloom: range };
+  kv.put(CATEGORY.outgoing, rowKey, frameRow(CATEGORY.outgoing, rowKey, opened.sequence, encodeUnacknowledged(entry, options)));
 }
 
 function evictHistory(kv: Kv, channelId: string, evicts: readonly string[], blooms: BloomStates): void {

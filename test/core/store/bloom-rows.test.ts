@@ -10,12 +10,15 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeMessage, encodeMessage } from "../../../src/core/protocol/wire/index.js";
 import type { SdsMessage } from "../../../src/core/protocol/types.js";
-import { applyDiff, decodeBloomDiff, diffWords, encodeBloomDiff } from "../../../src/core/store/bloom-rows.js";
+import { applyDiff, decodeBloomDiff, diffWords, encodeBloomDiff, dropBloom, loadBloomState, storeBloom, wireBloomRange } from "../../../src/core/store/bloom-rows.js";
 import type { ChannelData } from "../../../src/core/store/contract.js";
 import { inspectDatabase } from "../../../src/core/store/inspect.js";
 import { repairDatabase } from "../../../src/core/store/repair.js";
 import { seededRandom } from "../../../src/core/store/faulty.js";
+import { CATEGORY, frameRow, frameSequence, messageKey } from "../../../src/core/store/rows.js";
+import { encodeUnacknowledged } from "../../../src/core/store/snapshot.js";
 import { SqlitePersistence } from "../../../src/core/store/sqlite.js";
+import { Kv } from "../../../src/core/store/sqlite-db.js";
 import { emptyDelta, message } from "./fixtures.js";
 import { NOW, cleanTemp, must, tempDb } from "./helpers.js";
 
@@ -196,7 +199,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     await store2.close();
   }, 30_000);
 
-  it("keeps the filter inside published bytes as a diff when the stored message has none (the engine's shape), exact after restart", async () => {
+  it("keeps the filter inside published bytes as a diff inside the outgoing row when the stored message has none (the engine's shape), exact after restart", async () => {
     const file = tempDb();
     const random = seededRandom(seed + 3);
     const blooms = evolvingBlooms(80, random);
@@ -208,32 +211,34 @@ describe("delta-encoded blooms in the SQLite store", () => {
       wires.set(full.messageId, wire);
       const stored = { ...full, bloomFilter: undefined };
       const delta = emptyDelta("c", BigInt(10 + i));
-      delta.outgoing.upsert.push({ message: { ...stored }, sendTimeMs: NOW, resendAttempts: 0, wire });
-      delta.history.append.push({ ...stored });
+      delta.outgoing.upsert.push({ message: stored, sendTimeMs: NOW, resendAttempts: 0, wire });
+      delta.history.append.push(stored);
       return delta;
     });
     must(store.commitSync(deltas));
-    expect(rowCount(file, "sdstk.wbloom")).toBe(80);
+    expect(rowCount(file, "sdstk.wbloom")).toBe(0);
+    expect(rowCount(file, "sdstk.bbase")).toBeGreaterThan(0);
     expect(rowCount(file, "sdstk.bbase")).toBeLessThan(80 / 4);
     const db = new Database(file, { readonly: true });
     const outRows = db.prepare("SELECT length(payload) AS n FROM kv WHERE category = CAST('sdstk.out' AS BLOB)").all() as Array<{ n: number }>;
     db.close();
-    for (const row of outRows) expect(row.n).toBeLessThan(1000);
+    expect(outRows.length).toBe(80);
+    for (const row of outRows) expect(row.n).toBeLessThan(2000);
     await store.close();
     store = must(SqlitePersistence.open(file));
     const data = must(store.loadChannelSync("c")) as ChannelData;
     expect(data.meta.outgoingBuffer.length).toBe(80);
     for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
     expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(true);
-    // a damaged diff is caught
+    // a damaged base is caught
     const raw = new Database(file);
-    const one = raw.prepare("SELECT key, payload FROM kv WHERE category = CAST('sdstk.wbloom' AS BLOB) LIMIT 1").get() as { key: Buffer; payload: Buffer };
+    const one = raw.prepare("SELECT key, payload FROM kv WHERE category = CAST('sdstk.bbase' AS BLOB) LIMIT 1").get() as { key: Buffer; payload: Buffer };
     const flipped = Buffer.from(one.payload);
     flipped[flipped.length - 1] ^= 0x10;
-    raw.prepare("UPDATE kv SET payload = ? WHERE category = CAST('sdstk.wbloom' AS BLOB) AND key = ?").run(flipped, one.key);
+    raw.prepare("UPDATE kv SET payload = ? WHERE category = CAST('sdstk.bbase' AS BLOB) AND key = ?").run(flipped, one.key);
     expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(false);
     expect(store.loadChannelSync("c").ok).toBe(false);
-    raw.prepare("UPDATE kv SET payload = ? WHERE category = CAST('sdstk.wbloom' AS BLOB) AND key = ?").run(one.payload, one.key);
+    raw.prepare("UPDATE kv SET payload = ? WHERE category = CAST('sdstk.bbase' AS BLOB) AND key = ?").run(one.payload, one.key);
     raw.close();
     // evicting history keeps the wire exact; acknowledging removes the diffs and their bases
     const evict = emptyDelta("c", 200n);
@@ -243,6 +248,73 @@ describe("delta-encoded blooms in the SQLite store", () => {
     for (const entry of again.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
     const ack = emptyDelta("c", 201n);
     ack.outgoing.remove.push(...again.meta.outgoingBuffer.map((entry) => entry.message.messageId));
+    must(store.commitSync([ack]));
+    await store.close();
+    expect(rowCount(file, "sdstk.wbloom")).toBe(0);
+    expect(rowCount(file, "sdstk.bbase")).toBe(0);
+  }, 30_000);
+
+  it("reads, acknowledges and rewrites outgoing rows of earlier builds, whose published filter sits in an sdstk.wbloom row", async () => {
+    const file = tempDb();
+    const blooms = evolvingBlooms(20, seededRandom(seed + 5));
+    const stored: SdsMessage[] = [];
+    const wires = new Map<string, Uint8Array>();
+    let store = must(SqlitePersistence.open(file));
+    const sends = blooms.map((bloom, i) => {
+      const full = message("c", `old${String(i).padStart(2, "0")}`, BigInt(10 + i), { bloomFilter: bloom });
+      const wire = encodeMessage(full, { dialect: "spec" });
+      wires.set(full.messageId, wire);
+      const m = { ...full, bloomFilter: undefined };
+      stored.push(m);
+      const delta = emptyDelta("c", BigInt(10 + i));
+      delta.outgoing.upsert.push({ message: m, sendTimeMs: NOW, resendAttempts: 0, wire });
+      delta.history.append.push(m);
+      return delta;
+    });
+    must(store.commitSync(sends));
+    await store.close();
+    // rewrite the rows in the earlier layout: the diff in its own sdstk.wbloom row, the outgoing row flagged with field 123
+    const db = new Database(file);
+    const kv = new Kv(db);
+    const state = loadBloomState(kv, "c");
+    for (const m of stored) {
+      const wire = wires.get(m.messageId) as Uint8Array;
+      const range = wireBloomRange(wire) as { at: number; length: number };
+      const rowKey = messageKey("c", m.messageId);
+      const sequence = frameSequence(kv.get(CATEGORY.outgoing, rowKey) as Uint8Array) as bigint;
+      storeBloom(kv, state, "c", m.senderId, m.messageId, wire.subarray(range.at, range.at + range.length), CATEGORY.wireBloom);
+      dropBloom(kv, state, "c", m.messageId, CATEGORY.outgoing);
+      kv.put(CATEGORY.outgoing, rowKey, frameRow(CATEGORY.outgoing, rowKey, sequence, encodeUnacknowledged({ message: m, sendTimeMs: NOW, resendAttempts: 0, wire }, { messageInLog: true, wireBloom: range })));
+    }
+    db.close();
+    expect(rowCount(file, "sdstk.wbloom")).toBe(20);
+    store = must(SqlitePersistence.open(file));
+    const data = must(store.loadChannelSync("c")) as ChannelData;
+    expect(data.meta.outgoingBuffer.length).toBe(20);
+    for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(true);
+    // a resend rewrites one row in the current layout; acknowledging others drops their diff rows
+    const resend = emptyDelta("c", 101n);
+    const first = data.meta.outgoingBuffer[0] as (typeof data.meta.outgoingBuffer)[number];
+    resend.outgoing.upsert.push({ ...first, resendAttempts: 1 });
+    resend.outgoing.remove.push(...data.meta.outgoingBuffer.slice(1, 10).map((entry) => entry.message.messageId));
+    must(store.commitSync([resend]));
+    expect(rowCount(file, "sdstk.wbloom")).toBe(10);
+    const after = must(store.loadChannelSync("c")) as ChannelData;
+    expect(after.meta.outgoingBuffer.length).toBe(11);
+    for (const entry of after.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    // evicting history detaches the rows of both layouts and keeps the wire exact
+    const evict = emptyDelta("c", 102n);
+    evict.history.evict.push(...stored.map((m) => m.messageId));
+    must(store.commitSync([evict]));
+    await store.close();
+    store = must(SqlitePersistence.open(file));
+    const detached = must(store.loadChannelSync("c")) as ChannelData;
+    expect(detached.meta.outgoingBuffer.length).toBe(11);
+    for (const entry of detached.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(true);
+    const ack = emptyDelta("c", 103n);
+    ack.outgoing.remove.push(...detached.meta.outgoingBuffer.map((entry) => entry.message.messageId));
     must(store.commitSync([ack]));
     await store.close();
     expect(rowCount(file, "sdstk.wbloom")).toBe(0);
