@@ -129,6 +129,7 @@ type FieldValue = number | bigint | boolean | string | Uint8Array | readonly str
 // The last `splitUint` result: unsigned low and high 32 bits.
 let uintLow = 0;
 let uintHigh = 0;
+const uintScratch = new DataView(new ArrayBuffer(8));
 
 /** Splits a uint64 (number ≤ 2^53−1 or bigint < 2^64) into `uintLow`/`uintHigh`. */
 function splitUint(value: number | bigint | boolean): void {
@@ -140,8 +141,10 @@ function splitUint(value: number | bigint | boolean): void {
     return;
   }
   if (value < 0n || value > 0xffff_ffff_ffff_ffffn) throw new RangeError(`varint out of uint64 range: ${value}`);
-  uintLow = Number(value & 0xffff_ffffn);
-  uintHigh = Number(value >> 32n);
+  // Through a DataView: BigInt arithmetic would allocate on every store time encoded.
+  uintScratch.setBigUint64(0, value);
+  uintLow = uintScratch.getUint32(4);
+  uintHigh = uintScratch.getUint32(0);
 }
 
 /** Bytes of the varint in `uintLow`/`uintHigh`. */

@@ -146,8 +146,7 @@ function readEnvelope(frame: Buffer, start: number, end: number, requestId: numb
   }
   if (topicStart < 0 || topicEnd - topicStart > limits.contentTopicBytesMax || !isAscii(frame, topicStart, topicEnd)) return undefined;
   if (metaStart >= 0 && metaEnd - metaStart > limits.metaBytesMax) return undefined;
-  const parts = [pubsubTopicBytes, frame.subarray(payloadStart, payloadEnd), frame.subarray(topicStart, topicEnd), metaStart >= 0 ? frame.subarray(metaStart, metaEnd) : EMPTY, timestamp ? timestampScratch : EMPTY];
-  const digest = sha256(parts);
+  const digest = hashParts(frame, pubsubTopicBytes, payloadStart, payloadEnd, topicStart, topicEnd, metaStart, metaEnd, timestamp);
   return {
     requestId,
     envelope: frame.subarray(start, end),
@@ -157,25 +156,26 @@ function readEnvelope(frame: Buffer, start: number, end: number, requestId: numb
   };
 }
 
-const EMPTY = new Uint8Array(0);
-
 /**
- * sha256 of the concatenated parts. A one-shot `crypto.hash` over a reused scratch buffer costs
- * about 40 % of a `createHash` object with several `update`s; big inputs stream instead.
+ * sha256 of pubsub topic ‖ payload ‖ content topic ‖ meta ‖ timestamp (8 bytes BE, when present),
+ * the ranges read straight from the frame. A one-shot `crypto.hash` over a reused scratch buffer
+ * costs about 40 % of a `createHash` object with several `update`s; big inputs stream instead.
  */
-function sha256(parts: readonly Uint8Array[]): Buffer {
-  let length = 0;
-  for (const part of parts) length += part.length;
+function hashParts(frame: Buffer, pubsubTopicBytes: Uint8Array, payloadStart: number, payloadEnd: number, topicStart: number, topicEnd: number, metaStart: number, metaEnd: number, timestamp: boolean): Buffer {
+  const metaBytes = metaStart >= 0 ? metaEnd - metaStart : 0;
+  const length = pubsubTopicBytes.length + (payloadEnd - payloadStart) + (topicEnd - topicStart) + metaBytes + (timestamp ? 8 : 0);
   if (length > HASH_SCRATCH_BYTES) {
-    const hasher = createHash("sha256");
-    for (const part of parts) hasher.update(part);
+    const hasher = createHash("sha256").update(pubsubTopicBytes).update(frame.subarray(payloadStart, payloadEnd)).update(frame.subarray(topicStart, topicEnd));
+    if (metaBytes > 0) hasher.update(frame.subarray(metaStart, metaEnd));
+    if (timestamp) hasher.update(timestampScratch);
     return hasher.digest();
   }
-  let position = 0;
-  for (const part of parts) {
-    hashScratch.set(part, position);
-    position += part.length;
-  }
+  hashScratch.set(pubsubTopicBytes, 0);
+  let position = pubsubTopicBytes.length;
+  position += frame.copy(hashScratch, position, payloadStart, payloadEnd);
+  position += frame.copy(hashScratch, position, topicStart, topicEnd);
+  if (metaBytes > 0) position += frame.copy(hashScratch, position, metaStart, metaEnd);
+  if (timestamp) position += timestampScratch.copy(hashScratch, position);
   return oneShotHash("sha256", hashScratch.subarray(0, position), "buffer");
 }
 

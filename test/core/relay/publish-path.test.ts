@@ -76,6 +76,15 @@ describe("publish fast path", () => {
     );
   }, 30_000);
 
+  it("hashes envelopes larger than its scratch buffer (streamed) like messageHash", () => {
+    for (const meta of [undefined, new Uint8Array([1, 2, 3])]) {
+      const value = { payload: new Uint8Array(70_000).fill(7), contentTopic: "/sds/1/demo/proto", timestampNs: -5n, meta };
+      const frame = Buffer.from(encodeFrame({ type: "publish", requestId: 3, envelope: encodeEnvelope(value) }));
+      const view = readPublish(frame, new TextEncoder().encode(DEFAULT_PUBSUB_TOPIC), { ...LIMITS, envelopeBytesMax: 100_000 });
+      expect(view && toHex(view.hash)).toBe(toHex(messageHash(DEFAULT_PUBSUB_TOPIC, value)));
+    }
+  });
+
   it("defers on unknown fields and other frame types", () => {
     const envelope = encodeEnvelope({ payload: new Uint8Array([1]), contentTopic: "/sds/1/demo/proto" });
     const withUnknown = new ProtoWriter().raw(Uint8Array.of(1, 3)).uint64Field(1, 1).bytesField(2, envelope).uint64Field(9, 1).finish();
