@@ -163,11 +163,15 @@ describe("relay server", () => {
     slow.ws.pause();
     // How much a paused socket absorbs depends on the kernel's buffer tuning, so publish in
     // rounds until the relay reports the slow consumer (bounded), rather than a fixed count.
+    // A round (20 × 32 kB) is well under the 2 MB bound, and the next one starts only once the
+    // fast subscriber has everything: on a loaded machine this process can be descheduled long
+    // enough for a larger burst to make the fast subscriber a slow consumer too.
     const chunk = "x".repeat(32_000);
     let count = 0;
     for (let round = 1; server.stats().slowConsumers === 0 && count < 4_000; round++) {
-      for (let index = 0; index < 200; index++) publish(publisher, envelope(`${count++}:${chunk}`));
+      for (let index = 0; index < 20; index++) publish(publisher, envelope(`${count++}:${chunk}`));
       await roundTrip(publisher, 1000 + round);
+      await until(() => fast.of("message").length === count || server.stats().slowConsumers > 1);
     }
     await until(() => server.stats().slowConsumers === 1);
     slow.ws.resume();
