@@ -67,9 +67,9 @@ export interface CampaignReport {
 }
 
 /** Runs one seed (twice when asked) and summarises it. */
-export async function runSeed(plan: SeedPlan, twice: boolean, keepHistory = false): Promise<SeedOutcome & { result: RunResult }> {
+export async function runSeed(plan: SeedPlan, twice: boolean, keepHistory = false, spillHistory?: boolean): Promise<SeedOutcome & { result: RunResult }> {
   const params = drawWorld(plan.seed, plan);
-  const result = await runWorld(params, { keepHistory });
+  const result = await runWorld(params, { keepHistory, spillHistory });
   let deterministic: boolean | undefined;
   if (twice) {
     const again = await runWorld(drawWorld(plan.seed, plan));

@@ -12,6 +12,8 @@
  *   --no-regressions  do not prepend the regression list; --record appends new failures to it
  *   --report FILE     write the campaign summary as JSON (docs/reliability.md figures)
  *   --grep TEXT       with --seed: also print every event containing TEXT (a message id, a peer)
+ *   --history H       with --seed: keep the history in `memory` or stream it to a `file`
+ *                     (default: a file for seeds of 1,000 messages or more, i.e. F13)
  * Exit status: 0 all passed, 1 a seed failed or a blind spot was found, 2 usage.
  */
 import { execFileSync } from "node:child_process";
@@ -33,6 +35,8 @@ interface CliOptions {
   report?: string;
   /** Replay: also print every event whose JSON contains this text (e.g. a message id). */
   grep?: string;
+  /** Replay: stream the history to a file (`file`) or keep it in memory (`memory`); default by size. */
+  history?: "file" | "memory";
 }
 
 function usage(message: string): never {
@@ -71,6 +75,11 @@ function parse(argv: readonly string[]): CliOptions {
     else if (flag === "--record") options.record = true;
     else if (flag === "--report") options.report = next();
     else if (flag === "--grep") options.grep = next();
+    else if (flag === "--history") {
+      const value = next();
+      if (value !== "file" && value !== "memory") usage("--history is file or memory");
+      options.history = value;
+    }
     else usage(`unknown argument ${flag}`);
   }
   if ((options.seeds === undefined) === (options.seed === undefined)) usage("give exactly one of --seeds N or --seed S");
@@ -89,7 +98,8 @@ function baseFromGit(): number {
 
 async function replay(options: CliOptions, seed: number): Promise<number> {
   const store: StoreKind = options.store === "mixed" ? "memory" : options.store;
-  const outcome = await runSeed({ seed, policy: options.policy, store, scenario: options.scenario }, options.twice, true);
+  const spill = options.history === undefined ? undefined : options.history === "file";
+  const outcome = await runSeed({ seed, policy: options.policy, store, scenario: options.scenario }, options.twice, true, spill);
   const { result } = outcome;
   const params = result.params;
   process.stdout.write(`seed ${seed}: scenario ${params.scenario}, ${params.dialect} dialect, ${params.peers} peers, ${params.messages} messages, ${params.channels.length} channel(s), policy ${params.policy}, store ${params.store}\n`);

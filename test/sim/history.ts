@@ -68,7 +68,7 @@ export class History implements EventLog {
 
   constructor(private readonly now: () => number, spill?: SpillOptions) {
     if (spill !== undefined) {
-      this.spill = { fd: openSync(spill.path, "w+"), path: spill.path, pending: [], pendingBytes: 0, tailStart: 0, tailMax: spill.tailEventsMax ?? 50_000 };
+      this.spill = { fd: openSync(spill.path, "w+"), path: spill.path, pending: [], pendingBytes: 0, tailStart: 0, tailMax: spill.tailEventsMax ?? 10_000 };
     }
   }
 
@@ -148,8 +148,9 @@ export class History implements EventLog {
 
   /** Closes and removes the spill file (no-op in memory). */
   dispose(): void {
-    if (this.spill === undefined) return;
+    if (this.spill === undefined || this.spill.fd < 0) return;
     closeSync(this.spill.fd);
+    this.spill.fd = -1;
     rmSync(this.spill.path, { force: true });
   }
 

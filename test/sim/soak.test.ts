@@ -23,5 +23,6 @@ describe("spilled history", () => {
     const lines: string[] = spilled.history?.window(5, 2) ?? [];
     expect(lines).toHaveLength(5);
     expect(lines[2]).toMatch(/^>> #5 /);
+    spilled.history?.dispose();
   }, 60_000);
 });

@@ -78,17 +78,17 @@ export interface WorldHandle {
   powerCut: (peer: SimPeer) => Promise<void>;
 }
 
-/** Runs one seed's world to the end. */
+/** Spill files opened by this process (part of their names). */
+let spillFiles = 0;
+
+/** Runs one seed's world to the end. A kept, spilled history is removed at exit or by its `dispose()`. */
 export async function runWorld(params: WorldParams, options: RunOptions = {}): Promise<RunResult> {
   const wallStart = performance.now();
   const scheduler = new Scheduler(SIM_EPOCH_MS);
   const random = new SimRandom(params.seed);
-  const spillDirectory = (options.spillHistory ?? params.messages >= 1_000) ? mkdtempSync(join(tmpdir(), "sds-sim-history-")) : undefined;
-  const history = new History(() => scheduler.nowMs, spillDirectory === undefined ? undefined : { path: join(spillDirectory, "history.ndjson"), tailEventsMax: options.spillTailEventsMax });
-  const disposeHistory = (): void => {
-    history.dispose();
-    if (spillDirectory !== undefined) rmSync(spillDirectory, { recursive: true, force: true });
-  };
+  const spillPath = (options.spillHistory ?? params.messages >= 1_000) ? join(tmpdir(), `sds-sim-history-${process.pid}-${params.seed}-${(spillFiles += 1)}.ndjson`) : undefined;
+  const history = new History(() => scheduler.nowMs, spillPath === undefined ? undefined : { path: spillPath, tailEventsMax: options.spillTailEventsMax });
+  const disposeHistory = (): void => history.dispose();
   const counters = new Counters();
   const violations = new Violations(history, () => scheduler.nowMs);
   const peerIds = Array.from({ length: params.peers }, (_, index) => `p${index}`);
