@@ -5,9 +5,12 @@
  * `node -e 0`). Everything else goes to oclif. The fast path prints exactly oclif's line
  * (`name/version platform-arch node-vX`, oclif's `config.userAgent`) and steps aside whenever
  * oclif could print something else: WSL (oclif says `wsl`), debug logging, or hooks declared.
+ * One of our own commands (named in the manifest, no --help) runs on an oclif configuration
+ * without the help and autocomplete plugins, which it never uses (`slimLoadOptions`).
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { arch, platform, release } from "node:os";
+import { fileURLToPath } from "node:url";
 
 const root = new URL("../", import.meta.url);
 
@@ -36,6 +39,26 @@ function mayBeWsl() {
   return existsSync("/proc/sys/fs/binfmt_misc/WSLInterop") || existsSync("/run/WSL");
 }
 
+/**
+ * Running one of our own commands needs no plugin: plugin-help and plugin-autocomplete add only
+ * the `help` and `autocomplete` commands (and no hooks), and loading them costs tens of
+ * milliseconds. Returns oclif load options without plugins when argv names one of our commands
+ * in a manifest and asks for no help; undefined otherwise (the full configuration).
+ */
+function slimLoadOptions() {
+  const id = process.argv[2];
+  if (id === undefined || id.startsWith("-") || process.argv.includes("--help")) return undefined;
+  try {
+    const manifest = JSON.parse(readFileSync(new URL("oclif.manifest.json", root), "utf8"));
+    if (manifest.commands?.[id] === undefined) return undefined;
+    const pjson = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
+    if ((pjson.oclif?.plugins ?? []).some((name) => name !== "@oclif/plugin-help" && name !== "@oclif/plugin-autocomplete")) return undefined;
+    return { root: fileURLToPath(root), pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [] } } };
+  } catch {
+    return undefined;
+  }
+}
+
 const version = versionLine();
 if (version !== undefined) {
   process.stdout.write(`${version}\n`);
@@ -53,5 +76,6 @@ if (version !== undefined) {
     // no manifest (or no dist yet): nothing to check
   }
   const { execute } = await import("@oclif/core/execute");
-  await execute({ dir: import.meta.url });
+  const slim = slimLoadOptions();
+  await execute(slim === undefined ? { dir: import.meta.url } : { loadOptions: slim });
 }

@@ -6,7 +6,7 @@
  * Timing itself is measured by bench/startup.ts, not asserted here (machines are noisy).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -114,5 +114,32 @@ describe("bin/run.js --version fast path", () => {
       expect(run.status, args.join(" ")).toBe(2);
       expect(run.stdout, args.join(" ")).toBe("");
     }
+  });
+});
+
+describe("bin/run.js runs our own commands without oclif's plugins", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sds-slim-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const blob = "0a05616c696365120873796e632d6162631a0a6d792d6368616e6e656c5081d095ffbc315a0b0a026d311a05616c696365";
+
+  it("prints the same output and exit codes as the full configuration", () => {
+    // A copy of the package whose manifest we control: with it the slim path is taken, without it not.
+    mkdirSync(join(dir, "bin"));
+    copyFileSync(join(root, "bin/run.js"), join(dir, "bin/run.js"));
+    copyFileSync(join(root, "package.json"), join(dir, "package.json"));
+    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+    symlinkSync(join(root, "dist"), join(dir, "dist"));
+    const sds = (args: string[]) => spawnSync(process.execPath, [join(dir, "bin/run.js"), ...args], { cwd: dir, encoding: "utf8" });
+    const cases = [["decode", "--hex", blob, "--json"], ["decode", "--hex", "zz"], ["decode", "--bogus"]];
+    const full = cases.map(sds);
+    const made = spawnSync(process.execPath, [join(root, "scripts/manifest.js"), "--out", join(dir, "oclif.manifest.json")], { cwd: root, encoding: "utf8" });
+    expect(made.status, made.stderr).toBe(0);
+    const slim = cases.map(sds);
+    cases.forEach((args, index) => {
+      expect(slim[index]!.status, args.join(" ")).toBe(full[index]!.status);
+      expect(slim[index]!.stdout, args.join(" ")).toBe(full[index]!.stdout);
+      expect(slim[index]!.stderr, args.join(" ")).toBe(full[index]!.stderr);
+    });
+    expect(full.map((run) => run.status)).toEqual([0, 3, 2]);
   });
 });
