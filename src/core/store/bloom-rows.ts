@@ -157,23 +157,50 @@ export function diffWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number)
   });
 }
 
-/** Encodes a diff body straight from the filter (no per-word objects): see {@link encodeBloomDiff}. */
-function encodeDiffFrom(baseSequence: bigint, bloom: Uint8Array, changed: readonly number[]): Uint8Array {
-  const packed = new Uint8Array(changed.length * (5 + WORD_BYTES));
-  let length = 0;
+/** Writes `value` (< 2^64) as a protobuf varint at `at`; returns the position after it. */
+function putVarint(out: Uint8Array, at: number, value: bigint | number): number {
+  let rest = BigInt(value);
+  while (rest >= 0x80n) {
+    out[at++] = Number(rest & 0x7fn) | 0x80;
+    rest >>= 7n;
+  }
+  out[at++] = Number(rest);
+  return at;
+}
+
+/**
+ * Encodes a diff body straight from the filter into one array (no per-word objects, no
+ * growing writer): the same bytes as {@link encodeBloomDiff}.
+ */
+export function encodeDiffFrom(baseSequence: bigint, bloom: Uint8Array, changed: readonly number[]): Uint8Array {
+  const packedMax = changed.length * (5 + WORD_BYTES);
+  // tag + varint base (≤ 10) + tag + varint length (≤ 10) + tag + varint packed length (≤ 5) + packed
+  const out = new Uint8Array(1 + 10 + 1 + 10 + 1 + 5 + packedMax);
+  let at = 0;
+  out[at++] = 0x08;
+  at = putVarint(out, at, baseSequence);
+  out[at++] = 0x10;
+  at = putVarint(out, at, bloom.length);
+  out[at++] = 0x1a;
+  // the packed words go after a length prefix of up to 5 bytes; moved down once their length is known
+  const packedAt = at + 5;
+  let length = packedAt;
   let previous = 0;
   for (const index of changed) {
     let delta = index - previous;
     previous = index;
     while (delta >= 0x80) {
-      packed[length++] = (delta & 0x7f) | 0x80;
+      out[length++] = (delta & 0x7f) | 0x80;
       delta >>>= 7;
     }
-    packed[length++] = delta;
-    const at = index * WORD_BYTES;
-    for (let i = 0; i < WORD_BYTES; i++) packed[length++] = at + i < bloom.length ? (bloom[at + i] as number) : 0;
+    out[length++] = delta;
+    const word = index * WORD_BYTES;
+    for (let i = 0; i < WORD_BYTES; i++) out[length++] = word + i < bloom.length ? (bloom[word + i] as number) : 0;
   }
-  return new ProtoWriter().uint64Field(1, baseSequence).uint64Field(2, bloom.length).bytesField(3, packed.subarray(0, length)).finish();
+  const packedLength = length - packedAt;
+  const afterPrefix = putVarint(out, at, packedLength);
+  out.copyWithin(afterPrefix, packedAt, length);
+  return out.subarray(0, afterPrefix + packedLength);
 }
 
 /** Rebuilds a filter from its base and diff. Throws RangeError when they do not fit. */

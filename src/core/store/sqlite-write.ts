@@ -60,9 +60,10 @@ interface PendingOutgoing {
 interface EncodedDelta {
   channelId: string;
   lamport: bigint | undefined;
-  upserts: Array<{ category: BufferCategory; id: string; body: Uint8Array } | { category: typeof CATEGORY.outgoing; id: string; pending: PendingOutgoing }>;
+  /** Each with its row key, built once per commit (prefetch, write and checksum all use it). */
+  upserts: Array<{ category: BufferCategory; id: string; rowKey: Uint8Array; body: Uint8Array } | { category: typeof CATEGORY.outgoing; id: string; rowKey: Uint8Array; pending: PendingOutgoing }>;
   removes: Array<{ category: BufferCategory; id: string }>;
-  appends: LogForm[];
+  appends: Array<LogForm & { rowKey: Uint8Array }>;
   evicts: string[];
   hints: Array<{ id: string; hint: Uint8Array }>;
 }
@@ -100,16 +101,17 @@ function checkChannel(message: SdsMessage, channelId: string): void {
 
 function encodeDelta(delta: ChannelDelta, keepLamport: boolean): EncodedDelta {
   for (const message of delta.history.append) checkChannel(message, delta.channelId);
-  const appends = delta.history.append.map(logForm);
+  const channelId = delta.channelId;
+  const appends = delta.history.append.map((message) => ({ ...logForm(message), rowKey: messageKey(channelId, message.messageId) }));
   const appendedObjects = new Map(delta.history.append.map((message) => [message.messageId, message]));
   const upserts: EncodedDelta["upserts"] = [];
   for (const entry of delta.outgoing.upsert) {
     const id = entry.message.messageId;
-    upserts.push({ category: CATEGORY.outgoing, id, pending: { entry, form: appendedObjects.get(id) === entry.message ? undefined : logForm(entry.message) } });
+    upserts.push({ category: CATEGORY.outgoing, id, rowKey: messageKey(channelId, id), pending: { entry, form: appendedObjects.get(id) === entry.message ? undefined : logForm(entry.message) } });
   }
-  for (const entry of delta.incoming.upsert) upserts.push({ category: CATEGORY.incoming, id: entry.message.messageId, body: encodeIncoming(entry) });
-  for (const entry of delta.outgoingRepair.upsert) upserts.push({ category: CATEGORY.outgoingRepair, id: entry.entry.messageId, body: encodeOutgoingRepair(entry) });
-  for (const entry of delta.incomingRepair.upsert) upserts.push({ category: CATEGORY.incomingRepair, id: entry.entry.messageId, body: encodeIncomingRepair(entry) });
+  for (const entry of delta.incoming.upsert) upserts.push({ category: CATEGORY.incoming, id: entry.message.messageId, rowKey: messageKey(channelId, entry.message.messageId), body: encodeIncoming(entry) });
+  for (const entry of delta.outgoingRepair.upsert) upserts.push({ category: CATEGORY.outgoingRepair, id: entry.entry.messageId, rowKey: messageKey(channelId, entry.entry.messageId), body: encodeOutgoingRepair(entry) });
+  for (const entry of delta.incomingRepair.upsert) upserts.push({ category: CATEGORY.incomingRepair, id: entry.entry.messageId, rowKey: messageKey(channelId, entry.entry.messageId), body: encodeIncomingRepair(entry) });
   const removes: EncodedDelta["removes"] = [
     ...delta.outgoing.remove.map((id) => ({ category: CATEGORY.outgoing, id })),
     ...delta.incoming.remove.map((id) => ({ category: CATEGORY.incoming, id })),
@@ -281,7 +283,7 @@ function prefetchSequences(kv: Kv, deltas: readonly EncodedDelta[], replaceBuffe
   if (replaceBuffers) return known;
   for (const category of BUFFER_CATEGORIES) {
     const keys: Uint8Array[] = [];
-    for (const delta of deltas) for (const upsert of delta.upserts) if (upsert.category === category) keys.push(messageKey(delta.channelId, upsert.id));
+    for (const delta of deltas) for (const upsert of delta.upserts) if (upsert.category === category) keys.push(upsert.rowKey);
     if (keys.length === 0) continue;
     const sequences = known.get(category) as Map<string, bigint>;
     for (const [rowKey, head] of kv.heads(category, keys, FRAME_HEADER_BYTES)) {
@@ -305,7 +307,7 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   appendHistory(kv, channelId, delta.appends, blooms);
   const appended = new Map(delta.appends.map((append) => [append.id, append]));
   for (const upsert of delta.upserts) {
-    const rowKey = messageKey(channelId, upsert.id);
+    const rowKey = upsert.rowKey;
     const sequences = known.get(upsert.category) as Map<string, bigint>;
     const rowHex = hexKey(rowKey);
     let sequence = sequences.get(rowHex);
@@ -338,11 +340,11 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   }
 }
 
-function appendHistory(kv: Kv, channelId: string, appends: readonly LogForm[], blooms: BloomStates): void {
+function appendHistory(kv: Kv, channelId: string, appends: ReadonlyArray<LogForm & { rowKey: Uint8Array }>, blooms: BloomStates): void {
   if (appends.length === 0) return;
   const state = bloomState(kv, blooms, channelId);
   for (const append of appends) {
-    const rowKey = messageKey(channelId, append.id);
+    const rowKey = append.rowKey;
     kv.put(CATEGORY.log, rowKey, append.bytes);
     const sum = sumRow(CATEGORY.log, rowKey, append.bytes, append.flags);
     kv.put(CATEGORY.sum, sum.key, sum.payload);
@@ -417,7 +419,7 @@ export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions
 /** Encodes a nim `HistoryUpdate` and returns the function that writes it in a transaction. */
 export function planHistory(channelId: string, update: HistoryUpdate): (kv: Kv, blooms: BloomStates) => void {
   for (const message of update.append) checkChannel(message, channelId);
-  const appends = update.append.map(logForm);
+  const appends = update.append.map((message) => ({ ...logForm(message), rowKey: messageKey(channelId, message.messageId) }));
   return (kv, blooms) => {
     appendHistory(kv, channelId, appends, blooms);
     evictHistory(kv, channelId, update.evict, blooms);

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeMessage, encodeMessage } from "../../../src/core/protocol/wire/index.js";
 import type { SdsMessage } from "../../../src/core/protocol/types.js";
-import { applyDiff, decodeBloomDiff, diffWords, encodeBloomDiff, dropBloom, loadBloomState, storeBloom, wireBloomRange } from "../../../src/core/store/bloom-rows.js";
+import { applyDiff, decodeBloomDiff, diffWords, encodeBloomDiff, encodeDiffFrom, dropBloom, loadBloomState, storeBloom, wireBloomRange } from "../../../src/core/store/bloom-rows.js";
 import type { ChannelData } from "../../../src/core/store/contract.js";
 import { inspectDatabase } from "../../../src/core/store/inspect.js";
 import { repairDatabase } from "../../../src/core/store/repair.js";
@@ -80,6 +80,23 @@ describe("bloom diff codec", () => {
         expect(applyDiff(base, diff)).toEqual(bloom);
       }),
       { seed, numRuns: 200 },
+    );
+  });
+
+  it("encodes a diff straight from the filter to the same bytes as the reference encoder (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.uniqueArray(fc.nat(), { maxLength: 300 }), (bloom, baseSequence, picks) => {
+        const wordCount = Math.ceil(bloom.length / 4);
+        const changed = [...new Set(picks.map((pick) => pick % wordCount))].sort((a, b) => a - b);
+        const words = changed.map((index) => {
+          const value = new Uint8Array(4);
+          value.set(bloom.subarray(index * 4, Math.min(bloom.length, index * 4 + 4)));
+          return { index, value };
+        });
+        const reference = encodeBloomDiff({ baseSequence, bloomBytes: bloom.length, words });
+        expect(Buffer.from(encodeDiffFrom(baseSequence, bloom, changed)).toString("hex")).toBe(Buffer.from(reference).toString("hex"));
+      }),
+      { seed, numRuns: 300 },
     );
   });
 
