@@ -38,7 +38,10 @@ wss.on("connection", (ws) => ws.on("message", (data, isBinary) => {
 type Kind = "sds" | "bare" | "baseline";
 
 async function startServer(kind: Kind): Promise<{ child: ChildProcess; url: string }> {
-  const relayArgs = ["relay", "--port", "0", "--rate-limit", "0", "-q", "--max-connections", "5000"];
+  // The publisher writes the whole batch at once and the bare loop buffers without a bound, so
+  // the relay's slow-consumer bound is raised here: on a loaded machine this process can fall
+  // behind by more than the default 8 MiB, and the relay would rightly cut its subscribers off.
+  const relayArgs = ["relay", "--port", "0", "--rate-limit", "0", "-q", "--max-connections", "5000", "--send-queue-bytes", String(512 * 1024 * 1024)];
   const child =
     kind === "bare"
       ? spawn(process.execPath, ["--input-type=module", "-e", BARE], { cwd: root, stdio: ["ignore", "pipe", "inherit"] })
@@ -104,8 +107,9 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number, serverPi
   const batch = messages(kind, count);
   let received = 0;
   const expected = count * subscriberCount;
-  const done = new Promise<void>((resolve) => {
+  const done = new Promise<void>((resolve, reject) => {
     for (const ws of subscribers) {
+      ws.once("close", (code) => reject(new Error(`${kind}: a subscriber was closed (${code}) after ${received} of ${expected} deliveries`)));
       ws.on("message", (data: Buffer) => {
         if (kind !== "bare" && data[1] !== 0x81) return;
         received += 1;
