@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { emitFigures, median, printTable } from "./lib.js";
 
 const bin = fileURLToPath(new URL("../bin/run.js", import.meta.url));
-const rounds = Number(process.env.BENCH_ROUNDS ?? 15);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 21);
 // Without the manifest (`npm run build` writes it) oclif imports every command to list them.
 if (!existsSync(fileURLToPath(new URL("../oclif.manifest.json", import.meta.url)))) {
   process.stderr.write("warning: no oclif.manifest.json (run `npm run build`): these figures include command discovery\n");
