@@ -10,30 +10,10 @@ import { WebSocket } from "ws";
 import { ERROR_CODES, type ErrorCode, RelayError, SdsError } from "../errors.js";
 import { decodeEnvelope, encodeEnvelope, toHex, type WakuEnvelope } from "./envelope.js";
 import { SeenHashes } from "./dedup.js";
+import { isLoopbackUrl, zeroMask } from "./masking.js";
 import { decodeFrame } from "./frame-decode.js";
 import { DEFAULT_FRAME_LIMITS, encodeFrame, type Frame, type FrameOf, type StoredEntry } from "./protocol.js";
 import type { EnvelopeHandler, FetchSinceOptions, PublishAck, ReceivedEnvelope, RelayTransport, SubscribeOptions, Subscription } from "./transport.js";
-
-/**
- * RFC 6455 §10.3 masks client frames with a random key so that bytes a script chooses cannot pose
- * as HTTP to a caching proxy between it and the server. A loopback connection has no such
- * intermediary, so there the key is all zeros: ws then skips the XOR pass over every frame it
- * sends, and the relay skips it on receipt (with 35 kB envelopes that pass was ~11 % of
- * `sds send`'s CPU). The frames stay valid masked frames; any other host gets random keys.
- */
-export function isLoopbackUrl(url: string): boolean {
-  let hostname: string;
-  try {
-    hostname = new URL(url).hostname;
-  } catch {
-    return false;
-  }
-  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
-}
 
 /** Something that happened to the connection, for status lines and tests. */
 export type RelayClientEvent =
