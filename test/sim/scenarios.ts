@@ -1,5 +1,5 @@
 /**
- * Fault scenarios F0–F13 of reliability.md §5.4 and the per-seed parameter draws ("swarm
+ * Fault scenarios F0–F14 of reliability.md §5.4 and the per-seed parameter draws ("swarm
  * testing", §1.3): each seed picks a scenario (seed mod the list, so a batch covers them all)
  * and draws that scenario's knobs from its own stream, so different seeds stress different
  * regimes. `swarm` turns a random subset of every fault on. SDS timers are the production
@@ -10,7 +10,7 @@ import type { DialectName } from "../../src/core/protocol/types.js";
 import { type NetworkParams, type PartitionMode, QUIET_NETWORK } from "./network.js";
 import { SimRandom } from "./prng.js";
 
-/** Scenario ids; `swarm` mixes all faults. F13 (soak) runs only when asked for by name. */
+/** Scenario ids; `swarm` mixes all faults. F13 (soak) and F14 (differential) run only when asked for by name. */
 export const SCENARIOS = ["F0", "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12", "swarm"] as const;
 /** A scenario id, or `F13` (soak) / `F14` (@waku/sds differential), both opt-in. */
 export type ScenarioId = (typeof SCENARIOS)[number] | "F13" | "F14";

@@ -1,10 +1,11 @@
 /**
  * Checks on what the peers' stores hold at the end of a run (and at restarts): S5 the local log
  * is ordered by (lamport, id), S6 sync and ephemeral messages are never logged, S11 every
- * buffer and the history stay within their caps.
+ * buffer and the history stay within their caps, and S9 (at a restart) a crash inside a
+ * transaction left the store exactly as it was before the commit.
  */
 import { defaultConfig } from "../../src/core/protocol/config.js";
-import type { ChannelData } from "../../src/core/store/contract.js";
+import type { ChannelData, Persistence } from "../../src/core/store/contract.js";
 import type { Counters } from "./counters.js";
 import type { EventLog } from "./history.js";
 import type { WorldParams } from "./scenarios.js";
@@ -86,4 +87,18 @@ export function compareWithStore(view: EngineView, data: ChannelData | undefined
   if (outgoingDiff !== undefined) return `outgoing buffer differs at ${outgoingDiff}`;
   if (view.buffered !== buffered) return `buffered entries: memory ${view.buffered}, store ${buffered}`;
   return undefined;
+}
+
+/** S9: a crash inside a transaction left the reopened store exactly as it was before the commit. */
+export async function checkTornCommit(peerId: string, store: { persistence: Persistence }, expected: Map<string, string>, violations: Violations, counters: Counters): Promise<void> {
+  const { canonicalChannel } = await import("./sqlite-backing.js");
+  for (const [channelId, before] of expected) {
+    const loaded = await store.persistence.loadChannel(channelId);
+    counters.add("check.s9.torn-commit-channels");
+    if (!loaded.ok) {
+      violations.report("S9", `${peerId}/${channelId}: the store would not load after a crash inside a transaction: ${loaded.error.message}`);
+    } else if (canonicalChannel(loaded.value) !== before) {
+      violations.report("S9", `${peerId}/${channelId}: a crash inside a transaction left part of it in the store (state differs from before the commit)`);
+    }
+  }
 }

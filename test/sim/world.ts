@@ -1,7 +1,8 @@
 /**
  * SimWorld (reliability.md §5.3): one seed's run. It builds the peers, the relay and the
  * stores, schedules the workload, the periodic engine ticks and the nemesis (partitions,
- * outages, crashes at chosen points, storage fault episodes, clock jumps), runs the safety
+ * outages, crashes at chosen points, power cuts, storage fault episodes, clock jumps; S9 is
+ * checked when a peer reopens a store whose transaction was torn by a crash), runs the safety
  * phase with faults, then switches every fault off, restarts every peer (the core is everyone)
  * and runs the liveness phase until the world converges or the budget runs out. Finally it
  * checks the stores (S5, S6, S11, L3) and the history (S1–S3, S7, S13, L1) and returns the
@@ -23,7 +24,7 @@ import { Scheduler } from "./scheduler.js";
 import type { WorldParams } from "./scenarios.js";
 import { SimStore } from "./sim-store.js";
 import { type Violation, Violations } from "./violations.js";
-import { checkStores, type StoreSnapshot } from "./store-checks.js";
+import { checkStores, checkTornCommit, type StoreSnapshot } from "./store-checks.js";
 import { scheduleNemesis } from "./nemesis.js";
 import { PowerJournal } from "./power-loss.js";
 
@@ -181,20 +182,6 @@ export async function runWorld(params: WorldParams, options: RunOptions = {}): P
     if (options.keepHistory !== true) disposeHistory();
     for (const store of backing.values()) if (!store.closed) await store.close();
     if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
-  }
-}
-
-/** S9: a crash inside a transaction left the reopened store exactly as it was before the commit. */
-async function checkTornCommit(peerId: string, store: BackingStore, expected: Map<string, string>, violations: Violations, counters: Counters): Promise<void> {
-  const { canonicalChannel } = await import("./sqlite-backing.js");
-  for (const [channelId, before] of expected) {
-    const loaded = await store.persistence.loadChannel(channelId);
-    counters.add("check.s9.torn-commit-channels");
-    if (!loaded.ok) {
-      violations.report("S9", `${peerId}/${channelId}: the store would not load after a crash inside a transaction: ${loaded.error.message}`);
-    } else if (canonicalChannel(loaded.value) !== before) {
-      violations.report("S9", `${peerId}/${channelId}: a crash inside a transaction left part of it in the store (state differs from before the commit)`);
-    }
   }
 }
 
