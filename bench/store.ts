@@ -5,7 +5,8 @@
  *     against a raw better-sqlite3 single-row transaction of the same message in the same mode;
  *  2. the same commit with a backlog of 0 / 100 / 1,000 unacknowledged messages (time and WAL
  *     bytes per operation — they must not grow with the backlog);
- *  3. group commit of a bulk send: many operations per transaction, messages per second.
+ *  3. group commit of a bulk send: many operations per transaction, messages per second, next
+ *     to the raw SQLite floor of the rows such a send must write (no encoding, no checksums).
  * Messages carry a spec-sized bloom filter (18,752 bytes) unless SDS_BENCH_BLOOM_BYTES is set,
  * evolving as a sender's filter does (10 more bits per message), in the engine's shape (the
  * filter is in the published bytes, not in the stored message); group commit is also
@@ -187,6 +188,49 @@ function bulk(bloomBytes: number): BulkResult {
   return { messagesPerSecond: BULK / (elapsedMs / 1000), cpuMicrosPerMessage: cpuMicros / BULK, walBytesPerMessage };
 }
 
+/**
+ * The SQLite floor of a group-committed send: raw better-sqlite3 writing the rows a send
+ * cannot do without (its `sds.log` row, that row's checksum row, its outgoing row) and
+ * deleting the outgoing row of the message it acknowledges, in 64-row statements, BATCH
+ * messages per transaction, same mode, payloads the size of ours. No encoding, no checksums,
+ * no filter diffs: what is left when all of our own work costs nothing.
+ */
+function bulkRawFloor(): { messagesPerSecond: number } {
+  const file = path.join(dir, "bulk-floor.db");
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${SYNC}`);
+  db.pragma("wal_autocheckpoint = 0");
+  db.exec("CREATE TABLE kv (category BLOB NOT NULL, key BLOB NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (category, key)) WITHOUT ROWID");
+  const rowsPerStatement = 64;
+  const insert = db.prepare(`INSERT OR REPLACE INTO kv (category, key, payload) VALUES ${Array.from({ length: rowsPerStatement }, () => "(?, ?, ?)").join(", ")}`);
+  const remove = db.prepare(`DELETE FROM kv WHERE category = ? AND key IN (${Array.from({ length: rowsPerStatement }, () => "?").join(", ")})`);
+  const [log, sum, out] = ["sds.log", "sdstk.sum", "sdstk.out"].map((name) => Buffer.from(name)) as [Buffer, Buffer, Buffer];
+  const key = (index: number) => Buffer.concat([Buffer.from([0, 4]), Buffer.from("bulk"), Buffer.from([0, 64]), Buffer.from(idOf(index))]);
+  const logPayload = Buffer.alloc(encodeMessage({ ...message("bulk", 0, new Uint8Array()), bloomFilter: undefined }, { dialect: "nim" }).length, 1);
+  const sumPayload = Buffer.alloc(9, 2);
+  const outPayload = Buffer.alloc(300, 3);
+  let elapsedMs = 0;
+  for (let from = 0; from < BULK; from += BATCH) {
+    const count = Math.min(BATCH, BULK - from);
+    const start = performance.now();
+    db.transaction(() => {
+      const rows: Buffer[] = [];
+      const acknowledged: Buffer[] = [];
+      for (let index = from; index < from + count; index++) {
+        const rowKey = key(index);
+        rows.push(log, rowKey, logPayload, sum, Buffer.concat([log, rowKey]), sumPayload, out, rowKey, outPayload);
+        if (index >= ACK_LAG) acknowledged.push(key(index - ACK_LAG));
+      }
+      for (let at = 0; at + rowsPerStatement * 3 <= rows.length; at += rowsPerStatement * 3) insert.run(...rows.slice(at, at + rowsPerStatement * 3));
+      for (let at = 0; at + rowsPerStatement <= acknowledged.length; at += rowsPerStatement) remove.run(out, ...acknowledged.slice(at, at + rowsPerStatement));
+    }).immediate();
+    elapsedMs += performance.now() - start;
+  }
+  db.close();
+  return { messagesPerSecond: BULK / (elapsedMs / 1000) };
+}
+
 try {
   const rawResult = rawPerOp();
   const raw = rawResult.msPerOp;
@@ -194,6 +238,7 @@ try {
   const base = backlogs[0] as { msPerOp: number; walBytesPerOp: number };
   const bulkRate = bulk(BLOOM_BYTES);
   const bulkSmallRate = bulk(SMALL_BLOOM_BYTES);
+  const floor = bulkRawFloor();
   printTable(`per-operation durable commit (synchronous = ${SYNC}, bloom ${BLOOM_BYTES} B)`, [
     { subject: "raw better-sqlite3, 1 row / transaction", "ms/op": raw, "ops/s": 1000 / raw, ratio: 1, "WAL B/op": rawResult.walBytesPerOp },
     ...backlogs.map((b) => ({ subject: `SqlitePersistence.commit, backlog ${b.backlog}`, "ms/op": b.msPerOp, "ops/s": 1000 / b.msPerOp, ratio: b.msPerOp / raw, "WAL B/op": b.walBytesPerOp })),
@@ -202,6 +247,7 @@ try {
   printTable(`group commit, ${BATCH} operations per transaction (target ≥ 20,000 msgs/s)`, [
     { bloom: `${BLOOM_BYTES} B`, messages: BULK, "msgs/s": bulkRate.messagesPerSecond, "CPU µs/msg": bulkRate.cpuMicrosPerMessage, "WAL B/msg": bulkRate.walBytesPerMessage },
     { bloom: `${SMALL_BLOOM_BYTES} B`, messages: BULK, "msgs/s": bulkSmallRate.messagesPerSecond, "CPU µs/msg": bulkSmallRate.cpuMicrosPerMessage, "WAL B/msg": bulkSmallRate.walBytesPerMessage },
+    { bloom: "raw SQLite floor (3 rows + 1 delete per message)", messages: BULK, "msgs/s": floor.messagesPerSecond, "CPU µs/msg": "—", "WAL B/msg": "—" },
   ]);
   emitFigures("store", {
     synchronous: SYNC,
@@ -221,6 +267,8 @@ try {
     bulkSmallBloomMessagesPerSecond: bulkSmallRate.messagesPerSecond,
     bulkSmallBloomCpuMicrosPerMessage: bulkSmallRate.cpuMicrosPerMessage,
     bulkSmallBloomWalBytesPerMessage: bulkSmallRate.walBytesPerMessage,
+    bulkRawFloorMessagesPerSecond: floor.messagesPerSecond,
+    bulkRatioToRawFloor: bulkRate.messagesPerSecond / floor.messagesPerSecond,
   });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
