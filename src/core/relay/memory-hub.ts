@@ -74,7 +74,7 @@ export class MemoryHub {
     const full = { ...envelope, contentTopic: topic };
     const bytes = encodeEnvelope(full);
     const hash = messageHash(this.pubsubTopic, full);
-    const stored = full.ephemeral === true ? { duplicate: false, storedAtNs: 0n } : this.store.add(topic, hash, bytes);
+    const stored = full.ephemeral === true ? { duplicate: false, storedAtNs: 0n } : this.store.add(topic, hash, bytes, true);
     this.counters.published += 1;
     const message: StoredMessage = { topic, hash, hashHex: toHex(hash), envelope: bytes, storedAtNs: stored.storedAtNs };
     for (const peer of this.peers) {

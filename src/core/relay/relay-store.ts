@@ -58,11 +58,36 @@ export interface StorePage {
 
 const NO_MESSAGES: StoredMessage[] = [];
 
+/**
+ * Small envelopes are copied into per-topic slabs of this size instead of one ArrayBuffer each
+ * (an allocation and a garbage-collector object per publish). Eviction is oldest first, so a
+ * slab is freed once its last envelope is evicted: at most two partly used slabs per topic.
+ */
+const SLAB_BYTES = 16 * 1024;
+/** Envelopes above this get their own copy. */
+const SLAB_ENVELOPE_BYTES_MAX = SLAB_BYTES / 8;
+
 class TopicRing {
   messages: StoredMessage[] = [];
   start = 0;
   bytes = 0;
   readonly byHash = new Map<string, StoredMessage>();
+  private slab: Uint8Array | undefined;
+  private slabUsed = 0;
+
+  /** Bytes of `envelope` the ring owns: `envelope` itself when `owned` and large, else a copy. */
+  copy(envelope: Uint8Array, owned: boolean): Uint8Array {
+    const length = envelope.length;
+    if (length > SLAB_ENVELOPE_BYTES_MAX) return owned ? envelope : new Uint8Array(envelope);
+    if (this.slab === undefined || this.slabUsed + length > SLAB_BYTES) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const view = this.slab.subarray(this.slabUsed, this.slabUsed + length);
+    view.set(envelope);
+    this.slabUsed += length;
+    return view;
+  }
 
   get size(): number {
     return this.messages.length - this.start;
@@ -159,11 +184,13 @@ export class RelayStore {
   }
 
   /**
-   * Stores an envelope unless its hash is already held on `topic`.
+   * Stores a copy of an envelope unless its hash is already held on `topic` (`envelope` may be a
+   * view of received bytes; the store never keeps it). With `owned`, the caller hands over
+   * `envelope` (a fresh array nobody else writes): a large one is then kept without a copy.
    * @throws RelayError `E_RELAY_REJECTED` when `topic` is new and the topic cap is reached,
    * or the envelope alone exceeds `bytesPerTopicMax`. Persistence failures propagate.
    */
-  add(topic: string, hash: Uint8Array, envelope: Uint8Array): AddResult {
+  add(topic: string, hash: Uint8Array, envelope: Uint8Array, owned = false): AddResult {
     const hashHex = toHex(hash);
     const existing = this.topics.get(topic)?.byHash.get(hashHex);
     if (existing !== undefined) return { duplicate: true, storedAtNs: existing.storedAtNs };
@@ -174,7 +201,7 @@ export class RelayStore {
     const fresh = ring === undefined;
     ring ??= new TopicRing();
     const storedAtNs = this.relayTimeNs();
-    const message: StoredMessage = { topic, hash: hash.slice(), hashHex, envelope, storedAtNs };
+    const message: StoredMessage = { topic, hash: hash.slice(), hashHex, envelope: ring.copy(envelope, owned), storedAtNs };
     // Compute evictions first so persistence sees one atomic change.
     // The common case evicts nothing and allocates nothing beyond the entry.
     let evicted: StoredMessage[] = NO_MESSAGES;

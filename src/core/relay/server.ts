@@ -252,8 +252,8 @@ export class RelayServer {
   /**
    * Handles one publish: rate limit, route, hash, store, ack, fan out. `view` is the fast path's
    * reading of the envelope (routing fields and hash); without it the envelope is fully decoded.
-   * `envelope` may alias the received bytes (a Buffer view): the store keeps a real copy
-   * (`new Uint8Array`, not Buffer's non-copying `slice`), the MESSAGE frame copies it too.
+   * `envelope` may alias the received bytes (a Buffer view): the store keeps its own copy, the
+   * MESSAGE frame copies it too.
    */
   private publish(connection: Connection, requestId: number, envelope: Uint8Array, view: Routing | undefined): void {
     if (!connection.bucket.take()) {
@@ -269,7 +269,7 @@ export class RelayServer {
       topic = routing.contentTopic;
       hash = routing.hash;
       if (!isContentTopic(topic)) throw new RelayError("E_RELAY_REJECTED", `not a content topic: ${JSON.stringify(topic)}`);
-      if (!routing.ephemeral) ({ duplicate, storedAtNs } = this.store.add(topic, hash, new Uint8Array(envelope)));
+      if (!routing.ephemeral) ({ duplicate, storedAtNs } = this.store.add(topic, hash, envelope));
     } catch (error) {
       if (!(error instanceof SdsError)) throw error;
       return this.rejectPublish(connection, requestId, error.code, error.message);

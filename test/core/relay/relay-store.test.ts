@@ -5,6 +5,25 @@ import { RelayStore } from "../../../src/core/relay/relay-store.js";
 const hash = (index: number) => new Uint8Array(32).fill(index);
 
 describe("RelayStore", () => {
+  it("keeps its own copy of every envelope, small ones packed in slabs, across evictions", () => {
+    let now = 0n;
+    const store = new RelayStore({ entriesPerTopicMax: 300, nowNs: () => (now += 1n) });
+    const hashOf = (index: number) => Uint8Array.of(index >> 8, index & 0xff, ...new Uint8Array(30));
+    const envelopeOf = (index: number) => new Uint8Array(index % 7 === 0 ? 5000 : 100 + (index % 150)).fill(index % 256);
+    const received = new Uint8Array(6000);
+    for (let index = 0; index < 1000; index++) {
+      const envelope = envelopeOf(index);
+      // The caller's bytes are a view of a reused receive buffer, overwritten after each add.
+      const view = received.subarray(0, envelope.length);
+      view.set(envelope);
+      store.add("/a/1/b/c", hashOf(index), view);
+      received.fill(0xee);
+    }
+    const page = store.since("/a/1/b/c", 0n, 1000);
+    expect(page.messages).toHaveLength(300);
+    page.messages.forEach((message, offset) => expect(message.envelope).toEqual(envelopeOf(700 + offset)));
+  });
+
   it("evicts oldest first by count and by bytes, and keeps store times strictly increasing", () => {
     let now = 5n;
     const store = new RelayStore({ entriesPerTopicMax: 3, bytesPerTopicMax: 10, nowNs: () => now });
