@@ -6,7 +6,7 @@
  * (`name/version platform-arch node-vX`, oclif's `config.userAgent`) and steps aside whenever
  * oclif could print something else: WSL (oclif says `wsl`), debug logging, or hooks declared.
  * One of our own commands (named in the manifest, no --help) runs on an oclif configuration
- * without the help and autocomplete plugins, which it never uses (`slimLoadOptions`).
+ * without plugins that imports that command's module only (`slimLoadOptions`).
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { arch, platform, release } from "node:os";
@@ -40,20 +40,24 @@ function mayBeWsl() {
 }
 
 /**
- * Running one of our own commands needs no plugin: plugin-help and plugin-autocomplete add only
- * the `help` and `autocomplete` commands (and no hooks), and loading them costs tens of
- * milliseconds. Returns oclif load options without plugins when argv names one of our commands
- * in a manifest and asks for no help; undefined otherwise (the full configuration).
+ * Running one of our own commands needs neither oclif's plugins nor the other commands:
+ * plugin-help and plugin-autocomplete add only the `help` and `autocomplete` commands (and no
+ * hooks), and the explicit command map (dist/commands.js) imports every command module. So
+ * when argv names one of our commands in the manifest and asks for no help, oclif gets a
+ * configuration without plugins that loads the command from its own file,
+ * dist/commands/<id with ":" as "/">.js (test/commands/startup.test.ts checks that every
+ * command of the map lives there). Undefined otherwise: the full configuration.
  */
 function slimLoadOptions() {
   const id = process.argv[2];
   if (id === undefined || id.startsWith("-") || process.argv.includes("--help")) return undefined;
   try {
     const manifest = JSON.parse(readFileSync(new URL("oclif.manifest.json", root), "utf8"));
-    if (manifest.commands?.[id] === undefined) return undefined;
+    if (manifest.commands?.[id] === undefined || !existsSync(new URL(`dist/commands/${id.split(":").join("/")}.js`, root))) return undefined;
     const pjson = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
     if ((pjson.oclif?.plugins ?? []).some((name) => name !== "@oclif/plugin-help" && name !== "@oclif/plugin-autocomplete")) return undefined;
-    return { root: fileURLToPath(root), pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [] } } };
+    const commands = { strategy: "pattern", target: "./dist/commands" };
+    return { root: fileURLToPath(root), pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [], commands } } };
   } catch {
     return undefined;
   }

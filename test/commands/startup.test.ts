@@ -117,7 +117,16 @@ describe("bin/run.js --version fast path", () => {
   });
 });
 
-describe("bin/run.js runs our own commands without oclif's plugins", () => {
+describe("bin/run.js runs our own commands without oclif's plugins and the other commands", () => {
+  it("finds every command of the map as the default export of commands/<id with : as />", async () => {
+    for (const [id, command] of Object.entries(COMMANDS)) {
+      const file = join(root, "src/commands", `${id.split(":").join("/")}.ts`);
+      const module = (await import(/* @vite-ignore */ file)) as { default: unknown };
+      expect(module.default, id).toBe(command);
+    }
+  });
+
+
   const dir = mkdtempSync(join(tmpdir(), "sds-slim-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const blob = "0a05616c696365120873796e632d6162631a0a6d792d6368616e6e656c5081d095ffbc315a0b0a026d311a05616c696365";
