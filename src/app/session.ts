@@ -83,14 +83,22 @@ export interface SessionOptions {
 }
 
 /**
+ * Causal history entries per message the commands send: nim-sds's default. js-waku sends 200
+ * (about 16.5 kB of a 35 kB spec message); the SDS spec and the Reliable Channel API recommend
+ * 2. Receivers take any length, so this is the sender's choice: 10 still names a lost message in
+ * the next ten, and the relay store poll closes longer gaps.
+ */
+export const CLI_CAUSAL_HISTORY_SIZE = 10;
+
+/**
  * Engine settings the interactive commands (`listen`, `channel open`, `send --wait-acks`) use
- * over the dialect defaults: a 5 s sync interval (spec default 30 s), so a peer that only
+ * over the dialect defaults: {@link CLI_CAUSAL_HISTORY_SIZE} causal history entries, a 5 s sync interval (spec default 30 s), so a peer that only
  * listens still acknowledges what it received within seconds; and dependencies missing for
  * {@link CLI_LOST_AFTER_MS} are given up as lost (the spec dialect never gives up), so messages
  * the relay store no longer holds (it evicts its oldest past 64 MiB ≈ 1,900 spec messages of
  * ~35 kB) do not hold back everything after them forever.
  */
-export const CLI_SDS_CONFIG: Readonly<Partial<SdsConfig>> = Object.freeze({ syncIntervalMs: 5000, lostMessageTimeoutMs: 60_000 });
+export const CLI_SDS_CONFIG: Readonly<Partial<SdsConfig>> = Object.freeze({ syncIntervalMs: 5000, lostMessageTimeoutMs: 60_000, causalHistorySize: CLI_CAUSAL_HISTORY_SIZE });
 
 /** Default of `listen --lost-after`, ms: longer than the store fetch retries and the first SDS-R repair window. */
 export const CLI_LOST_AFTER_MS = 60_000;
