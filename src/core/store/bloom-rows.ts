@@ -63,8 +63,12 @@ export function wireBloomRange(wire: Uint8Array): { at: number; length: number }
 /** Per-channel bloom write state, cached by the single writer (rebuilt by {@link loadBloomState}). */
 export interface BloomWriteState {
   nextBaseSequence: bigint;
-  /** Current base per sender id: its bytes, and a word-aligned copy padded to whole words for comparing. */
-  current: Map<string, { sequence: bigint; bytes: Uint8Array; aligned: Uint8Array }>;
+  /**
+   * Current base per sender id: its bytes, a word-aligned copy padded to whole words, the
+   * sender's last filter diffed against it (aligned) and the words where that filter differs
+   * from the base, ascending (so the next filter is compared with the last one, not the base).
+   */
+  current: Map<string, { sequence: bigint; bytes: Uint8Array; aligned: Uint8Array; previous: Uint8Array; changed: number[] }>;
   /** Live diff rows per base sequence; a base with none left is deleted. */
   references: Map<bigint, number>;
   /** Base sequence of each diff row, by `category|messageId`. */
@@ -266,19 +270,72 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
  */
 function diffAgainstBase(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, filter: Uint8Array): { sequence: bigint; body: Uint8Array } {
   const aligned = alignedCopy(filter, state.scratch);
-  state.scratch = aligned;
   let base = state.current.get(senderId);
-  let changed = base !== undefined && base.bytes.length === filter.length ? changedWords(base.aligned, aligned, diffPairsMax(filter.length)) : undefined;
+  let changed: number[] | undefined;
+  if (base !== undefined && base.bytes.length === filter.length) {
+    changed = mergeChanged(base.changed, wordsChangedSince(base.previous, aligned), base.aligned, aligned, diffPairsMax(filter.length));
+  }
   if (base === undefined || changed === undefined) {
     const copy = aligned.slice();
-    base = { sequence: state.nextBaseSequence, bytes: copy.subarray(0, filter.length), aligned: copy };
+    base = { sequence: state.nextBaseSequence, bytes: copy.subarray(0, filter.length), aligned: copy, previous: aligned, changed: [] };
+    state.scratch = undefined; // `aligned` is now the base's last filter
     state.nextBaseSequence += 1n;
     state.current.set(senderId, base);
     const rowKey = baseKey(channelId, base.sequence);
     kv.put(CATEGORY.bloomBase, rowKey, frameRow(CATEGORY.bloomBase, rowKey, base.sequence, base.bytes));
     changed = [];
+  } else {
+    state.scratch = base.previous; // recycled for the next filter
+    base.previous = aligned;
+    base.changed = changed;
   }
   return { sequence: base.sequence, body: encodeDiffFrom(base.sequence, filter, changed) };
+}
+
+/** Bytes compared natively at a time when looking for the few words a sender's next filter changed. */
+const SKIP_CHUNK_BYTES = 512;
+
+/**
+ * Words where `next` differs from `previous` (both aligned, same length), ascending. A
+ * sender's consecutive filters differ in ~k words, so a native compare per chunk skips almost
+ * all of the filter and only the few changed chunks are scanned word by word.
+ */
+function wordsChangedSince(previous: Uint8Array, next: Uint8Array): number[] {
+  const a = Buffer.from(previous.buffer, previous.byteOffset, previous.byteLength);
+  const b = Buffer.from(next.buffer, next.byteOffset, next.byteLength);
+  const wordsA = new Int32Array(previous.buffer, previous.byteOffset, previous.length / WORD_BYTES);
+  const wordsB = new Int32Array(next.buffer, next.byteOffset, next.length / WORD_BYTES);
+  const changed: number[] = [];
+  for (let at = 0; at < b.length; at += SKIP_CHUNK_BYTES) {
+    const end = Math.min(at + SKIP_CHUNK_BYTES, b.length);
+    if (a.compare(b, at, end, at, end) === 0) continue;
+    for (let word = at / WORD_BYTES; word < end / WORD_BYTES; word++) if (wordsA[word] !== wordsB[word]) changed.push(word);
+  }
+  return changed;
+}
+
+/**
+ * The words where `next` differs from `base`, given the words where the previous filter
+ * differed from it (`before`) and where `next` differs from the previous filter (`since`):
+ * any other word equals the previous filter's, which equals the base's. Undefined past `pairsMax`.
+ */
+function mergeChanged(before: readonly number[], since: readonly number[], base: Uint8Array, next: Uint8Array, pairsMax: number): number[] | undefined {
+  const wordsBase = new Int32Array(base.buffer, base.byteOffset, base.length / WORD_BYTES);
+  const wordsNext = new Int32Array(next.buffer, next.byteOffset, next.length / WORD_BYTES);
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < since.length) {
+    const x = i < before.length ? (before[i] as number) : Infinity;
+    const y = j < since.length ? (since[j] as number) : Infinity;
+    const word = Math.min(x, y);
+    if (x === word) i += 1;
+    if (y === word) j += 1;
+    if (wordsBase[word] === wordsNext[word]) continue;
+    if (out.length >= pairsMax) return undefined;
+    out.push(word);
+  }
+  return out;
 }
 
 function addReference(state: BloomWriteState, category: BloomRefCategory, messageId: string, sequence: bigint): void {

@@ -337,4 +337,56 @@ describe("delta-encoded blooms in the SQLite store", () => {
     expect(rowCount(file, "sdstk.wbloom")).toBe(0);
     expect(rowCount(file, "sdstk.bbase")).toBe(0);
   }, 30_000);
+
+  it("stores any interleaving of senders' filters exactly, whatever changes between them (property)", () => {
+    const change = fc.oneof(
+      fc.record({ kind: fc.constant("bits" as const), picks: fc.array(fc.nat(), { maxLength: 40 }) }),
+      fc.record({ kind: fc.constant("clear" as const), picks: fc.array(fc.nat(), { maxLength: 5 }) }),
+      fc.record({ kind: fc.constant("fresh" as const), seedByte: fc.integer({ min: 0, max: 255 }) }),
+      fc.record({ kind: fc.constant("resize" as const), bytes: fc.integer({ min: 512, max: 2048 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), change, fc.boolean()), { minLength: 1, maxLength: 60 }), (steps) => {
+        const store = must(SqlitePersistence.open(":memory:"));
+        const filters: Uint8Array[] = [0, 1, 2].map((sender) => new Uint8Array(1024).map((_, i) => (i * (sender + 3)) & 0xff));
+        const expected = new Map<string, Uint8Array>();
+        const wires = new Map<string, Uint8Array>();
+        const deltas = steps.map(([sender, step, outgoing], index) => {
+          let filter = filters[sender] as Uint8Array;
+          if (step.kind === "bits") for (const pick of step.picks) filter[(pick >> 3) % filter.length] |= 1 << (pick & 7);
+          else if (step.kind === "clear") for (const pick of step.picks) filter[pick % filter.length] = 0;
+          else if (step.kind === "fresh") filter = filter.map((_, i) => (i * step.seedByte + 1) & 0xff);
+          else filter = new Uint8Array(step.bytes).map((_, i) => (i * 7) & 0xff);
+          filters[sender] = filter;
+          const id = `m${String(index).padStart(3, "0")}`;
+          const full = message("c", id, BigInt(10 + index), { senderId: `sender${sender}`, bloomFilter: filter.slice() });
+          const delta = emptyDelta("c", BigInt(10 + index));
+          if (outgoing) {
+            const wire = encodeMessage(full, { dialect: "spec" });
+            wires.set(id, wire);
+            const stored = { ...full, bloomFilter: undefined };
+            delta.outgoing.upsert.push({ message: stored, sendTimeMs: NOW, resendAttempts: 0, wire });
+            delta.history.append.push(stored);
+          } else {
+            expected.set(id, filter.slice());
+            delta.history.append.push(full);
+          }
+          return delta;
+        });
+        // in two commits, so the second diffs against state the first left behind
+        const half = Math.floor(deltas.length / 2);
+        must(store.commitSync(deltas.slice(0, half)));
+        must(store.commitSync(deltas.slice(half)));
+        const data = must(store.loadChannelSync("c")) as ChannelData;
+        for (const m of data.history) {
+          const want = expected.get(m.messageId);
+          if (want !== undefined) expect(Buffer.from(m.bloomFilter as Uint8Array).toString("hex")).toBe(Buffer.from(want).toString("hex"));
+        }
+        expect(data.meta.outgoingBuffer.length).toBe(wires.size);
+        for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+        store.closeSync();
+      }),
+      { seed, numRuns: 40 },
+    );
+  }, 60_000);
 });
