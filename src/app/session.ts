@@ -7,7 +7,6 @@
  * events into {@link DeliveredView}s (with the causal dependencies read from the SDS message).
  * Counters of engine events (acknowledged, resent, repairs) feed status lines and the demo.
  */
-import { randomBytes } from "node:crypto";
 import { SdsError } from "../core/errors.js";
 import { parseChannelKey } from "../core/channel/encryption.js";
 import { timerScheduler } from "../core/channel/events.js";
@@ -19,8 +18,9 @@ import type { DialectName } from "../core/protocol/types.js";
 import type { ReceivedEnvelope, RelayTransport } from "../core/relay/transport.js";
 import { ReliabilityManager } from "../core/reliability-manager.js";
 import { SqlitePersistence } from "../core/store/sqlite.js";
-import { type OutputPosition, PrintedMarks, TRACKING_SETTING } from "./printed.js";
+import { type OutputPosition, PrintedMarks } from "./printed.js";
 import type { DeliveredView } from "./render.js";
+import { CURSOR_SETTING, readChannelSettings } from "./session-settings.js";
 import { connectRelay, observeEngine, trackCursor } from "./session-wiring.js";
 
 export { connectRelay } from "./session-wiring.js";
@@ -103,9 +103,6 @@ export const CLI_SDS_CONFIG: Readonly<Partial<SdsConfig>> = Object.freeze({ sync
 /** Default of `listen --lost-after`, ms: longer than the store fetch retries and the first SDS-R repair window. */
 export const CLI_LOST_AFTER_MS = 60_000;
 
-const CURSOR_SETTING = "relayCursorNs";
-const PARTICIPANT_SETTING = "participantId";
-const DIALECT_SETTING = "dialect";
 /** How far back of the last seen relay time the next run starts its catch-up (duplicates are filtered by SDS). */
 export const CURSOR_MARGIN_NS = 30_000_000_000n;
 /** Causal histories remembered for messages received but not yet delivered. */
@@ -391,24 +388,3 @@ export class ChannelSession {
   }
 }
 
-function readChannelSettings(store: SqlitePersistence, options: SessionOptions): { participantId: string; dialect: DialectName; cursorNs: bigint | undefined } {
-  const decoder = new TextDecoder();
-  const storedParticipant = storeOrThrow(store.getChannelSetting(options.channel, PARTICIPANT_SETTING));
-  const storedDialect = storeOrThrow(store.getChannelSetting(options.channel, DIALECT_SETTING));
-  const storedCursor = storeOrThrow(store.getChannelSetting(options.channel, CURSOR_SETTING));
-  const previousDialect = storedDialect === undefined ? undefined : (decoder.decode(storedDialect) as DialectName);
-  if (previousDialect !== undefined && options.dialect !== undefined && previousDialect !== options.dialect) {
-    throw new SdsError("E_CONFIG_INVALID", `channel ${options.channel} was created with dialect ${previousDialect}, not ${options.dialect}`, { channel: options.channel, dialect: previousDialect });
-  }
-  const dialect = previousDialect ?? options.dialect ?? "spec";
-  let participantId = storedParticipant === undefined ? undefined : decoder.decode(storedParticipant);
-  if (participantId === undefined) {
-    participantId = `${options.identity}-${randomBytes(3).toString("hex")}`;
-    // A new channel keeps printed marks from its first message, whichever command opens it first.
-    storeOrThrow(store.putChannelSettings(options.channel, [[PARTICIPANT_SETTING, textEncoder.encode(participantId)], [TRACKING_SETTING, textEncoder.encode("1")]]));
-  }
-  if (previousDialect === undefined) storeOrThrow(store.putChannelSetting(options.channel, DIALECT_SETTING, textEncoder.encode(dialect)));
-  const cursorText = storedCursor === undefined ? undefined : decoder.decode(storedCursor);
-  const cursorNs = cursorText !== undefined && /^\d+$/.test(cursorText) ? BigInt(cursorText) : undefined;
-  return { participantId, dialect, cursorNs };
-}
