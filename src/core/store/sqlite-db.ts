@@ -133,6 +133,7 @@ export const PUT_ROWS_PER_STATEMENT = 64;
 
 const multiPutSqls: string[] = [];
 const multiDeleteSqls: string[] = [];
+const headsSqls: string[] = [];
 
 function multiPutSql(rows: number): string {
   return (multiPutSqls[rows] ??= `INSERT OR REPLACE INTO kv (category, key, payload) VALUES ${Array.from({ length: rows }, () => "(?, ?, ?)").join(", ")}`);
@@ -243,7 +244,7 @@ export class Kv {
     const out = new Map<string, Uint8Array>();
     for (let at = 0; at < rowKeys.length; at += PUT_ROWS_PER_STATEMENT) {
       const chunk = rowKeys.slice(at, at + PUT_ROWS_PER_STATEMENT);
-      const sql = `SELECT key, substr(payload, 1, ?) AS head FROM kv WHERE category = ? AND key IN (${chunk.map(() => "?").join(", ")})`;
+      const sql = (headsSqls[chunk.length] ??= `SELECT key, substr(payload, 1, ?) AS head FROM kv WHERE category = ? AND key IN (${chunk.map(() => "?").join(", ")})`);
       for (const row of this.statement(sql).all(bytes, categoryBlob(category), ...chunk) as Array<{ key: Uint8Array; head: Uint8Array }>) {
         out.set(Buffer.from(row.key.buffer, row.key.byteOffset, row.key.byteLength).toString("hex"), plain(row.head));
       }

@@ -76,6 +76,8 @@ export class SqlitePersistence implements Persistence {
   /** Bloom diff bases per channel (see bloom-rows.ts), mutated in place by transactions; dropped when one fails. */
   private readonly blooms: BloomStates = new Map();
   private closed = false;
+  /** The batching transaction wrapper, made once (better-sqlite3 builds a new wrapper per `transaction` call). */
+  private inTransaction: Database.Transaction<(body: () => CommitPlan | void) => CommitPlan | void> | undefined;
   /** Transactions committed since open (for tests that check one transaction per operation). */
   transactionsCommitted = 0;
 
@@ -138,19 +140,18 @@ export class SqlitePersistence implements Persistence {
     const closed = this.guard();
     if (closed) return err(closed);
     try {
-      const result = this.db
-        .transaction(() => {
-          this.kv.beginBatch();
-          let planned: CommitPlan | void;
-          try {
-            planned = plan();
-            this.kv.endBatch(true);
-          } finally {
-            this.kv.endBatch(false);
-          }
-          return planned;
-        })
-        .immediate();
+      this.inTransaction ??= this.db.transaction((body: () => CommitPlan | void) => {
+        this.kv.beginBatch();
+        let planned: CommitPlan | void;
+        try {
+          planned = body();
+          this.kv.endBatch(true);
+        } finally {
+          this.kv.endBatch(false);
+        }
+        return planned;
+      });
+      const result = this.inTransaction.immediate(plan);
       this.transactionsCommitted += 1;
       if (result) for (const [channelId, state] of result.channels) this.channels.set(channelId, state);
       return ok(undefined);
