@@ -79,12 +79,18 @@ class TopicRing {
   copy(envelope: Uint8Array, owned: boolean): Uint8Array {
     const length = envelope.length;
     if (length > SLAB_ENVELOPE_BYTES_MAX) return owned ? envelope : new Uint8Array(envelope);
+    return this.slabCopy(envelope);
+  }
+
+  /** A copy of small `bytes` (≤ SLAB_ENVELOPE_BYTES_MAX) in the current slab: a view, no ArrayBuffer of its own. */
+  slabCopy(bytes: Uint8Array): Uint8Array {
+    const length = bytes.length;
     if (this.slab === undefined || this.slabUsed + length > SLAB_BYTES) {
       this.slab = new Uint8Array(SLAB_BYTES);
       this.slabUsed = 0;
     }
     const view = this.slab.subarray(this.slabUsed, this.slabUsed + length);
-    view.set(envelope);
+    view.set(bytes);
     this.slabUsed += length;
     return view;
   }
@@ -201,7 +207,8 @@ export class RelayStore {
     const fresh = ring === undefined;
     ring ??= new TopicRing();
     const storedAtNs = this.relayTimeNs();
-    const message: StoredMessage = { topic, hash: hash.slice(), hashHex, envelope: ring.copy(envelope, owned), storedAtNs };
+    // The hash goes into the slab too (32 bytes): `slice()` would allocate an ArrayBuffer per publish.
+    const message: StoredMessage = { topic, hash: hash.length <= SLAB_ENVELOPE_BYTES_MAX ? ring.slabCopy(hash) : hash.slice(), hashHex, envelope: ring.copy(envelope, owned), storedAtNs };
     // Compute evictions first so persistence sees one atomic change.
     // The common case evicts nothing and allocates nothing beyond the entry.
     let evicted: StoredMessage[] = NO_MESSAGES;

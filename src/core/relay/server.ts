@@ -16,7 +16,7 @@ import { DecodeError, RelayError, SdsError } from "../errors.js";
 import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, type EnvelopeLimits, isContentTopic, messageHash } from "./envelope.js";
 import { faultDecider, type FaultDecider, TokenBucket } from "./limits.js";
 import { decodeFrame } from "./frame-decode.js";
-import { type Connection, Outbound, wireFrame } from "./outbound.js";
+import { type Connection, Outbound, wireMessage, wirePublishAck } from "./outbound.js";
 import { DEFAULT_FRAME_LIMITS, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
 import { readPublish } from "./publish-path.js";
 import { RelayStore } from "./relay-store.js";
@@ -66,7 +66,17 @@ export class RelayServer {
     this.envelopeLimits = { ...DEFAULT_ENVELOPE_LIMITS, envelopeBytesMax: this.frameBytesMax };
     this.frameLimits = { frameBytesMax: this.frameBytesMax };
     this.pubsubTopicBytes = Buffer.from(this.pubsubTopic, "utf8");
-    const nowNs = () => BigInt(Math.floor(this.nowMs())) * 1_000_000n;
+    // Many publishes fall in one millisecond: the BigInt of the last millisecond is reused.
+    let lastMs = Number.NaN;
+    let lastNs = 0n;
+    const nowNs = () => {
+      const ms = Math.floor(this.nowMs());
+      if (ms !== lastMs) {
+        lastMs = ms;
+        lastNs = BigInt(ms) * 1_000_000n;
+      }
+      return lastNs;
+    };
     const persistence = options.storeFile !== undefined ? openSqliteRelayStore(options.storeFile) : undefined;
     this.store = new RelayStore({ entriesPerTopicMax: options.storeEntriesPerTopic, bytesPerTopicMax: options.storeBytesPerTopic, topicsMax: options.topicsMax, nowNs, persistence });
     this.counters = { connectionsTotal: 0, published: 0, duplicates: 0, rejected: 0, rateLimited: 0, delivered: 0, droppedByFaults: 0, duplicatedByFaults: 0, slowConsumers: 0, storeQueries: 0, protocolErrors: 0 };
@@ -276,7 +286,7 @@ export class RelayServer {
     }
     this.counters.published += 1;
     if (duplicate) this.counters.duplicates += 1;
-    this.outbound.send(connection, { type: "publishAck", requestId, hash, duplicate, storedAtNs });
+    this.outbound.send(connection, wirePublishAck(requestId, hash, duplicate, storedAtNs));
     this.fanOut(connection, topic, envelope, hash, storedAtNs);
   }
 
@@ -296,7 +306,7 @@ export class RelayServer {
     if (set === undefined || (set.size === 1 && set.has(publisher))) return;
     // Encoded once; the same Buffer goes to every subscriber. Iterating the live Set is safe:
     // a slow consumer removed during the loop is simply not visited again.
-    const bytes = wireFrame({ type: "message", topic, envelope, hash, storedAtNs });
+    const bytes = wireMessage(topic, envelope, hash, storedAtNs);
     for (const connection of set) {
       if (connection === publisher) continue;
       const copies = this.faults();
