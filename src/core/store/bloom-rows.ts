@@ -45,17 +45,36 @@ const refKey = (category: BloomRefCategory, messageId: string) => `${category}|$
  * least {@link BLOOM_ROW_MIN_BYTES}), found by walking the top-level fields; undefined when none.
  */
 export function wireBloomRange(wire: Uint8Array): { at: number; length: number } | undefined {
-  try {
-    const reader = new ProtoReader(wire);
-    while (!reader.eof()) {
-      const tag = reader.readTag("wire");
-      if ((tag.field === 12 || tag.field === 6) && tag.wireType === 2) {
-        const bytes = reader.readLengthDelimited("wire.bloom");
-        if (bytes.length >= BLOOM_ROW_MIN_BYTES) return { at: bytes.byteOffset - wire.byteOffset, length: bytes.length };
-      } else reader.skip(tag.wireType, "wire");
+  // a plain walk over the top-level keys (no reader objects): a bulk send calls this per message
+  let at = 0;
+  const end = wire.length;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let shift = 0; shift < 64; shift += 7) {
+      if (at >= end) return -1;
+      const byte = wire[at++] as number;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
     }
-  } catch {
-    // not protobuf we can walk: keep the bytes whole
+    return -1;
+  };
+  while (at < end) {
+    const tag = varint();
+    if (tag < 8) return undefined; // truncated, or field 0: not protobuf we can walk, keep the bytes whole
+    const field = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (wireType === 0) {
+      if (varint() < 0) return undefined;
+    } else if (wireType === 1 || wireType === 5) {
+      at += wireType === 1 ? 8 : 4;
+    } else if (wireType === 2) {
+      const length = varint();
+      if (length < 0 || length > end - at) return undefined;
+      if ((field === 12 || field === 6) && length >= BLOOM_ROW_MIN_BYTES) return { at, length };
+      at += length;
+    } else return undefined;
   }
   return undefined;
 }
@@ -177,34 +196,49 @@ function putVarint(out: Uint8Array, at: number, value: bigint | number): number 
  * growing writer): the same bytes as {@link encodeBloomDiff}.
  */
 export function encodeDiffFrom(baseSequence: bigint, bloom: Uint8Array, changed: readonly number[]): Uint8Array {
-  const packedMax = changed.length * (5 + WORD_BYTES);
-  // tag + varint base (≤ 10) + tag + varint length (≤ 10) + tag + varint packed length (≤ 5) + packed
-  const out = new Uint8Array(1 + 10 + 1 + 10 + 1 + 5 + packedMax);
+  // one pass for the packed length, so the body is allocated at its exact size and written once
+  let packedLength = changed.length * WORD_BYTES;
+  let previous = 0;
+  for (const index of changed) {
+    packedLength += varintLength(index - previous);
+    previous = index;
+  }
+  const out = new Uint8Array(1 + varintLength(baseSequence) + 1 + varintLength(bloom.length) + 1 + varintLength(packedLength) + packedLength);
   let at = 0;
   out[at++] = 0x08;
   at = putVarint(out, at, baseSequence);
   out[at++] = 0x10;
   at = putVarint(out, at, bloom.length);
   out[at++] = 0x1a;
-  // the packed words go after a length prefix of up to 5 bytes; moved down once their length is known
-  const packedAt = at + 5;
-  let length = packedAt;
-  let previous = 0;
+  at = putVarint(out, at, packedLength);
+  previous = 0;
+  const wholeWords = Math.floor(bloom.length / WORD_BYTES);
   for (const index of changed) {
     let delta = index - previous;
     previous = index;
     while (delta >= 0x80) {
-      out[length++] = (delta & 0x7f) | 0x80;
+      out[at++] = (delta & 0x7f) | 0x80;
       delta >>>= 7;
     }
-    out[length++] = delta;
+    out[at++] = delta;
     const word = index * WORD_BYTES;
-    for (let i = 0; i < WORD_BYTES; i++) out[length++] = word + i < bloom.length ? (bloom[word + i] as number) : 0;
+    if (index < wholeWords) {
+      out[at] = bloom[word] as number;
+      out[at + 1] = bloom[word + 1] as number;
+      out[at + 2] = bloom[word + 2] as number;
+      out[at + 3] = bloom[word + 3] as number;
+    } else for (let i = 0; i < WORD_BYTES; i++) out[at + i] = word + i < bloom.length ? (bloom[word + i] as number) : 0;
+    at += WORD_BYTES;
   }
-  const packedLength = length - packedAt;
-  const afterPrefix = putVarint(out, at, packedLength);
-  out.copyWithin(afterPrefix, packedAt, length);
-  return out.subarray(0, afterPrefix + packedLength);
+  return out;
+}
+
+/** Bytes of the varint of `value` (0 ≤ value < 2^64). */
+function varintLength(value: bigint | number): number {
+  if (typeof value === "number" && value < 0x80) return 1;
+  let length = 1;
+  for (let rest = BigInt(value) >> 7n; rest > 0n; rest >>= 7n) length += 1;
+  return length;
 }
 
 /** Rebuilds a filter from its base and diff. Throws RangeError when they do not fit. */

@@ -124,12 +124,20 @@ export const FRAME_HEADER_BYTES = 13;
 /** Frames a body for a row of ours: the checksum binds category, key, version, sequence and body. */
 export function frameRow(category: string, rowKey: Uint8Array, sequence: bigint, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + body.length);
-  const view = new DataView(out.buffer);
-  out[4] = FRAME_VERSION;
-  view.setBigUint64(5, sequence, false);
   out.set(body, FRAME_HEADER_BYTES);
-  view.setUint32(0, checksum(category, rowKey, out.subarray(4)), false);
-  return out;
+  return frameInPlace(category, rowKey, sequence, out);
+}
+
+/**
+ * Frames a row whose body was written after {@link FRAME_HEADER_BYTES} bytes reserved at the
+ * start of `row` (the same bytes as {@link frameRow} of that body, without copying it); returns `row`.
+ */
+export function frameInPlace(category: string, rowKey: Uint8Array, sequence: bigint, row: Uint8Array): Uint8Array {
+  const view = new DataView(row.buffer, row.byteOffset, row.byteLength);
+  row[4] = FRAME_VERSION;
+  view.setBigUint64(5, sequence, false);
+  view.setUint32(0, checksum(category, rowKey, row.subarray(4)), false);
+  return row;
 }
 
 /** A framed row that passed its checks, or why it did not. */

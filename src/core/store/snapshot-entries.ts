@@ -53,25 +53,94 @@ export function bloomOffsetInWire(message: SdsMessage, wire: Uint8Array): number
 
 /** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows (see {@link UnacknowledgedRowOptions}). */
 export function encodeUnacknowledged(entry: UnacknowledgedMessage, options: UnacknowledgedRowOptions = {}): Uint8Array {
-  const writer = new ProtoWriter();
-  if (options.messageInLog === true) writer.uint64Field(EXT + 20, 1);
-  else writer.bytesField(1, options.messageBytes ?? encodeNimMessage(entry.message));
-  writer.uint64Field(2, entry.sendTimeMs).uint64Field(3, entry.resendAttempts);
+  return encodeUnacknowledgedAfter(entry, options, 0);
+}
+
+/**
+ * {@link encodeUnacknowledged} into one exactly sized array that starts with `reserveBytes`
+ * zero bytes left for the caller (a row's frame header), so a row is built without a growing
+ * writer, a trimming copy or a framing copy.
+ */
+export function encodeUnacknowledgedAfter(entry: UnacknowledgedMessage, options: UnacknowledgedRowOptions, reserveBytes: number): Uint8Array {
+  const fields: RowField[] = [];
+  if (options.messageInLog === true) fields.push({ field: EXT + 20, value: 1 });
+  else fields.push({ field: 1, bytes: options.messageBytes ?? encodeNimMessage(entry.message) });
+  fields.push({ field: 2, value: entry.sendTimeMs }, { field: 3, value: entry.resendAttempts });
   const presence = messageAbsenceFlags(entry.message);
-  if (presence !== 0) writer.uint64Field(EXT + 10, presence);
-  if (entry.possibleAckCount != null) writer.uint64Field(EXT, entry.possibleAckCount);
-  if (entry.wire != null && options.wireBloomDiff !== undefined) {
+  if (presence !== 0) fields.push({ field: EXT + 10, value: presence });
+  if (entry.possibleAckCount != null) fields.push({ field: EXT, value: entry.possibleAckCount });
+  const wire = entry.wire;
+  if (wire != null && options.wireBloomDiff !== undefined) {
     const { at, length, diff } = options.wireBloomDiff;
-    writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + length)).bytesField(WIRE_BLOOM_DIFF_FIELD, diff);
-  } else if (entry.wire != null && options.wireBloom !== undefined) {
+    fields.push({ field: EXT + 21, bytes: wire.subarray(0, at) }, { field: EXT + 22, bytes: wire.subarray(at + length) }, { field: WIRE_BLOOM_DIFF_FIELD, bytes: diff });
+  } else if (wire != null && options.wireBloom !== undefined) {
     const { at, length } = options.wireBloom;
-    writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + length)).uint64Field(EXT + 23, 1);
-  } else if (entry.wire != null) {
-    const at = options.splitWire === true ? bloomOffsetInWire(entry.message, entry.wire) : -1;
-    if (at < 0) writer.bytesField(EXT + 1, entry.wire);
-    else writer.bytesField(EXT + 21, entry.wire.subarray(0, at)).bytesField(EXT + 22, entry.wire.subarray(at + (entry.message.bloomFilter as Uint8Array).length));
+    fields.push({ field: EXT + 21, bytes: wire.subarray(0, at) }, { field: EXT + 22, bytes: wire.subarray(at + length) }, { field: EXT + 23, value: 1 });
+  } else if (wire != null) {
+    const at = options.splitWire === true ? bloomOffsetInWire(entry.message, wire) : -1;
+    if (at < 0) fields.push({ field: EXT + 1, bytes: wire });
+    else fields.push({ field: EXT + 21, bytes: wire.subarray(0, at) }, { field: EXT + 22, bytes: wire.subarray(at + (entry.message.bloomFilter as Uint8Array).length) });
   }
-  return writer.finish();
+  return writeFields(fields, reserveBytes);
+}
+
+/** A `uint64` (wire type 0) or `bytes` (wire type 2) field of a row body. */
+type RowField = { field: number; value: number | bigint } | { field: number; bytes: Uint8Array };
+
+/** Bytes of the varint of `value`, checked like `ProtoWriter` (RangeError: a caller bug). */
+function varintBytes(value: number | bigint): number {
+  if (typeof value === "bigint") {
+    if (value < 0n || value >= 1n << 64n) throw new RangeError(`varint out of uint64 range: ${value}`);
+    let bytes = 1;
+    for (let rest = value >> 7n; rest > 0n; rest >>= 7n) bytes += 1;
+    return bytes;
+  }
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`invalid varint ${value}`);
+  let bytes = 1;
+  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 0x80)) bytes += 1;
+  return bytes;
+}
+
+function putVarint(out: Uint8Array, at: number, value: number | bigint): number {
+  if (typeof value === "bigint") {
+    let rest = value;
+    while (rest >= 0x80n) {
+      out[at++] = Number(rest & 0x7fn) | 0x80;
+      rest >>= 7n;
+    }
+    out[at++] = Number(rest);
+    return at;
+  }
+  let rest = value;
+  while (rest >= 0x80) {
+    out[at++] = (rest % 0x80) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  out[at++] = rest;
+  return at;
+}
+
+/** The fields in order (canonical protobuf, the bytes `ProtoWriter` writes), after `reserveBytes` zero bytes. */
+function writeFields(fields: readonly RowField[], reserveBytes: number): Uint8Array {
+  let size = reserveBytes;
+  for (const item of fields) {
+    if ("bytes" in item) size += varintBytes(item.field * 8 + WireType.LengthDelimited) + varintBytes(item.bytes.length) + item.bytes.length;
+    else size += varintBytes(item.field * 8 + WireType.Varint) + varintBytes(item.value);
+  }
+  const out = new Uint8Array(size);
+  let at = reserveBytes;
+  for (const item of fields) {
+    if ("bytes" in item) {
+      at = putVarint(out, at, item.field * 8 + WireType.LengthDelimited);
+      at = putVarint(out, at, item.bytes.length);
+      out.set(item.bytes, at);
+      at += item.bytes.length;
+    } else {
+      at = putVarint(out, at, item.field * 8 + WireType.Varint);
+      at = putVarint(out, at, item.value);
+    }
+  }
+  return out;
 }
 
 /** Sub-message codec of `ChannelMeta`, also the body of our per-entry rows. */

@@ -12,8 +12,8 @@ import type { SdsMessage } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
 import { BLOOM_IN_ROWS, BLOOM_ROW_MIN_BYTES, type BloomWriteState, dropBloom, inlineWireBloom, loadBloomState, readBloom, readWireBloom, storeBloom, wireBloomRange } from "./bloom-rows.js";
 import { applyAbsenceFlags, decodeUnacknowledged } from "./snapshot.js";
-import { unacknowledgedWireDiff } from "./snapshot-entries.js";
-import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, SUM_ROW_BYTES, aboutKey, channelKey, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
+import { encodeUnacknowledgedAfter, unacknowledgedWireDiff } from "./snapshot-entries.js";
+import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, SUM_ROW_BYTES, aboutKey, channelKey, frameInPlace, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
 import {
   decodeChannelMeta,
   decodeChannelMetaExtras,
@@ -238,9 +238,10 @@ function storedFormMatches(kv: Kv, channelId: string, rowKey: Uint8Array, form: 
  * The row body of an outgoing entry: when the identical message is in the channel's
  * `sds.log` row (a sent message is appended to history by the same operation), only a
  * reference is stored, and the published bytes are stored around the bloom filter. So a send
- * writes its large message once, whatever the backlog.
+ * writes its large message once, whatever the backlog. The body is written after room for
+ * the row's frame header (see {@link frameInPlace}).
  */
-function outgoingBody(kv: Kv, channelId: string, rowKey: Uint8Array, pending: PendingOutgoing, appended: ReadonlyMap<string, LogForm>, blooms: BloomStates): Uint8Array {
+function outgoingRow(kv: Kv, channelId: string, rowKey: Uint8Array, pending: PendingOutgoing, appended: ReadonlyMap<string, LogForm>, blooms: BloomStates): Uint8Array {
   const { form, entry } = pending;
   let inLog: boolean;
   if (form === undefined) inLog = true; // the same object was appended by this delta
@@ -254,10 +255,10 @@ function outgoingBody(kv: Kv, channelId: string, rowKey: Uint8Array, pending: Pe
   const range = wireBloomOf(entry);
   if (range === undefined) {
     dropBloom(kv, state, channelId, id, CATEGORY.outgoing);
-    return encodeUnacknowledged(entry, { messageInLog: inLog, splitWire: true });
+    return encodeUnacknowledgedAfter(entry, { messageInLog: inLog, splitWire: true }, FRAME_HEADER_BYTES);
   }
   const diff = inlineWireBloom(kv, state, channelId, entry.message.senderId, id, (entry.wire as Uint8Array).subarray(range.at, range.at + range.length));
-  return encodeUnacknowledged(entry, { messageInLog: inLog, wireBloomDiff: { ...range, diff } });
+  return encodeUnacknowledgedAfter(entry, { messageInLog: inLog, wireBloomDiff: { at: range.at, length: range.length, diff } }, FRAME_HEADER_BYTES);
 }
 
 /**
@@ -316,8 +317,8 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
       target.state.nextSequence += 1n;
       sequences.set(rowHex, sequence);
     }
-    const body = "pending" in upsert ? outgoingBody(kv, channelId, rowKey, upsert.pending, appended, blooms) : upsert.body;
-    kv.put(upsert.category, rowKey, frameRow(upsert.category, rowKey, sequence, body));
+    const row = "pending" in upsert ? frameInPlace(upsert.category, rowKey, sequence, outgoingRow(kv, channelId, rowKey, upsert.pending, appended, blooms)) : frameRow(upsert.category, rowKey, sequence, upsert.body);
+    kv.put(upsert.category, rowKey, row);
   }
   for (const remove of delta.removes) {
     const rowKey = messageKey(channelId, remove.id);
