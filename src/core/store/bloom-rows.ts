@@ -326,25 +326,36 @@ function diffAgainstBase(kv: Kv, state: BloomWriteState, channelId: string, send
   return { sequence: base.sequence, body: encodeDiffFrom(base.sequence, filter, changed) };
 }
 
-/** Bytes compared natively at a time when looking for the few words a sender's next filter changed. */
-const SKIP_CHUNK_BYTES = 512;
+/** Words compared at once (one XOR-OR test) when looking for the few words a sender's next filter changed. */
+const SKIP_WORDS = 8;
 
 /**
  * Words where `next` differs from `previous` (both aligned, same length), ascending. A
- * sender's consecutive filters differ in ~k words, so a native compare per chunk skips almost
- * all of the filter and only the few changed chunks are scanned word by word.
+ * sender's consecutive filters differ in ~k words, so one test per {@link SKIP_WORDS} words
+ * (XOR-OR in plain JavaScript, no native call per chunk) skips almost all of the filter and only
+ * the few changed groups are looked at word by word.
  */
 function wordsChangedSince(previous: Uint8Array, next: Uint8Array): number[] {
-  const a = Buffer.from(previous.buffer, previous.byteOffset, previous.byteLength);
-  const b = Buffer.from(next.buffer, next.byteOffset, next.byteLength);
-  const wordsA = new Int32Array(previous.buffer, previous.byteOffset, previous.length / WORD_BYTES);
-  const wordsB = new Int32Array(next.buffer, next.byteOffset, next.length / WORD_BYTES);
+  const a = new Int32Array(previous.buffer, previous.byteOffset, previous.length / WORD_BYTES);
+  const b = new Int32Array(next.buffer, next.byteOffset, next.length / WORD_BYTES);
   const changed: number[] = [];
-  for (let at = 0; at < b.length; at += SKIP_CHUNK_BYTES) {
-    const end = Math.min(at + SKIP_CHUNK_BYTES, b.length);
-    if (a.compare(b, at, end, at, end) === 0) continue;
-    for (let word = at / WORD_BYTES; word < end / WORD_BYTES; word++) if (wordsA[word] !== wordsB[word]) changed.push(word);
+  const words = b.length;
+  const whole = words - (words % SKIP_WORDS);
+  let word = 0;
+  for (; word < whole; word += SKIP_WORDS) {
+    const differs =
+      ((a[word] as number) ^ (b[word] as number)) |
+      ((a[word + 1] as number) ^ (b[word + 1] as number)) |
+      ((a[word + 2] as number) ^ (b[word + 2] as number)) |
+      ((a[word + 3] as number) ^ (b[word + 3] as number)) |
+      ((a[word + 4] as number) ^ (b[word + 4] as number)) |
+      ((a[word + 5] as number) ^ (b[word + 5] as number)) |
+      ((a[word + 6] as number) ^ (b[word + 6] as number)) |
+      ((a[word + 7] as number) ^ (b[word + 7] as number));
+    if (differs === 0) continue;
+    for (let at = word; at < word + SKIP_WORDS; at++) if (a[at] !== b[at]) changed.push(at);
   }
+  for (; word < words; word++) if (a[word] !== b[word]) changed.push(word);
   return changed;
 }
 

@@ -26,7 +26,7 @@ import {
   messageAbsenceFlags,
 } from "./snapshot.js";
 import type { ChannelWriteState } from "./sqlite.js";
-import type { Kv } from "./sqlite-db.js";
+import { type Kv, rowKeyString } from "./sqlite-db.js";
 
 type BufferCategory = (typeof BUFFER_CATEGORIES)[number];
 
@@ -103,11 +103,13 @@ function encodeDelta(delta: ChannelDelta, keepLamport: boolean): EncodedDelta {
   for (const message of delta.history.append) checkChannel(message, delta.channelId);
   const channelId = delta.channelId;
   const appends = delta.history.append.map((message) => ({ ...logForm(message), rowKey: messageKey(channelId, message.messageId) }));
-  const appendedObjects = new Map(delta.history.append.map((message) => [message.messageId, message]));
+  const appendedObjects = new Map(appends.map((append) => [append.id, append]));
   const upserts: EncodedDelta["upserts"] = [];
   for (const entry of delta.outgoing.upsert) {
     const id = entry.message.messageId;
-    upserts.push({ category: CATEGORY.outgoing, id, rowKey: messageKey(channelId, id), pending: { entry, form: appendedObjects.get(id) === entry.message ? undefined : logForm(entry.message) } });
+    const appended = appendedObjects.get(id);
+    const pending = { entry, form: appended?.message === entry.message ? undefined : logForm(entry.message) };
+    upserts.push({ category: CATEGORY.outgoing, id, rowKey: appended?.rowKey ?? messageKey(channelId, id), pending });
   }
   for (const entry of delta.incoming.upsert) upserts.push({ category: CATEGORY.incoming, id: entry.message.messageId, rowKey: messageKey(channelId, entry.message.messageId), body: encodeIncoming(entry) });
   for (const entry of delta.outgoingRepair.upsert) upserts.push({ category: CATEGORY.outgoingRepair, id: entry.entry.messageId, rowKey: messageKey(channelId, entry.entry.messageId), body: encodeOutgoingRepair(entry) });
@@ -273,10 +275,9 @@ function wireBloomOf(entry: UnacknowledgedMessage): { at: number; length: number
   return wireBloomRange(entry.wire);
 }
 
-/** Known insertion sequences of buffer rows, by category and row key (hex), read in bulk before a group commit. */
+/** Known insertion sequences of buffer rows, by category and row key ({@link rowKeyString}), read in bulk before a group commit. */
 type KnownSequences = Map<BufferCategory, Map<string, bigint>>;
 
-const hexKey = (rowKey: Uint8Array) => Buffer.from(rowKey.buffer, rowKey.byteOffset, rowKey.byteLength).toString("hex");
 
 /** Reads the sequences of every buffer row the deltas upsert, with one query per 64 keys instead of one per row. */
 function prefetchSequences(kv: Kv, deltas: readonly EncodedDelta[], replaceBuffers: boolean): KnownSequences {
@@ -310,12 +311,12 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   for (const upsert of delta.upserts) {
     const rowKey = upsert.rowKey;
     const sequences = known.get(upsert.category) as Map<string, bigint>;
-    const rowHex = hexKey(rowKey);
-    let sequence = sequences.get(rowHex);
+    const rowId = rowKeyString(rowKey);
+    let sequence = sequences.get(rowId);
     if (sequence === undefined) {
       sequence = target.state.nextSequence;
       target.state.nextSequence += 1n;
-      sequences.set(rowHex, sequence);
+      sequences.set(rowId, sequence);
     }
     const row = "pending" in upsert ? frameInPlace(upsert.category, rowKey, sequence, outgoingRow(kv, channelId, rowKey, upsert.pending, appended, blooms)) : frameRow(upsert.category, rowKey, sequence, upsert.body);
     kv.put(upsert.category, rowKey, row);
@@ -328,7 +329,7 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
       dropBloom(kv, state, channelId, remove.id, CATEGORY.outgoing);
       dropBloom(kv, state, channelId, remove.id, CATEGORY.wireBloom);
     }
-    known.get(remove.category)?.delete(hexKey(rowKey));
+    known.get(remove.category)?.delete(rowKeyString(rowKey));
   }
   evictHistory(kv, channelId, delta.evicts, blooms);
   for (const { id, hint } of delta.hints) {
