@@ -148,6 +148,15 @@ function plain(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** A write deferred by {@link Kv.beginBatch}: a put (with `payload`) or a delete. */
+interface PendingWrite {
+  put: boolean;
+  /** The cached category blob ({@link categoryBlob}): one object per category. */
+  category: Uint8Array;
+  key: Uint8Array;
+  payload: Uint8Array | undefined;
+}
+
 /** A row key as a map key: one character per byte (latin1), so equal keys and only they give equal strings; cheaper than hex. */
 export function rowKeyString(rowKey: Uint8Array): string {
   return Buffer.from(rowKey.buffer, rowKey.byteOffset, rowKey.byteLength).toString("latin1");
@@ -180,15 +189,16 @@ export class Kv {
   }
 
   /** Writes deferred by {@link beginBatch}, in order: puts (category, key, payload) and deletes (category, key). */
-  private pending: Array<{ put: true; row: [Uint8Array, Uint8Array, Uint8Array] } | { put: false; category: Uint8Array; key: Uint8Array }> = [];
+  private pending: PendingWrite[] = [];
   private batching = false;
 
   /**
    * Defers puts and single-row deletes until the next read or {@link endBatch}, then runs them
-   * in order as multi-row statements ({@link PUT_ROWS_PER_STATEMENT} rows each): consecutive
-   * puts become `INSERT OR REPLACE … VALUES (…), (…)`, consecutive deletes of one category
-   * `DELETE … WHERE key IN (…)`. A group commit so runs a few statements instead of one per
-   * row. Use inside a transaction only.
+   * as multi-row statements ({@link PUT_ROWS_PER_STATEMENT} rows each): puts become
+   * `INSERT OR REPLACE … VALUES (…), (…)`, deletes of one category `DELETE … WHERE key IN (…)`.
+   * Writes to different rows commute, so puts and deletes are gathered across each other (a
+   * send that also acknowledges an older one no longer cuts the batch in two); a row both put
+   * and deleted keeps its order. Use inside a transaction only.
    */
   beginBatch(): void {
     this.batching = true;
@@ -204,37 +214,66 @@ export class Kv {
     }
   }
 
+  /**
+   * Runs the deferred writes in segments in which no row is both put and deleted: within a
+   * segment the deletes run first, then the puts in order (a row put twice keeps its last body).
+   */
   private flush(): void {
     const pending = this.pending;
     if (pending.length === 0) return;
     this.pending = [];
-    let at = 0;
-    while (at < pending.length) {
-      const first = pending[at] as (typeof pending)[number];
-      let end = at + 1;
-      if (first.put) {
-        while (end < pending.length && end - at < PUT_ROWS_PER_STATEMENT && (pending[end] as (typeof pending)[number]).put) end += 1;
-        const args: Uint8Array[] = [];
-        for (let i = at; i < end; i++) args.push(...(pending[i] as { row: [Uint8Array, Uint8Array, Uint8Array] }).row);
-        this.statement(multiPutSql(end - at)).run(...args);
-      } else {
-        const category = first.category;
-        const keys: Uint8Array[] = [first.key];
-        for (; end < pending.length && end - at < PUT_ROWS_PER_STATEMENT; end++) {
-          const next = pending[end] as (typeof pending)[number];
-          if (next.put || next.category !== category) break;
-          keys.push(next.key);
-        }
-        this.statement(multiDeleteSql(keys.length)).run(category, ...keys);
+    // per category (the cached category blob), whether each row key of the segment was put (true) or deleted
+    const touched = new Map<Uint8Array, Map<string, boolean>>();
+    let from = 0;
+    for (let at = 0; at < pending.length; at++) {
+      const write = pending[at] as PendingWrite;
+      let rows = touched.get(write.category);
+      if (rows === undefined) {
+        rows = new Map();
+        touched.set(write.category, rows);
       }
-      at = end;
+      const id = rowKeyString(write.key);
+      const seen = rows.get(id);
+      if (seen !== undefined && seen !== write.put) {
+        this.runSegment(pending, from, at);
+        touched.clear();
+        touched.set(write.category, (rows = new Map()));
+        from = at;
+      }
+      rows.set(id, write.put);
+    }
+    this.runSegment(pending, from, pending.length);
+  }
+
+  private runSegment(pending: readonly PendingWrite[], from: number, to: number): void {
+    const deletes = new Map<Uint8Array, Uint8Array[]>();
+    const puts: Uint8Array[] = [];
+    for (let at = from; at < to; at++) {
+      const write = pending[at] as PendingWrite;
+      if (write.payload !== undefined) puts.push(write.category, write.key, write.payload);
+      else {
+        const keys = deletes.get(write.category);
+        if (keys === undefined) deletes.set(write.category, [write.key]);
+        else keys.push(write.key);
+      }
+    }
+    for (const [category, keys] of deletes) {
+      for (let at = 0; at < keys.length; at += PUT_ROWS_PER_STATEMENT) {
+        const chunk = keys.length <= PUT_ROWS_PER_STATEMENT ? keys : keys.slice(at, at + PUT_ROWS_PER_STATEMENT);
+        this.statement(multiDeleteSql(chunk.length)).run(category, ...chunk);
+      }
+    }
+    const valuesMax = PUT_ROWS_PER_STATEMENT * 3;
+    for (let at = 0; at < puts.length; at += valuesMax) {
+      const chunk = puts.length <= valuesMax ? puts : puts.slice(at, at + valuesMax);
+      this.statement(multiPutSql(chunk.length / 3)).run(...chunk);
     }
   }
 
   /** `INSERT OR REPLACE` one row (deferred while batching). */
   put(category: string, rowKey: Uint8Array, payload: Uint8Array): void {
     if (this.batching) {
-      this.pending.push({ put: true, row: [categoryBlob(category), rowKey, payload] });
+      this.pending.push({ put: true, category: categoryBlob(category), key: rowKey, payload });
       return;
     }
     this.statement("INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?, ?, ?)").run(categoryBlob(category), rowKey, payload);
@@ -260,7 +299,7 @@ export class Kv {
   /** Deletes one row; true when it existed (always true while batching: the delete is deferred). */
   delete(category: string, rowKey: Uint8Array): boolean {
     if (this.batching) {
-      this.pending.push({ put: false, category: categoryBlob(category), key: rowKey });
+      this.pending.push({ put: false, category: categoryBlob(category), key: rowKey, payload: undefined });
       return true;
     }
     return this.statement("DELETE FROM kv WHERE category = ? AND key = ?").run(categoryBlob(category), rowKey).changes > 0;
