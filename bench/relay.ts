@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
 import { encodeEnvelope } from "../src/core/relay/envelope.js";
 import { decodeFrame } from "../src/core/relay/frame-decode.js";
-import { encodeFrame } from "../src/core/relay/protocol.js";
+import { encodeFrame, RelayFeature } from "../src/core/relay/protocol.js";
 import { emitFigures, printTable } from "./lib.js";
 
 const bin = fileURLToPath(new URL("../bin/run.js", import.meta.url));
@@ -24,6 +24,8 @@ const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1_000);
 const SUBSCRIBER_COUNTS = (process.env.BENCH_RELAY_SUBSCRIBERS ?? "1,10,50").split(",").map(Number);
 /** Optional second checkout/build root (with bin/run.js, dist/) measured in the same run, for before/after. */
 const BASELINE_ROOT = process.env.BENCH_RELAY_BASELINE;
+/** `BENCH_RELAY_ACK_BATCHES=0`: the publisher does not turn on ack batches (as a client written before them). */
+const ACK_BATCHES = process.env.BENCH_RELAY_ACK_BATCHES !== "0";
 /** Extra node flags for the sds relay process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (then it is stopped with SIGTERM). */
 const RELAY_NODE_FLAGS = (process.env.BENCH_RELAY_NODE_FLAGS ?? "").split(" ").filter((flag) => flag.length > 0);
 
@@ -57,8 +59,12 @@ function rssBytes(pid: number): number {
   return match ? Number(match[1]) * 1024 : NaN;
 }
 
+/** The first message of each socket (an sds relay's WELCOME), caught from the start. */
+const firstMessages = new WeakMap<WebSocket, Promise<Buffer>>();
+
 async function open(url: string): Promise<WebSocket> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
+  firstMessages.set(ws, new Promise<Buffer>((resolve) => ws.once("message", resolve)));
   await new Promise<void>((resolve, reject) => ws.once("open", () => resolve()).once("error", reject));
   return ws;
 }
@@ -89,6 +95,12 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number, serverPi
   const count = Math.max(100, Math.floor(DELIVERIES_PER_CASE / subscriberCount));
   const subscribers = await Promise.all(Array.from({ length: subscriberCount }, () => open(url)));
   const publisher = await open(url);
+  if (kind !== "bare") {
+    // Like RelayClient: turn on ack batches when the relay's WELCOME offers them (the baseline
+    // build may not; then its acks stay one frame each).
+    const welcome = decodeFrame(new Uint8Array(await firstMessages.get(publisher)!));
+    if (ACK_BATCHES && welcome.type === "welcome" && (welcome.features & RelayFeature.AckBatches) !== 0) publisher.send(encodeFrame({ type: "hello", features: RelayFeature.AckBatches }));
+  }
   if (kind !== "bare") {
     for (const ws of subscribers) ws.send(encodeFrame({ type: "subscribe", topics: [TOPIC] }));
     // A ping round trip on each proves the subscription is in force.

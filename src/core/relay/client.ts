@@ -12,7 +12,7 @@ import { decodeEnvelope, encodeEnvelope, toHex, type WakuEnvelope } from "./enve
 import { SeenHashes } from "./dedup.js";
 import { isLoopbackUrl, zeroMask } from "./masking.js";
 import { decodeFrame } from "./frame-decode.js";
-import { DEFAULT_FRAME_LIMITS, encodeFrame, type Frame, type FrameOf, type StoredEntry } from "./protocol.js";
+import { DEFAULT_FRAME_LIMITS, encodeFrame, type Frame, type FrameOf, RelayFeature, type StoredEntry } from "./protocol.js";
 import type { RelayClientEvent, RelayClientOptions } from "./client-options.js";
 import type { EnvelopeHandler, FetchSinceOptions, PublishAck, ReceivedEnvelope, RelayTransport, SubscribeOptions, Subscription } from "./transport.js";
 
@@ -171,6 +171,9 @@ export class RelayClient implements RelayTransport {
         return this.onWelcome(frame);
       case "message":
         return this.deliver(frame.topic, { hash: frame.hash, envelope: frame.envelope, storedAtNs: frame.storedAtNs }, "live");
+      case "publishAcks":
+        for (const ack of frame.acks) this.settle({ type: "publishAck", ...ack });
+        return;
       case "publishAck":
       case "publishReject":
       case "storeResponse":
@@ -198,6 +201,8 @@ export class RelayClient implements RelayTransport {
     this.emit({ type: "connected", url: this.url, pubsubTopic: frame.pubsubTopic, reconnect });
     this.firstConnect?.resolve();
     this.firstConnect = undefined;
+    // Acks of many publishes in one frame when the relay offers it (older relays do not).
+    if ((frame.features & RelayFeature.AckBatches) !== 0) this.sendFrame({ type: "hello", features: RelayFeature.AckBatches });
     const topics = [...this.topics.keys()];
     for (let start = 0; start < topics.length; start += 64) this.sendFrame({ type: "subscribe", topics: topics.slice(start, start + 64) });
     for (const request of this.pending.values()) this.sendFrame(request.frame);

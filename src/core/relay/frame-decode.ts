@@ -6,7 +6,7 @@
  */
 import { DecodeError } from "../errors.js";
 import { ProtoReader, WireType, type ProtoTag } from "../protocol/wire/proto.js";
-import { DEFAULT_FRAME_LIMITS, FRAME_TYPE_NAMES, type Frame, type FrameLimits, type FrameOf, RELAY_PROTOCOL_VERSION, type StoredEntry } from "./protocol.js";
+import { DEFAULT_FRAME_LIMITS, FRAME_TYPE_NAMES, type Frame, type FrameLimits, type FrameOf, type PublishAckEntry, RELAY_PROTOCOL_VERSION, type StoredEntry } from "./protocol.js";
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
@@ -75,6 +75,20 @@ function decodeStoredEntry(bytes: Uint8Array, baseOffset: number, limits: FrameL
   return entry;
 }
 
+/** Reads a PUBLISH_ACK body (a whole PUBLISH_ACK frame, or one element of PUBLISH_ACKS). */
+function readPublishAck(body: BodyReader, field: string): PublishAckEntry {
+  const ack: PublishAckEntry = { requestId: 0, hash: EMPTY, duplicate: false, storedAtNs: 0n };
+  body.fields((tag) => {
+    if (tag.field === 1) ack.requestId = body.number(tag, `${field}requestId`);
+    else if (tag.field === 2) ack.hash = body.bytes(tag, `${field}hash`);
+    else if (tag.field === 3) ack.duplicate = body.bigint(tag, `${field}duplicate`) !== 0n;
+    else if (tag.field === 4) ack.storedAtNs = body.bigint(tag, `${field}storedAtNs`);
+    else return false;
+    return true;
+  });
+  return ack;
+}
+
 type Decoder = (body: BodyReader) => Frame;
 
 const DECODERS: Record<Frame["type"], Decoder> = {
@@ -109,7 +123,7 @@ const DECODERS: Record<Frame["type"], Decoder> = {
     return frame;
   },
   welcome: (body) => {
-    const frame: FrameOf<"welcome"> = { type: "welcome", protocolVersion: 0, pubsubTopic: "", relayTimeNs: 0n, frameBytesMax: 0, storeQueryLimitMax: 0, relayId: "" };
+    const frame: FrameOf<"welcome"> = { type: "welcome", protocolVersion: 0, pubsubTopic: "", relayTimeNs: 0n, frameBytesMax: 0, storeQueryLimitMax: 0, relayId: "", features: 0 };
     body.fields((tag) => {
       if (tag.field === 1) frame.protocolVersion = body.number(tag, "protocolVersion", 0xffff_ffff);
       else if (tag.field === 2) frame.pubsubTopic = body.string(tag, "pubsubTopic");
@@ -117,6 +131,7 @@ const DECODERS: Record<Frame["type"], Decoder> = {
       else if (tag.field === 4) frame.frameBytesMax = body.number(tag, "frameBytesMax");
       else if (tag.field === 5) frame.storeQueryLimitMax = body.number(tag, "storeQueryLimitMax", 0xffff_ffff);
       else if (tag.field === 6) frame.relayId = body.string(tag, "relayId");
+      else if (tag.field === 7) frame.features = body.number(tag, "features", 0xffff_ffff);
       else return false;
       return true;
     });
@@ -134,14 +149,24 @@ const DECODERS: Record<Frame["type"], Decoder> = {
     });
     return frame;
   },
-  publishAck: (body) => {
-    const frame: FrameOf<"publishAck"> = { type: "publishAck", requestId: 0, hash: EMPTY, duplicate: false, storedAtNs: 0n };
+  publishAck: (body) => ({ type: "publishAck", ...readPublishAck(body, "") }),
+  publishAcks: (body) => {
+    const frame: FrameOf<"publishAcks"> = { type: "publishAcks", acks: [] };
     body.fields((tag) => {
-      if (tag.field === 1) frame.requestId = body.number(tag, "requestId");
-      else if (tag.field === 2) frame.hash = body.bytes(tag, "hash");
-      else if (tag.field === 3) frame.duplicate = body.bigint(tag, "duplicate") !== 0n;
-      else if (tag.field === 4) frame.storedAtNs = body.bigint(tag, "storedAtNs");
-      else return false;
+      if (tag.field !== 1) return false;
+      body.count(frame.acks.length, body.limits.acksPerFrameMax, "acks", tag.offset);
+      body.expect(tag, WireType.LengthDelimited, "acks");
+      const raw = body.reader.readLengthDelimited("acks");
+      frame.acks.push(readPublishAck(new BodyReader(new ProtoReader(raw, { baseOffset: body.reader.offset - raw.length }), body.limits), "acks."));
+      return true;
+    });
+    return frame;
+  },
+  hello: (body) => {
+    const frame: FrameOf<"hello"> = { type: "hello", features: 0 };
+    body.fields((tag) => {
+      if (tag.field !== 1) return false;
+      frame.features = body.number(tag, "features", 0xffff_ffff);
       return true;
     });
     return frame;

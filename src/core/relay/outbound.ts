@@ -27,6 +27,8 @@ export interface Connection {
   readonly bucket: TokenBucket;
   closing: boolean;
   alive: boolean;
+  /** The client turned on ack batches (HELLO): its PUBLISH_ACKs of one turn leave as one PUBLISH_ACKS. */
+  acksBatched: boolean;
 }
 
 /** First byte of an unfragmented binary WebSocket message: FIN + opcode 2. */
@@ -199,6 +201,11 @@ function fieldBytes(length: number): number {
   return length === 0 ? 0 : 1 + varintBytes(length) + length;
 }
 
+/** Most acknowledgements in one PUBLISH_ACKS frame (the documented bound). */
+export const ACKS_PER_FRAME_MAX = 1024;
+/** Scratch for queued acks: 1024 acks of a 32-byte hash take at most 1024 × 58 bytes. */
+const ACK_SCRATCH_BYTES = 64 * 1024;
+
 /** Most bytes one connection batches while corked before they are written anyway. */
 const CORK_BYTES_MAX = 64 * 1024;
 
@@ -213,6 +220,13 @@ export class Outbound {
   private corkedConnections: Connection[] = [];
   private spareCorkList: Connection[] = [];
   private uncorkScheduled = false;
+  /** The connection whose acks are queued in `ackScratch` (one at a time: see `queueAck`). */
+  private ackConnection: Connection | undefined;
+  private readonly ackScratch = Buffer.allocUnsafe(ACK_SCRATCH_BYTES);
+  private ackBytes = 0;
+  private ackCount = 0;
+  /** Key and length bytes in front of the first queued ack body. */
+  private firstAckHeaderBytes = 0;
 
   /**
    * @param sendQueueBytesMax bytes queued to one connection before it is a slow consumer.
@@ -229,6 +243,8 @@ export class Outbound {
 
   /** Sends one frame unless the connection's queue is over its bound (then: slow consumer). */
   send(connection: Connection, frame: Frame | WireFrame): boolean {
+    // Queued acks go first: frames to one connection never change order.
+    if (this.ackConnection === connection) this.flushAcks();
     if (connection.closing || connection.ws.readyState !== WebSocket.OPEN || !connection.socket.writable) return false;
     const bytes = Buffer.isBuffer(frame) ? (frame as WireFrame) : wireFrame(frame as Frame);
     if (connection.ws.bufferedAmount - connection.corkedBytes + bytes.length > this.sendQueueBytesMax) {
@@ -244,6 +260,7 @@ export class Outbound {
 
   /** Writes `frame` regardless of the bound (the last word to a connection being cut off). */
   sendUnbounded(connection: Connection, frame: Frame): void {
+    if (this.ackConnection === connection) this.flushAcks();
     if (connection.ws.readyState === WebSocket.OPEN && connection.socket.writable) connection.socket.write(wireFrame(frame));
   }
 
@@ -254,6 +271,52 @@ export class Outbound {
    * A batch over `corkBytesMax` is written at once. Bytes queued while corked are not
    * counted against the slow-consumer bound (the kernel has not had the chance to take them).
    */
+  /**
+   * Queues a PUBLISH_ACK to a connection that turned ack batches on. The acks queued for one
+   * connection leave together as one PUBLISH_ACKS frame (a lone one as a plain PUBLISH_ACK) when
+   * anything else is sent to that connection, when acks for another connection are queued, after
+   * {@link ACKS_PER_FRAME_MAX} acks, or at the end of the event-loop turn. ws emits the messages
+   * of one socket read together, so one connection's publishes arrive in a run, and one shared
+   * scratch buffer serves every connection without per-connection memory.
+   */
+  queueAck(connection: Connection, requestId: number, hash: Uint8Array, duplicate: boolean, storedAtNs: bigint): void {
+    if (this.ackConnection !== connection || this.ackBytes + 64 + hash.length > ACK_SCRATCH_BYTES) this.flushAcks();
+    if (this.ackConnection === undefined) {
+      this.ackConnection = connection;
+      this.cork(connection);
+    }
+    const bodyBytes = publishAckBodyBytes(requestId, hash, duplicate, storedAtNs);
+    const scratch = this.ackScratch;
+    const start = this.ackBytes;
+    scratch[start] = 0x0a; // field 1, length-delimited
+    const bodyStart = writeVarint(scratch, start + 1, bodyBytes, 0);
+    if (this.ackCount === 0) this.firstAckHeaderBytes = bodyStart - start;
+    this.ackBytes = writePublishAckBody(scratch, bodyStart, requestId, hash, duplicate);
+    this.ackCount += 1;
+    if (this.ackCount >= ACKS_PER_FRAME_MAX) this.flushAcks();
+  }
+
+  /** Sends the queued acks of `connection` now, if it has any (e.g. before it turns batching off). */
+  flushAcksOf(connection: Connection): void {
+    if (this.ackConnection === connection) this.flushAcks();
+  }
+
+  /** Sends the queued acks as one frame through {@link send} (so within the send-queue bound). */
+  private flushAcks(): void {
+    const connection = this.ackConnection;
+    if (connection === undefined) return;
+    this.ackConnection = undefined;
+    const count = this.ackCount;
+    const used = this.ackBytes;
+    this.ackCount = 0;
+    this.ackBytes = 0;
+    // A lone ack is a plain PUBLISH_ACK: its body without the element's key and length.
+    const skip = count === 1 ? this.firstAckHeaderBytes : 0;
+    const start = wireStart(2 + used - skip, count === 1 ? FrameType.PublishAck : FrameType.PublishAcks);
+    this.ackScratch.copy(start.out, start.position, skip, used);
+    this.send(connection, start.out as WireFrame);
+  }
+
   private cork(connection: Connection): void {
     if (connection.corked) return;
     connection.corked = true;
@@ -267,6 +330,7 @@ export class Outbound {
 
   private readonly uncorkAll = (): void => {
     this.uncorkScheduled = false;
+    this.flushAcks();
     // Swap lists first: an uncork can emit events whose handlers send (and cork) again.
     const corked = this.corkedConnections;
     this.corkedConnections = this.spareCorkList;

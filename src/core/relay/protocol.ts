@@ -17,6 +17,7 @@ export const FrameType = {
   Publish: 0x03,
   Ping: 0x04,
   StoreQuery: 0x05,
+  Hello: 0x06,
   Welcome: 0x80,
   Message: 0x81,
   PublishAck: 0x82,
@@ -25,7 +26,25 @@ export const FrameType = {
   StoreResponse: 0x85,
   Error: 0x86,
   SlowConsumer: 0x87,
+  PublishAcks: 0x88,
 } as const;
+
+/**
+ * Feature bits a relay offers in WELCOME `features` and a client turns on with HELLO. Bits a
+ * side does not know are ignored, so new ones need no new protocol version.
+ */
+export const RelayFeature = {
+  /** The relay may acknowledge several publishes in one PUBLISH_ACKS frame (§4 of the protocol document). */
+  AckBatches: 1,
+} as const;
+
+/** One acknowledgement inside PUBLISH_ACKS: the body of a PUBLISH_ACK. */
+export interface PublishAckEntry {
+  requestId: number;
+  hash: Uint8Array;
+  duplicate: boolean;
+  storedAtNs: bigint;
+}
 
 /** One stored envelope in a STORE_RESPONSE. */
 export interface StoredEntry {
@@ -41,14 +60,16 @@ export type Frame =
   | { type: "publish"; requestId: number; envelope: Uint8Array }
   | { type: "ping"; nonce: number }
   | { type: "storeQuery"; requestId: number; topic: string; hashes: Uint8Array[]; sinceTimestampNs: bigint; limit: number; cursor: Uint8Array }
-  | { type: "welcome"; protocolVersion: number; pubsubTopic: string; relayTimeNs: bigint; frameBytesMax: number; storeQueryLimitMax: number; relayId: string }
+  | { type: "hello"; features: number }
+  | { type: "welcome"; protocolVersion: number; pubsubTopic: string; relayTimeNs: bigint; frameBytesMax: number; storeQueryLimitMax: number; relayId: string; features: number }
   | { type: "message"; topic: string; envelope: Uint8Array; hash: Uint8Array; storedAtNs: bigint }
   | { type: "publishAck"; requestId: number; hash: Uint8Array; duplicate: boolean; storedAtNs: bigint }
   | { type: "publishReject"; requestId: number; code: string; reason: string }
   | { type: "pong"; nonce: number }
   | { type: "storeResponse"; requestId: number; entries: StoredEntry[]; nextCursor: Uint8Array; code: string; reason: string }
   | { type: "error"; code: string; reason: string; requestId: number; topic: string }
-  | { type: "slowConsumer"; bufferedBytes: number; limitBytes: number };
+  | { type: "slowConsumer"; bufferedBytes: number; limitBytes: number }
+  | { type: "publishAcks"; acks: PublishAckEntry[] };
 
 /** A frame of one kind. */
 export type FrameOf<K extends Frame["type"]> = Extract<Frame, { type: K }>;
@@ -65,6 +86,8 @@ export interface FrameLimits {
   hashesPerQueryMax: number;
   /** Entries in one STORE_RESPONSE (default 10,000). */
   entriesPerResponseMax: number;
+  /** Acknowledgements in one PUBLISH_ACKS (default 4096; the relay sends at most 1024). */
+  acksPerFrameMax: number;
 }
 
 /** Default frame limits. */
@@ -74,6 +97,7 @@ export const DEFAULT_FRAME_LIMITS: Readonly<FrameLimits> = Object.freeze({
   stringBytesMax: 1024,
   hashesPerQueryMax: 1024,
   entriesPerResponseMax: 10_000,
+  acksPerFrameMax: 4096,
 });
 
 /** Frame type byte → frame name (the decoder's dispatch table). */
@@ -83,6 +107,7 @@ export const FRAME_TYPE_NAMES: ReadonlyMap<number, Frame["type"]> = new Map<numb
   [FrameType.Publish, "publish"],
   [FrameType.Ping, "ping"],
   [FrameType.StoreQuery, "storeQuery"],
+  [FrameType.Hello, "hello"],
   [FrameType.Welcome, "welcome"],
   [FrameType.Message, "message"],
   [FrameType.PublishAck, "publishAck"],
@@ -91,6 +116,7 @@ export const FRAME_TYPE_NAMES: ReadonlyMap<number, Frame["type"]> = new Map<numb
   [FrameType.StoreResponse, "storeResponse"],
   [FrameType.Error, "error"],
   [FrameType.SlowConsumer, "slowConsumer"],
+  [FrameType.PublishAcks, "publishAcks"],
 ]);
 const TYPE_BYTES = new Map<Frame["type"], number>([...FRAME_TYPE_NAMES].map(([byte, name]) => [name, byte]));
 
@@ -99,9 +125,9 @@ const TYPE_BYTES = new Map<Frame["type"], number>([...FRAME_TYPE_NAMES].map(([by
 /**
  * How each body field is written. `uint`: varint, omitted when 0 (a boolean is 0/1); `string` /
  * `bytes`: length-delimited, omitted when empty; `strings` / `bytesList`: repeated, every element
- * written (even empty); `entries`: repeated nested STORE_RESPONSE entries.
+ * written (even empty); `entries` / `acks`: repeated nested STORE_RESPONSE entries / PUBLISH_ACK bodies.
  */
-type FieldKind = "uint" | "string" | "bytes" | "strings" | "bytesList" | "entries";
+type FieldKind = "uint" | "string" | "bytes" | "strings" | "bytesList" | "entries" | "acks";
 /** One body field: protobuf field number, kind, and the frame property holding the value. */
 type FieldSpec = readonly [field: number, kind: FieldKind, property: string];
 
@@ -112,7 +138,8 @@ const BODY: { readonly [K in Frame["type"]]: readonly FieldSpec[] } = {
   publish: [[1, "uint", "requestId"], [2, "bytes", "envelope"]],
   ping: [[1, "uint", "nonce"]],
   storeQuery: [[1, "uint", "requestId"], [2, "string", "topic"], [3, "bytesList", "hashes"], [4, "uint", "sinceTimestampNs"], [5, "uint", "limit"], [6, "bytes", "cursor"]],
-  welcome: [[1, "uint", "protocolVersion"], [2, "string", "pubsubTopic"], [3, "uint", "relayTimeNs"], [4, "uint", "frameBytesMax"], [5, "uint", "storeQueryLimitMax"], [6, "string", "relayId"]],
+  hello: [[1, "uint", "features"]],
+  welcome: [[1, "uint", "protocolVersion"], [2, "string", "pubsubTopic"], [3, "uint", "relayTimeNs"], [4, "uint", "frameBytesMax"], [5, "uint", "storeQueryLimitMax"], [6, "string", "relayId"], [7, "uint", "features"]],
   message: [[1, "string", "topic"], [2, "bytes", "envelope"], [3, "bytes", "hash"], [4, "uint", "storedAtNs"]],
   publishAck: [[1, "uint", "requestId"], [2, "bytes", "hash"], [3, "uint", "duplicate"], [4, "uint", "storedAtNs"]],
   publishReject: [[1, "uint", "requestId"], [2, "string", "code"], [3, "string", "reason"]],
@@ -120,11 +147,14 @@ const BODY: { readonly [K in Frame["type"]]: readonly FieldSpec[] } = {
   storeResponse: [[1, "uint", "requestId"], [2, "entries", "entries"], [3, "bytes", "nextCursor"], [4, "string", "code"], [5, "string", "reason"]],
   error: [[1, "string", "code"], [2, "string", "reason"], [3, "uint", "requestId"], [4, "string", "topic"]],
   slowConsumer: [[1, "uint", "bufferedBytes"], [2, "uint", "limitBytes"]],
+  publishAcks: [[1, "acks", "acks"]],
 };
 /** The body of one STORE_RESPONSE entry. */
 const ENTRY_BODY: readonly FieldSpec[] = [[1, "bytes", "hash"], [2, "bytes", "envelope"], [3, "uint", "storedAtNs"]];
+/** The body of one PUBLISH_ACKS element: a PUBLISH_ACK body. */
+const ACK_BODY: readonly FieldSpec[] = BODY.publishAck;
 
-type FieldValue = number | bigint | boolean | string | Uint8Array | readonly string[] | readonly Uint8Array[] | readonly StoredEntry[];
+type FieldValue = number | bigint | boolean | string | Uint8Array | readonly string[] | readonly Uint8Array[] | readonly StoredEntry[] | readonly PublishAckEntry[];
 
 // The last `splitUint` result: unsigned low and high 32 bits.
 let uintLow = 0;
@@ -199,7 +229,9 @@ function bodyBytes(value: object, fields: readonly FieldSpec[]): number {
       for (const text of field as readonly string[]) size += delimitedBytes(Buffer.byteLength(text, "utf8"));
     } else if (kind === "bytesList") {
       for (const bytes of field as readonly Uint8Array[]) size += delimitedBytes(bytes.length);
-    } else for (const entry of field as readonly StoredEntry[]) size += delimitedBytes(bodyBytes(entry, ENTRY_BODY));
+    } else if (kind === "entries") {
+      for (const entry of field as readonly StoredEntry[]) size += delimitedBytes(bodyBytes(entry, ENTRY_BODY));
+    } else for (const ack of field as readonly PublishAckEntry[]) size += delimitedBytes(bodyBytes(ack, ACK_BODY));
   }
   return size;
 }
@@ -240,11 +272,12 @@ function writeBody(value: object, fields: readonly FieldSpec[], out: Buffer, pos
     } else if (kind === "bytesList") {
       for (const bytes of field as readonly Uint8Array[]) position = writeDelimited(out, position, key, bytes);
     } else {
-      for (const entry of field as readonly StoredEntry[]) {
+      const nested = kind === "entries" ? ENTRY_BODY : ACK_BODY;
+      for (const entry of field as readonly object[]) {
         out[position++] = key;
-        uintLow = bodyBytes(entry, ENTRY_BODY);
+        uintLow = bodyBytes(entry, nested);
         uintHigh = 0;
-        position = writeBody(entry, ENTRY_BODY, out, writeUint(out, position));
+        position = writeBody(entry, nested, out, writeUint(out, position));
       }
     }
   }

@@ -17,7 +17,7 @@ import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, type Env
 import { faultDecider, type FaultDecider, TokenBucket } from "./limits.js";
 import { decodeFrame } from "./frame-decode.js";
 import { type Connection, Outbound, wireMessage, wirePublishAck } from "./outbound.js";
-import { DEFAULT_FRAME_LIMITS, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION } from "./protocol.js";
+import { DEFAULT_FRAME_LIMITS, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION, RelayFeature } from "./protocol.js";
 import { readPublish } from "./publish-path.js";
 import { RelayStore } from "./relay-store.js";
 import { CloseCode, DEFAULT_RELAY_PORT, type RelayServerOptions, type RelayStats } from "./server-options.js";
@@ -138,7 +138,7 @@ export class RelayServer {
       return;
     }
     const rate = this.options.ratePerSecond ?? 10_000;
-    const connection: Connection = { id: this.nextConnectionId++, ws, socket, corked: false, corkedBytes: 0, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true };
+    const connection: Connection = { id: this.nextConnectionId++, ws, socket, corked: false, corkedBytes: 0, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true, acksBatched: false };
     this.connections.add(connection);
     this.counters.connectionsTotal += 1;
     this.options.onEvent?.({ type: "open", connection: connection.id, remote });
@@ -157,6 +157,7 @@ export class RelayServer {
       frameBytesMax: this.frameBytesMax,
       storeQueryLimitMax: this.options.storeQueryLimitMax ?? 1000,
       relayId: this.options.relayId ?? "",
+      features: RelayFeature.AckBatches,
     });
   }
 
@@ -234,6 +235,10 @@ export class RelayServer {
       case "storeQuery":
         this.storeQuery(connection, frame);
         return;
+      case "hello":
+        this.outbound.flushAcksOf(connection);
+        connection.acksBatched = (frame.features & RelayFeature.AckBatches) !== 0;
+        return;
       default:
         return;
     }
@@ -286,7 +291,8 @@ export class RelayServer {
     }
     this.counters.published += 1;
     if (duplicate) this.counters.duplicates += 1;
-    this.outbound.send(connection, wirePublishAck(requestId, hash, duplicate, storedAtNs));
+    if (connection.acksBatched) this.outbound.queueAck(connection, requestId, hash, duplicate, storedAtNs);
+    else this.outbound.send(connection, wirePublishAck(requestId, hash, duplicate, storedAtNs));
     this.fanOut(connection, topic, envelope, hash, storedAtNs);
   }
 

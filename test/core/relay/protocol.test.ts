@@ -17,7 +17,7 @@ const SAMPLES: Frame[] = [
   { type: "ping", nonce: 42 },
   { type: "storeQuery", requestId: 9, topic: "/sds/1/demo/proto", hashes: [bytes(32, 1), bytes(32, 2)], sinceTimestampNs: 0n, limit: 0, cursor: new Uint8Array(0) },
   { type: "storeQuery", requestId: 10, topic: "/sds/1/demo/proto", hashes: [], sinceTimestampNs: 1_700_000_000_000_000_000n, limit: 100, cursor: hex("179a3b1f2e000000") },
-  { type: "welcome", protocolVersion: 1, pubsubTopic: "/waku/2/default-waku/proto", relayTimeNs: 1_700_000_000_000_000_000n, frameBytesMax: 1_179_648, storeQueryLimitMax: 1000, relayId: "r1" },
+  { type: "welcome", protocolVersion: 1, pubsubTopic: "/waku/2/default-waku/proto", relayTimeNs: 1_700_000_000_000_000_000n, frameBytesMax: 1_179_648, storeQueryLimitMax: 1000, relayId: "r1", features: 1 },
   { type: "message", topic: "/sds/1/demo/proto", envelope: hex("0a0101"), hash: bytes(32, 3), storedAtNs: 5n },
   { type: "publishAck", requestId: 7, hash: bytes(32, 4), duplicate: true, storedAtNs: 6n },
   { type: "publishReject", requestId: 8, code: "E_RELAY_RATE_LIMITED", reason: "publish rate limit exceeded" },
@@ -25,6 +25,8 @@ const SAMPLES: Frame[] = [
   { type: "storeResponse", requestId: 9, entries: [{ hash: bytes(32, 5), envelope: hex("0a0102"), storedAtNs: 8n }, { hash: bytes(32, 6), envelope: hex("0a0103"), storedAtNs: 9n }], nextCursor: hex("0000000000000009"), code: "", reason: "" },
   { type: "error", code: "E_RELAY_REJECTED", reason: "topic cap reached", requestId: 0, topic: "/sds/1/x/proto" },
   { type: "slowConsumer", bufferedBytes: 9_000_000, limitBytes: 8_388_608 },
+  { type: "hello", features: 1 },
+  { type: "publishAcks", acks: [{ requestId: 7, hash: bytes(32, 4), duplicate: false, storedAtNs: 6n }, { requestId: 8, hash: bytes(32, 5), duplicate: true, storedAtNs: 6n }] },
 ];
 
 describe("relay frames", () => {
@@ -34,8 +36,8 @@ describe("relay frames", () => {
 
   it("start with the version byte and the type byte", () => {
     const types = SAMPLES.map((frame) => toHex(encodeFrame(frame).subarray(0, 2)));
-    expect(types).toEqual(["0101", "0102", "0103", "0104", "0105", "0105", "0180", "0181", "0182", "0183", "0184", "0185", "0186", "0187"]);
-    expect(SAMPLES.map(isClientFrame)).toEqual([true, true, true, true, true, true, false, false, false, false, false, false, false, false]);
+    expect(types).toEqual(["0101", "0102", "0103", "0104", "0105", "0105", "0180", "0181", "0182", "0183", "0184", "0185", "0186", "0187", "0106", "0188"]);
+    expect(SAMPLES.map(isClientFrame)).toEqual([true, true, true, true, true, true, false, false, false, false, false, false, false, false, true, false]);
   });
 
   it("encode the documented publish and ack examples byte for byte", () => {
@@ -52,6 +54,18 @@ describe("relay frames", () => {
     const hash = messageHash(DEFAULT_PUBSUB_TOPIC, envelope);
     expect(toHex(hash)).toBe("8f7ac95eb9709a057100712955080d1676570a40786ae37939a6849a2d453a5b");
     expect(toHex(encodeFrame({ type: "publishAck", requestId: 7, hash, duplicate: false, storedAtNs: 1_763_766_000_000_000_000n }))).toBe("018208071220" + toHex(hash) + "2080c0a5c7d0fa89bd18");
+  });
+
+  it("pin the WELCOME, HELLO and PUBLISH_ACKS examples of docs/relay-protocol.md §9", () => {
+    const welcome: Frame = { type: "welcome", protocolVersion: 1, pubsubTopic: DEFAULT_PUBSUB_TOPIC, relayTimeNs: 1_763_766_000_000_000_000n, frameBytesMax: 1_179_648, storeQueryLimitMax: 1000, relayId: "", features: 1 };
+    expect(toHex(encodeFrame(welcome))).toBe("01800801121a" + Buffer.from(DEFAULT_PUBSUB_TOPIC).toString("hex") + "1880c0a5c7d0fa89bd18" + "20808048" + "28e807" + "3801");
+    expect(toHex(encodeFrame({ type: "hello", features: 1 }))).toBe("01060801");
+    const hash = bytes(32, 0x8f);
+    const ack = { requestId: 7, hash, duplicate: false, storedAtNs: 1_763_766_000_000_000_000n };
+    const body = toHex(encodeFrame({ type: "publishAck", ...ack }).subarray(2));
+    expect(body.length / 2).toBe(46);
+    const next = toHex(encodeFrame({ type: "publishAck", ...ack, requestId: 8 }).subarray(2));
+    expect(toHex(encodeFrame({ type: "publishAcks", acks: [ack, { ...ack, requestId: 8 }] }))).toBe("0188" + "0a2e" + body + "0a2e" + next);
   });
 
   it("encode MESSAGE frames exactly like the generic protobuf writer", () => {
