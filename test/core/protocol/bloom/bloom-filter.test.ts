@@ -5,21 +5,13 @@ import { hashN as wakuHashN } from "../../../../node_modules/@waku/sds/dist/nim_
 import { BloomFilter, RollingBloomFilter, sizeBloomFilter } from "../../../../src/core/protocol/bloom/index.js";
 import { hashN } from "../../../../src/core/protocol/hash/index.js";
 import { DecodeError, SdsError } from "../../../../src/core/errors.js";
+import { seededRandom } from "../../../../src/core/random.js";
 
 const seed = Number(process.env.SDS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`bloom-filter.test.ts seed ${seed} (set SDS_SEED to replay)`);
 
-/** Small deterministic PRNG (mulberry32) so failures replay with SDS_SEED. */
-function prng(start: number): () => number {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded PRNG (mulberry32), so a run replays from the printed seed. */
+const prng = seededRandom;
 
 function randomId(random: () => number): string {
   const kind = random();

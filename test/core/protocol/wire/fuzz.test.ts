@@ -11,20 +11,12 @@ import { DecodeError, ERROR_CODES } from "../../../../src/core/errors.js";
 import type { DialectName, SdsMessage } from "../../../../src/core/protocol/types.js";
 import { annotateMessage, decodeMessage, decodeMessageWithDialect, dumpProtobuf, encodeMessage } from "../../../../src/core/protocol/wire/index.js";
 import { nimMessageArb, seedFor, specMessageArb } from "./arbitraries.js";
+import { seededRandom } from "../../../../src/core/random.js";
 
 const COUNT = Number(process.env.SDS_FUZZ_COUNT ?? 100_000);
 
-/** mulberry32: a tiny seeded PRNG so the run is reproducible from the printed seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded PRNG (mulberry32), so a run replays from the printed seed. */
+const prng = seededRandom;
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
