@@ -109,11 +109,24 @@ export function channelKey(channelId: string): Uint8Array {
 
 /** `key(category, rowKey)`: the key of a checksum or quarantine row about another row. */
 export function aboutKey(category: string, rowKey: Uint8Array): Uint8Array {
-  return key(keyPart.string(category), rowKey);
+  let prefix = categoryKeyParts.get(category);
+  if (prefix === undefined) {
+    prefix = keyPart.string(category);
+    categoryKeyParts.set(category, prefix);
+  }
+  return key(prefix, rowKey);
 }
 
+const categoryKeyParts = new Map<string, Uint8Array>();
+const categoryCrcs = new Map<string, number>();
+
 function checksum(category: string, rowKey: Uint8Array, bytes: Uint8Array): number {
-  return crc32(bytes, crc32(rowKey, crc32(categoryBlob(category))));
+  let seed = categoryCrcs.get(category);
+  if (seed === undefined) {
+    seed = crc32(categoryBlob(category));
+    categoryCrcs.set(category, seed);
+  }
+  return crc32(bytes, crc32(rowKey, seed));
 }
 
 /** Current frame version of our rows. */
