@@ -17,8 +17,11 @@ export interface PublishView {
   envelope: Uint8Array;
   contentTopic: string;
   ephemeral: boolean;
-  /** 32-byte message hash. */
-  hash: Uint8Array;
+  /**
+   * The 32-byte message hash as 64 lowercase hex digits: a V8 string, where a digest Buffer would
+   * be an ArrayBuffer per publish; it is the store's key as it is.
+   */
+  hashHex: string;
 }
 
 /** Limits the fast path checks; over any of them it defers to the full decoders. */
@@ -152,7 +155,7 @@ function readEnvelope(frame: Buffer, start: number, end: number, requestId: numb
     envelope: frame.subarray(start, end),
     contentTopic: frame.toString("latin1", topicStart, topicEnd),
     ephemeral,
-    hash: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength),
+    hashHex: digest,
   };
 }
 
@@ -161,14 +164,14 @@ function readEnvelope(frame: Buffer, start: number, end: number, requestId: numb
  * the ranges read straight from the frame. A one-shot `crypto.hash` over a reused scratch buffer
  * costs about 40 % of a `createHash` object with several `update`s; big inputs stream instead.
  */
-function hashParts(frame: Buffer, pubsubTopicBytes: Uint8Array, payloadStart: number, payloadEnd: number, topicStart: number, topicEnd: number, metaStart: number, metaEnd: number, timestamp: boolean): Buffer {
+function hashParts(frame: Buffer, pubsubTopicBytes: Uint8Array, payloadStart: number, payloadEnd: number, topicStart: number, topicEnd: number, metaStart: number, metaEnd: number, timestamp: boolean): string {
   const metaBytes = metaStart >= 0 ? metaEnd - metaStart : 0;
   const length = pubsubTopicBytes.length + (payloadEnd - payloadStart) + (topicEnd - topicStart) + metaBytes + (timestamp ? 8 : 0);
   if (length > HASH_SCRATCH_BYTES) {
     const hasher = createHash("sha256").update(pubsubTopicBytes).update(frame.subarray(payloadStart, payloadEnd)).update(frame.subarray(topicStart, topicEnd));
     if (metaBytes > 0) hasher.update(frame.subarray(metaStart, metaEnd));
     if (timestamp) hasher.update(timestampScratch);
-    return hasher.digest();
+    return hasher.digest("hex");
   }
   hashScratch.set(pubsubTopicBytes, 0);
   let position = pubsubTopicBytes.length;
@@ -176,7 +179,7 @@ function hashParts(frame: Buffer, pubsubTopicBytes: Uint8Array, payloadStart: nu
   position += frame.copy(hashScratch, position, topicStart, topicEnd);
   if (metaBytes > 0) position += frame.copy(hashScratch, position, metaStart, metaEnd);
   if (timestamp) position += timestampScratch.copy(hashScratch, position);
-  return oneShotHash("sha256", hashScratch.subarray(0, position), "buffer");
+  return oneShotHash("sha256", hashScratch.subarray(0, position), "hex");
 }
 
 /** Writes the zigzag-decoded sint64 (low, high) as 8 bytes big-endian two's complement. */

@@ -49,6 +49,21 @@ export interface AddResult {
   storedAtNs: bigint;
 }
 
+/** Result of {@link RelayStore.addByHex}: also the hash as bytes (the stored copy when stored). */
+export interface AddByHexResult extends AddResult {
+  hash: Uint8Array;
+}
+
+/** Writes 64 hex digits (lowercase, as `toHex` and `crypto.hash(…, "hex")` give) as 32 bytes into `out`. */
+function hexInto(hashHex: string, out: Uint8Array): Uint8Array {
+  for (let index = 0; index < out.length; index++) {
+    const high = hashHex.charCodeAt(2 * index);
+    const low = hashHex.charCodeAt(2 * index + 1);
+    out[index] = ((high > 0x39 ? high - 0x57 : high - 0x30) << 4) | (low > 0x39 ? low - 0x57 : low - 0x30);
+  }
+  return out;
+}
+
 /** A page of a since-query. */
 export interface StorePage {
   messages: StoredMessage[];
@@ -84,13 +99,18 @@ class TopicRing {
 
   /** A copy of small `bytes` (≤ SLAB_ENVELOPE_BYTES_MAX) in the current slab: a view, no ArrayBuffer of its own. */
   slabCopy(bytes: Uint8Array): Uint8Array {
-    const length = bytes.length;
+    const view = this.slabView(bytes.length);
+    view.set(bytes);
+    return view;
+  }
+
+  /** `length` (≤ SLAB_ENVELOPE_BYTES_MAX) fresh bytes of the current slab. */
+  slabView(length: number): Uint8Array {
     if (this.slab === undefined || this.slabUsed + length > SLAB_BYTES) {
       this.slab = new Uint8Array(SLAB_BYTES);
       this.slabUsed = 0;
     }
     const view = this.slab.subarray(this.slabUsed, this.slabUsed + length);
-    view.set(bytes);
     this.slabUsed += length;
     return view;
   }
@@ -197,10 +217,22 @@ export class RelayStore {
    * or the envelope alone exceeds `bytesPerTopicMax`. Persistence failures propagate.
    */
   add(topic: string, hash: Uint8Array, envelope: Uint8Array, owned = false): AddResult {
-    const hashHex = toHex(hash);
+    const { duplicate, storedAtNs } = this.insert(topic, toHex(hash), hash, envelope, owned);
+    return { duplicate, storedAtNs };
+  }
+
+  /**
+   * {@link add} for a hash known as 64 lowercase hex digits (the relay's publish path hashes
+   * straight to hex): the stored copy of the hash is written from them, and returned.
+   */
+  addByHex(topic: string, hashHex: string, envelope: Uint8Array): AddByHexResult {
+    return this.insert(topic, hashHex, undefined, envelope, false);
+  }
+
+  private insert(topic: string, hashHex: string, hash: Uint8Array | undefined, envelope: Uint8Array, owned: boolean): AddByHexResult {
     const existing = this.topics.get(topic)?.byHash.get(hashHex);
-    if (existing !== undefined) return { duplicate: true, storedAtNs: existing.storedAtNs };
-    if (this.entriesPerTopicMax === 0) return { duplicate: false, storedAtNs: 0n };
+    if (existing !== undefined) return { duplicate: true, storedAtNs: existing.storedAtNs, hash: existing.hash };
+    if (this.entriesPerTopicMax === 0) return { duplicate: false, storedAtNs: 0n, hash: hash ?? hexInto(hashHex, new Uint8Array(hashHex.length / 2)) };
     if (!this.acceptsTopic(topic)) throw new RelayError("E_RELAY_REJECTED", `relay store topic cap of ${this.topicsMax} reached`, { topicsMax: this.topicsMax, topic });
     if (envelope.length > this.bytesPerTopicMax) throw new RelayError("E_RELAY_REJECTED", `envelope of ${envelope.length} bytes exceeds the per-topic store of ${this.bytesPerTopicMax}`, { bytesPerTopicMax: this.bytesPerTopicMax });
     let ring = this.topics.get(topic);
@@ -208,7 +240,8 @@ export class RelayStore {
     ring ??= new TopicRing();
     const storedAtNs = this.relayTimeNs();
     // The hash goes into the slab too (32 bytes): `slice()` would allocate an ArrayBuffer per publish.
-    const message: StoredMessage = { topic, hash: hash.length <= SLAB_ENVELOPE_BYTES_MAX ? ring.slabCopy(hash) : hash.slice(), hashHex, envelope: ring.copy(envelope, owned), storedAtNs };
+    const hashCopy = hash === undefined ? hexInto(hashHex, ring.slabView(hashHex.length / 2)) : hash.length <= SLAB_ENVELOPE_BYTES_MAX ? ring.slabCopy(hash) : hash.slice();
+    const message: StoredMessage = { topic, hash: hashCopy, hashHex, envelope: ring.copy(envelope, owned), storedAtNs };
     // Compute evictions first so persistence sees one atomic change.
     // The common case evicts nothing and allocates nothing beyond the entry.
     let evicted: StoredMessage[] = NO_MESSAGES;
@@ -226,7 +259,7 @@ export class RelayStore {
     ring.push(message);
     if (fresh) this.topics.set(topic, ring);
     this.lastStoredAtNs = storedAtNs;
-    return { duplicate: false, storedAtNs };
+    return { duplicate: false, storedAtNs, hash: hashCopy };
   }
 
   /** Stored messages among `hashes` on `topic`, in the order asked; unknown hashes are skipped. */

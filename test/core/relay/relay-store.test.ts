@@ -5,6 +5,21 @@ import { RelayStore } from "../../../src/core/relay/relay-store.js";
 const hash = (index: number) => new Uint8Array(32).fill(index);
 
 describe("RelayStore", () => {
+  it("addByHex stores the hash given as hex, finds it by bytes, and answers duplicates and non-storing stores with the bytes", () => {
+    let now = 0n;
+    const store = new RelayStore({ nowNs: () => (now += 1n) });
+    const bytes = Uint8Array.from({ length: 32 }, (_, index) => index * 8 + 3);
+    const hex = Buffer.from(bytes).toString("hex");
+    const first = store.addByHex("/a/1/b/c", hex, Uint8Array.of(1, 2, 3));
+    expect(first).toMatchObject({ duplicate: false, storedAtNs: 1n });
+    expect(first.hash).toEqual(bytes);
+    expect(store.byHashes("/a/1/b/c", [bytes]).map((message) => message.hashHex)).toEqual([hex]);
+    expect(store.add("/a/1/b/c", bytes, Uint8Array.of(1, 2, 3))).toEqual({ duplicate: true, storedAtNs: 1n });
+    expect(store.addByHex("/a/1/b/c", hex, Uint8Array.of(1, 2, 3)).hash).toEqual(bytes);
+    const none = new RelayStore({ entriesPerTopicMax: 0, nowNs: () => 1n }).addByHex("/a/1/b/c", hex, Uint8Array.of(1));
+    expect(none).toEqual({ duplicate: false, storedAtNs: 0n, hash: bytes });
+  });
+
   it("keeps its own copy of every envelope, small ones packed in slabs, across evictions", () => {
     let now = 0n;
     const store = new RelayStore({ entriesPerTopicMax: 300, nowNs: () => (now += 1n) });
