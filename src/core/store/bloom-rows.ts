@@ -7,10 +7,11 @@
  * diff (`sdstk.bloom`, one framed row per message) against a whole base filter
  * (`sdstk.bbase`, one framed row per base, shared by a run of one sender's messages). A new
  * base is written when the diff grows past {@link diffPairsMax} or the length changes.
- * Reading rebuilds the exact filter bytes, so resends re-publish the same wire bytes.
+ * Reading rebuilds the exact filter bytes, so resends re-publish the same wire bytes. The diff
+ * codec itself is bloom-diff.ts.
  */
 import { StoreError } from "../errors.js";
-import { ProtoReader, ProtoWriter } from "../protocol/wire/proto.js";
+import { type BloomDiff, WORD_BYTES, alignedCopy, applyDiff, decodeBloomDiff, encodeDiffFrom, mergeChanged, wordsChangedSince } from "./bloom-diff.js";
 import { decodeStringKey, key, keyPart } from "./keys.js";
 import { CATEGORY, channelKey, frameRow, messageKey, unframeRow } from "./rows.js";
 import { unacknowledgedWireDiff } from "./snapshot-entries.js";
@@ -20,8 +21,6 @@ import type { Kv } from "./sqlite-db.js";
 export const BLOOM_ROW_MIN_BYTES = 512;
 /** Absence-flag bit in an `sds.log` checksum row: the filter is in `sdstk.bloom`, not in the row. */
 export const BLOOM_IN_ROWS = 4;
-/** Bytes per diff word. */
-const WORD_BYTES = 4;
 
 /** Most changed words a diff may hold before a new base is cheaper (about 1/16 of the filter). */
 export function diffPairsMax(bloomBytes: number): number {
@@ -96,162 +95,6 @@ export interface BloomWriteState {
   scratch?: Uint8Array;
 }
 
-/** A decoded diff row body. */
-export interface BloomDiff {
-  baseSequence: bigint;
-  bloomBytes: number;
-  /** Word index → 4 big-endian bytes. */
-  words: Array<{ index: number; value: Uint8Array }>;
-}
-
-/** Encodes a diff body: {1 base sequence, 2 filter length, 3 packed (index delta varint ‖ 4 bytes)*}. */
-export function encodeBloomDiff(diff: BloomDiff): Uint8Array {
-  const packed = new ProtoWriter();
-  let previous = 0;
-  for (const word of diff.words) {
-    packed.varint(word.index - previous).raw(word.value);
-    previous = word.index;
-  }
-  return new ProtoWriter().uint64Field(1, diff.baseSequence).uint64Field(2, diff.bloomBytes).bytesField(3, packed.finish()).finish();
-}
-
-/** Decodes a diff body. Throws DecodeError (or RangeError) on damage. */
-export function decodeBloomDiff(bytes: Uint8Array): BloomDiff {
-  const reader = new ProtoReader(bytes);
-  let baseSequence: bigint | undefined;
-  let bloomBytes: number | undefined;
-  let packed: Uint8Array = new Uint8Array();
-  while (!reader.eof()) {
-    const tag = reader.readTag("BloomDiff");
-    if (tag.field === 1) baseSequence = reader.readVarint("BloomDiff.base");
-    else if (tag.field === 2) bloomBytes = Number(reader.readVarint("BloomDiff.length"));
-    else if (tag.field === 3) packed = reader.readLengthDelimited("BloomDiff.words");
-    else reader.skip(tag.wireType, `BloomDiff.field${tag.field}`);
-  }
-  if (baseSequence === undefined || bloomBytes === undefined) throw new RangeError("bloom diff lacks its base or length");
-  const words: BloomDiff["words"] = [];
-  const inner = new ProtoReader(packed);
-  let index = 0;
-  while (!inner.eof()) {
-    index += Number(inner.readVarint("BloomDiff.index"));
-    if (index * WORD_BYTES >= bloomBytes) throw new RangeError(`bloom diff word ${index} is past the filter's ${bloomBytes} bytes`);
-    words.push({ index, value: inner.readRaw(WORD_BYTES, "BloomDiff.value") });
-  }
-  return { baseSequence, bloomBytes, words };
-}
-
-/**
- * A word-aligned copy of `bytes` (a filter cut out of published bytes rarely is aligned),
- * padded to whole words with zeros. Reuses `scratch` when it has the right length, so a bulk
- * send compares every filter without allocating one per message.
- */
-function alignedCopy(bytes: Uint8Array, scratch: Uint8Array | undefined): Uint8Array {
-  const length = Math.ceil(bytes.length / WORD_BYTES) * WORD_BYTES;
-  const out = scratch !== undefined && scratch.length === length ? scratch : new Uint8Array(length);
-  out.set(bytes);
-  out.fill(0, bytes.length);
-  return out;
-}
-
-/**
- * Indices of the 4-byte words where `bloom` differs from `base` (both word-aligned, padded
- * to whole words with zeros, same length), or undefined past `pairsMax`. One pass over 32-bit
- * words: for an 18.7 KB filter about 4,700 integer compares, with no native call per chunk.
- */
-function changedWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number): number[] | undefined {
-  const wordsA = new Int32Array(base.buffer, base.byteOffset, base.length / WORD_BYTES);
-  const wordsB = new Int32Array(bloom.buffer, bloom.byteOffset, bloom.length / WORD_BYTES);
-  const changed: number[] = [];
-  for (let word = 0; word < wordsB.length; word++) {
-    if (wordsA[word] === wordsB[word]) continue;
-    if (changed.length >= pairsMax) return undefined;
-    changed.push(word);
-  }
-  return changed;
-}
-
-/** The changed words of `bloom` against `base` (same length), or undefined past `pairsMax`. */
-export function diffWords(base: Uint8Array, bloom: Uint8Array, pairsMax: number): BloomDiff["words"] | undefined {
-  if (base.length !== bloom.length) return undefined;
-  return changedWords(alignedCopy(base, undefined), alignedCopy(bloom, undefined), pairsMax)?.map((index) => {
-    const value = new Uint8Array(WORD_BYTES);
-    value.set(bloom.subarray(index * WORD_BYTES, Math.min(bloom.length, (index + 1) * WORD_BYTES)));
-    return { index, value };
-  });
-}
-
-/** Writes `value` (< 2^64) as a protobuf varint at `at`; returns the position after it. */
-function putVarint(out: Uint8Array, at: number, value: bigint | number): number {
-  let rest = BigInt(value);
-  while (rest >= 0x80n) {
-    out[at++] = Number(rest & 0x7fn) | 0x80;
-    rest >>= 7n;
-  }
-  out[at++] = Number(rest);
-  return at;
-}
-
-/**
- * Encodes a diff body straight from the filter into one array (no per-word objects, no
- * growing writer): the same bytes as {@link encodeBloomDiff}.
- */
-export function encodeDiffFrom(baseSequence: bigint, bloom: Uint8Array, changed: readonly number[]): Uint8Array {
-  // one pass for the packed length, so the body is allocated at its exact size and written once
-  let packedLength = changed.length * WORD_BYTES;
-  let previous = 0;
-  for (const index of changed) {
-    packedLength += varintLength(index - previous);
-    previous = index;
-  }
-  const out = new Uint8Array(1 + varintLength(baseSequence) + 1 + varintLength(bloom.length) + 1 + varintLength(packedLength) + packedLength);
-  let at = 0;
-  out[at++] = 0x08;
-  at = putVarint(out, at, baseSequence);
-  out[at++] = 0x10;
-  at = putVarint(out, at, bloom.length);
-  out[at++] = 0x1a;
-  at = putVarint(out, at, packedLength);
-  previous = 0;
-  const wholeWords = Math.floor(bloom.length / WORD_BYTES);
-  for (const index of changed) {
-    let delta = index - previous;
-    previous = index;
-    while (delta >= 0x80) {
-      out[at++] = (delta & 0x7f) | 0x80;
-      delta >>>= 7;
-    }
-    out[at++] = delta;
-    const word = index * WORD_BYTES;
-    if (index < wholeWords) {
-      out[at] = bloom[word] as number;
-      out[at + 1] = bloom[word + 1] as number;
-      out[at + 2] = bloom[word + 2] as number;
-      out[at + 3] = bloom[word + 3] as number;
-    } else for (let i = 0; i < WORD_BYTES; i++) out[at + i] = word + i < bloom.length ? (bloom[word + i] as number) : 0;
-    at += WORD_BYTES;
-  }
-  return out;
-}
-
-/** Bytes of the varint of `value` (0 ≤ value < 2^64). */
-function varintLength(value: bigint | number): number {
-  if (typeof value === "number" && value < 0x80) return 1;
-  let length = 1;
-  for (let rest = BigInt(value) >> 7n; rest > 0n; rest >>= 7n) length += 1;
-  return length;
-}
-
-/** Rebuilds a filter from its base and diff. Throws RangeError when they do not fit. */
-export function applyDiff(base: Uint8Array, diff: BloomDiff): Uint8Array {
-  if (base.length !== diff.bloomBytes) throw new RangeError(`bloom base is ${base.length} bytes, the diff expects ${diff.bloomBytes}`);
-  const out = base.slice();
-  for (const word of diff.words) {
-    const at = word.index * WORD_BYTES;
-    out.set(word.value.subarray(0, Math.min(WORD_BYTES, out.length - at)), at);
-  }
-  return out;
-}
-
 function corrupt(message: string): StoreError {
   return new StoreError("E_STORE_CORRUPT", `${message} (run \`sds inspect-db --repair\`)`);
 }
@@ -324,63 +167,6 @@ function diffAgainstBase(kv: Kv, state: BloomWriteState, channelId: string, send
     base.changed = changed;
   }
   return { sequence: base.sequence, body: encodeDiffFrom(base.sequence, filter, changed) };
-}
-
-/** Words compared at once (one XOR-OR test) when looking for the few words a sender's next filter changed. */
-const SKIP_WORDS = 8;
-
-/**
- * Words where `next` differs from `previous` (both aligned, same length), ascending. A
- * sender's consecutive filters differ in ~k words, so one test per {@link SKIP_WORDS} words
- * (XOR-OR in plain JavaScript, no native call per chunk) skips almost all of the filter and only
- * the few changed groups are looked at word by word.
- */
-function wordsChangedSince(previous: Uint8Array, next: Uint8Array): number[] {
-  const a = new Int32Array(previous.buffer, previous.byteOffset, previous.length / WORD_BYTES);
-  const b = new Int32Array(next.buffer, next.byteOffset, next.length / WORD_BYTES);
-  const changed: number[] = [];
-  const words = b.length;
-  const whole = words - (words % SKIP_WORDS);
-  let word = 0;
-  for (; word < whole; word += SKIP_WORDS) {
-    const differs =
-      ((a[word] as number) ^ (b[word] as number)) |
-      ((a[word + 1] as number) ^ (b[word + 1] as number)) |
-      ((a[word + 2] as number) ^ (b[word + 2] as number)) |
-      ((a[word + 3] as number) ^ (b[word + 3] as number)) |
-      ((a[word + 4] as number) ^ (b[word + 4] as number)) |
-      ((a[word + 5] as number) ^ (b[word + 5] as number)) |
-      ((a[word + 6] as number) ^ (b[word + 6] as number)) |
-      ((a[word + 7] as number) ^ (b[word + 7] as number));
-    if (differs === 0) continue;
-    for (let at = word; at < word + SKIP_WORDS; at++) if (a[at] !== b[at]) changed.push(at);
-  }
-  for (; word < words; word++) if (a[word] !== b[word]) changed.push(word);
-  return changed;
-}
-
-/**
- * The words where `next` differs from `base`, given the words where the previous filter
- * differed from it (`before`) and where `next` differs from the previous filter (`since`):
- * any other word equals the previous filter's, which equals the base's. Undefined past `pairsMax`.
- */
-function mergeChanged(before: readonly number[], since: readonly number[], base: Uint8Array, next: Uint8Array, pairsMax: number): number[] | undefined {
-  const wordsBase = new Int32Array(base.buffer, base.byteOffset, base.length / WORD_BYTES);
-  const wordsNext = new Int32Array(next.buffer, next.byteOffset, next.length / WORD_BYTES);
-  const out: number[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < before.length || j < since.length) {
-    const x = i < before.length ? (before[i] as number) : Infinity;
-    const y = j < since.length ? (since[j] as number) : Infinity;
-    const word = Math.min(x, y);
-    if (x === word) i += 1;
-    if (y === word) j += 1;
-    if (wordsBase[word] === wordsNext[word]) continue;
-    if (out.length >= pairsMax) return undefined;
-    out.push(word);
-  }
-  return out;
 }
 
 function addReference(state: BloomWriteState, category: BloomRefCategory, messageId: string, sequence: bigint): void {

@@ -14,7 +14,8 @@ import { applyAbsenceFlags, decodeChannelMeta, decodeChannelMetaExtras, decodeIn
 import { globalSettingKey } from "./sqlite.js";
 import type { Kv, KvRow } from "./sqlite-db.js";
 import { ProtoReader } from "../protocol/wire/proto.js";
-import { BLOOM_IN_ROWS, decodeBloomDiff, readBloom, readWireBloom } from "./bloom-rows.js";
+import { decodeBloomDiff } from "./bloom-diff.js";
+import { BLOOM_IN_ROWS, readBloom, readWireBloom } from "./bloom-rows.js";
 
 /** What repair would do about a problem row. */
 export type RepairAction = "quarantine" | "rebuild-sum" | "delete" | "rebuild-meta" | "rebuild-counter";
