@@ -39,9 +39,8 @@ function headerBytes(length: number): number {
   return length <= 125 ? 2 : length <= 0xffff ? 4 : 10;
 }
 
-/** Encodes `frame` as a whole unmasked WebSocket binary message (header and frame, one Buffer). */
-export function wireFrame(frame: Frame): WireFrame {
-  const length = frameBytes(frame);
+/** One Buffer for a WebSocket binary message of `length` payload bytes, its unmasked header written. */
+function allocateWithHeader(length: number): { out: Buffer; header: number } {
   const header = headerBytes(length);
   const out = Buffer.allocUnsafe(header + length);
   out[0] = FIN_BINARY;
@@ -54,6 +53,13 @@ export function wireFrame(frame: Frame): WireFrame {
     out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
     out.writeUInt32BE(length >>> 0, 6);
   }
+  return { out, header };
+}
+
+/** Encodes `frame` as a whole unmasked WebSocket binary message (header and frame, one Buffer). */
+export function wireFrame(frame: Frame): WireFrame {
+  const length = frameBytes(frame);
+  const { out, header } = allocateWithHeader(length);
   writeFrame(frame, out, header);
   return out as WireFrame;
 }
@@ -114,18 +120,7 @@ function writeBytesField(out: Buffer, position: number, key: number, bytes: Uint
 
 /** Starts a wire frame of `length` frame bytes: the WebSocket header, version and type byte. */
 function wireStart(length: number, type: number): { out: Buffer; position: number } {
-  const header = headerBytes(length);
-  const out = Buffer.allocUnsafe(header + length);
-  out[0] = FIN_BINARY;
-  if (header === 2) out[1] = length;
-  else if (header === 4) {
-    out[1] = 126;
-    out.writeUInt16BE(length, 2);
-  } else {
-    out[1] = 127;
-    out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
-    out.writeUInt32BE(length >>> 0, 6);
-  }
+  const { out, header } = allocateWithHeader(length);
   out[header] = RELAY_PROTOCOL_VERSION;
   out[header + 1] = type;
   return { out, position: header + 2 };
