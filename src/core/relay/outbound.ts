@@ -8,7 +8,7 @@
  */
 import type { Duplex } from "node:stream";
 import { WebSocket } from "ws";
-import { frameBytes, type Frame, FrameType, RELAY_PROTOCOL_VERSION, writeFrame } from "./protocol.js";
+import { frameBytes, type Frame, FrameType, RELAY_PROTOCOL_VERSION, varintSize, writeFrame, writeVarint } from "./protocol.js";
 import type { TokenBucket } from "./limits.js";
 
 /** A complete WebSocket binary message holding one relay frame (see {@link wireFrame}). */
@@ -76,30 +76,6 @@ function splitStoreTime(storedAtNs: bigint): void {
   storeTimeHigh = storeTimeScratch.getUint32(0);
 }
 
-/** Bytes of the varint in `storeTimeLow`/`storeTimeHigh`. */
-function storeTimeBytes(): number {
-  let low = storeTimeLow;
-  let high = storeTimeHigh;
-  let length = 1;
-  while (high !== 0 || low >= 0x80) {
-    low = ((low >>> 7) | (high << 25)) >>> 0;
-    high >>>= 7;
-    length += 1;
-  }
-  return length;
-}
-
-/** Writes a varint of `low` + `high`·2^32 at `position`; returns the position after it. */
-function writeVarint(out: Buffer, position: number, low: number, high: number): number {
-  while (high !== 0 || low >= 0x80) {
-    out[position++] = (low & 0x7f) | 0x80;
-    low = ((low >>> 7) | (high << 25)) >>> 0;
-    high >>>= 7;
-  }
-  out[position++] = low;
-  return position;
-}
-
 /** Varint size of a number 0 ≤ n ≤ 2^53−1. */
 function varintBytes(value: number): number {
   let length = 1;
@@ -134,7 +110,7 @@ function wireStart(length: number, type: number): { out: Buffer; position: numbe
 export function wireMessage(topic: string, envelope: Uint8Array, hash: Uint8Array, storedAtNs: bigint): WireFrame {
   const topicBytes = Buffer.byteLength(topic, "utf8");
   splitStoreTime(storedAtNs);
-  const timeBytes = storeTimeLow === 0 && storeTimeHigh === 0 ? 0 : 1 + storeTimeBytes();
+  const timeBytes = storeTimeLow === 0 && storeTimeHigh === 0 ? 0 : 1 + varintSize(storeTimeLow, storeTimeHigh);
   const length = 2 + fieldBytes(topicBytes) + fieldBytes(envelope.length) + fieldBytes(hash.length) + timeBytes;
   const start = wireStart(length, FrameType.Message);
   const out = start.out;
@@ -169,7 +145,7 @@ export function wirePublishAck(requestId: number, hash: Uint8Array, duplicate: b
 function publishAckBodyBytes(requestId: number, hash: Uint8Array, duplicate: boolean, storedAtNs: bigint): number {
   if (!Number.isSafeInteger(requestId) || requestId < 0) throw new RangeError(`invalid request id ${requestId}`);
   splitStoreTime(storedAtNs);
-  return (requestId === 0 ? 0 : 1 + varintBytes(requestId)) + fieldBytes(hash.length) + (duplicate ? 2 : 0) + (storeTimeLow === 0 && storeTimeHigh === 0 ? 0 : 1 + storeTimeBytes());
+  return (requestId === 0 ? 0 : 1 + varintBytes(requestId)) + fieldBytes(hash.length) + (duplicate ? 2 : 0) + (storeTimeLow === 0 && storeTimeHigh === 0 ? 0 : 1 + varintSize(storeTimeLow, storeTimeHigh));
 }
 
 /** Writes a PUBLISH_ACK body (store time from `storeTimeLow`/`storeTimeHigh`); returns the end. */

@@ -177,10 +177,8 @@ function splitUint(value: number | bigint | boolean): void {
   uintHigh = uintScratch.getUint32(0);
 }
 
-/** Bytes of the varint in `uintLow`/`uintHigh`. */
-function uintBytes(): number {
-  let low = uintLow;
-  let high = uintHigh;
+/** Bytes of the varint of `low` + `high`·2^32 (both unsigned 32-bit). */
+export function varintSize(low: number, high: number): number {
   let length = 1;
   while (high !== 0 || low >= 0x80) {
     low = ((low >>> 7) | (high << 25)) >>> 0;
@@ -190,10 +188,8 @@ function uintBytes(): number {
   return length;
 }
 
-/** Writes the varint in `uintLow`/`uintHigh` at `position`; returns the position after it. */
-function writeUint(out: Buffer, position: number): number {
-  let low = uintLow;
-  let high = uintHigh;
+/** Writes the varint of `low` + `high`·2^32 at `position`; returns the position after it. */
+export function writeVarint(out: Buffer, position: number, low: number, high: number): number {
   while (high !== 0 || low >= 0x80) {
     out[position++] = (low & 0x7f) | 0x80;
     low = ((low >>> 7) | (high << 25)) >>> 0;
@@ -220,7 +216,7 @@ function bodyBytes(value: object, fields: readonly FieldSpec[]): number {
     const field = (value as Record<string, FieldValue>)[property] as FieldValue;
     if (kind === "uint") {
       splitUint(field as number | bigint | boolean);
-      if (uintLow !== 0 || uintHigh !== 0) size += 1 + uintBytes();
+      if (uintLow !== 0 || uintHigh !== 0) size += 1 + varintSize(uintLow, uintHigh);
     } else if (kind === "bytes") {
       if ((field as Uint8Array).length > 0) size += delimitedBytes((field as Uint8Array).length);
     } else if (kind === "string") {
@@ -240,7 +236,7 @@ function writeDelimited(out: Buffer, position: number, key: number, bytes: Uint8
   out[position++] = key;
   uintLow = bytes.length;
   uintHigh = 0;
-  position = writeUint(out, position);
+  position = writeVarint(out, position, uintLow, uintHigh);
   out.set(bytes, position);
   return position + bytes.length;
 }
@@ -249,7 +245,7 @@ function writeString(out: Buffer, position: number, key: number, text: string): 
   out[position++] = key;
   uintLow = Buffer.byteLength(text, "utf8");
   uintHigh = 0;
-  position = writeUint(out, position);
+  position = writeVarint(out, position, uintLow, uintHigh);
   return position + out.write(text, position, "utf8");
 }
 
@@ -262,7 +258,7 @@ function writeBody(value: object, fields: readonly FieldSpec[], out: Buffer, pos
       splitUint(field as number | bigint | boolean);
       if (uintLow === 0 && uintHigh === 0) continue;
       out[position++] = key;
-      position = writeUint(out, position);
+      position = writeVarint(out, position, uintLow, uintHigh);
     } else if (kind === "bytes") {
       if ((field as Uint8Array).length > 0) position = writeDelimited(out, position, key, field as Uint8Array);
     } else if (kind === "string") {
@@ -277,7 +273,7 @@ function writeBody(value: object, fields: readonly FieldSpec[], out: Buffer, pos
         out[position++] = key;
         uintLow = bodyBytes(entry, nested);
         uintHigh = 0;
-        position = writeBody(entry, nested, out, writeUint(out, position));
+        position = writeBody(entry, nested, out, writeVarint(out, position, uintLow, uintHigh));
       }
     }
   }
