@@ -7,8 +7,9 @@
  * message hashes. Time and randomness for backoff are injectable.
  */
 import { WebSocket } from "ws";
-import { ERROR_CODES, type ErrorCode, RelayError, SdsError } from "../errors.js";
+import { RelayError, SdsError } from "../errors.js";
 import { decodeEnvelope, encodeEnvelope, toHex, type WakuEnvelope } from "./envelope.js";
+import { PendingRequests } from "./client-requests.js";
 import { SeenHashes } from "./dedup.js";
 import { isLoopbackUrl, zeroMask } from "./masking.js";
 import { decodeFrame } from "./frame-decode.js";
@@ -17,14 +18,6 @@ import type { RelayClientEvent, RelayClientOptions } from "./client-options.js";
 import type { EnvelopeHandler, FetchSinceOptions, PublishAck, ReceivedEnvelope, RelayTransport, SubscribeOptions, Subscription } from "./transport.js";
 
 export type { RelayClientEvent, RelayClientOptions } from "./client-options.js";
-
-interface PendingRequest {
-  readonly frame: Frame;
-  readonly resolve: (frame: Frame) => void;
-  readonly reject: (error: SdsError) => void;
-  timer: NodeJS.Timeout | undefined;
-  retries: number;
-}
 
 interface TopicState {
   readonly handlers: Set<EnvelopeHandler>;
@@ -41,7 +34,7 @@ export class RelayClient implements RelayTransport {
   private ws: WebSocket | undefined;
   private welcome: FrameOf<"welcome"> | undefined;
   private readonly topics = new Map<string, TopicState>();
-  private readonly pending = new Map<number, PendingRequest>();
+  private readonly pending = new PendingRequests((frame) => this.sendFrame(frame));
   private readonly seen: SeenHashes;
   private failure: SdsError | undefined;
   private publishesInFlight = 0;
@@ -114,7 +107,7 @@ export class RelayClient implements RelayTransport {
     this.welcome = undefined;
     this.ws = undefined;
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const request of this.pending.values()) request.retries = 0;
+    this.pending.resetRetries();
     if (this.closed) return;
     if (wasWelcomed) this.emit({ type: "disconnected", code, reason });
     const limit = this.everConnected ? (this.options.reconnectAttemptsMax ?? Infinity) : (this.options.connectAttemptsMax ?? 1) - 1;
@@ -143,11 +136,7 @@ export class RelayClient implements RelayTransport {
     this.failure ??= error;
     this.firstConnect?.reject(error);
     this.firstConnect = undefined;
-    for (const [id, request] of this.pending) {
-      clearTimeout(request.timer);
-      this.pending.delete(id);
-      request.reject(error);
-    }
+    this.pending.rejectAll(error);
     for (const waiter of this.publishWaiters.splice(0)) waiter.reject(error);
   }
 
@@ -172,12 +161,12 @@ export class RelayClient implements RelayTransport {
       case "message":
         return this.deliver(frame.topic, { hash: frame.hash, envelope: frame.envelope, storedAtNs: frame.storedAtNs }, "live");
       case "publishAcks":
-        for (const ack of frame.acks) this.settle({ type: "publishAck", ...ack });
+        for (const ack of frame.acks) this.pending.settle({ type: "publishAck", ...ack });
         return;
       case "publishAck":
       case "publishReject":
       case "storeResponse":
-        return this.settle(frame);
+        return this.pending.settle(frame);
       case "pong":
         this.awaitingPong = false;
         return;
@@ -205,7 +194,7 @@ export class RelayClient implements RelayTransport {
     if ((frame.features & RelayFeature.AckBatches) !== 0) this.sendFrame({ type: "hello", features: RelayFeature.AckBatches });
     const topics = [...this.topics.keys()];
     for (let start = 0; start < topics.length; start += 64) this.sendFrame({ type: "subscribe", topics: topics.slice(start, start + 64) });
-    for (const request of this.pending.values()) this.sendFrame(request.frame);
+    this.pending.resendAll();
     for (const [topic, state] of this.topics) {
       if (state.nextSinceNs === undefined) state.nextSinceNs = frame.relayTimeNs;
       else void this.catchUp(topic);
@@ -267,39 +256,12 @@ export class RelayClient implements RelayTransport {
     }
   }
 
-  private request(frame: Frame, timeoutMs: number): Promise<Frame> {
+  private request(frame: Frame & { requestId: number }, timeoutMs: number): Promise<Frame> {
     if (this.closed) return Promise.reject(this.failure ?? new RelayError("E_RELAY_CLOSED", "relay client is closed"));
-    const id = (frame as { requestId: number }).requestId;
-    return new Promise<Frame>((resolve, reject) => {
-      const request: PendingRequest = { frame, resolve, reject, timer: undefined, retries: 0 };
-      request.timer = setTimeout(() => {
-        this.pending.delete(id);
-        const code = this.connected ? (frame.type === "publish" ? "E_NOT_CONFIRMED" : "E_TIMEOUT") : "E_RELAY_UNAVAILABLE";
-        reject(new RelayError(code, `no answer from relay ${this.url} within ${timeoutMs} ms`, { url: this.url, timeoutMs, requestId: id }));
-      }, timeoutMs);
-      this.pending.set(id, request);
-      this.sendFrame(frame);
+    return this.pending.add(frame, timeoutMs, () => {
+      const code = this.connected ? (frame.type === "publish" ? "E_NOT_CONFIRMED" : "E_TIMEOUT") : "E_RELAY_UNAVAILABLE";
+      return new RelayError(code, `no answer from relay ${this.url} within ${timeoutMs} ms`, { url: this.url, timeoutMs, requestId: frame.requestId });
     });
-  }
-
-  private settle(frame: FrameOf<"publishAck" | "publishReject" | "storeResponse">): void {
-    const request = this.pending.get(frame.requestId);
-    if (request === undefined) return;
-    const limited = (frame.type === "publishReject" || frame.type === "storeResponse") && frame.code === "E_RELAY_RATE_LIMITED";
-    if (limited) {
-      // Back off and retry within the request's own timeout.
-      request.retries += 1;
-      setTimeout(() => this.pending.has(frame.requestId) && this.sendFrame(request.frame), Math.min(1000, 10 * 2 ** request.retries)).unref();
-      return;
-    }
-    clearTimeout(request.timer);
-    this.pending.delete(frame.requestId);
-    if (frame.type === "publishReject" || (frame.type === "storeResponse" && frame.code !== "")) {
-      const code: ErrorCode = Object.hasOwn(ERROR_CODES, frame.code) ? (frame.code as ErrorCode) : "E_RELAY_REJECTED";
-      request.reject(new RelayError(code, `relay rejected the request: ${frame.reason}`, { relayCode: frame.code }));
-      return;
-    }
-    request.resolve(frame);
   }
 
   /** @inheritdoc */
