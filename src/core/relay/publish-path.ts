@@ -129,6 +129,8 @@ function readEnvelope(frame: Buffer, start: number, end: number, requestId: numb
         payloadStart = valueStart;
         payloadEnd = valueEnd;
       } else if (tag === 0x12) {
+        // A repeated content topic: the full decoder checks every copy's UTF-8, so defer to it.
+        if (topicStart >= 0) return undefined;
         topicStart = valueStart;
         topicEnd = valueEnd;
       } else {

@@ -76,6 +76,12 @@ describe("publish fast path", () => {
     );
   }, 30_000);
 
+  it("defers on a repeated content topic whose first copy is not UTF-8 (seed 1918213283)", () => {
+    const frame = Buffer.from("01030805122d120900000000000000008012072f612f2f622f6318808080800150818080808080808080015a06000000000000", "hex");
+    expect(reference(frame)).toBe("error");
+    expect(readPublish(frame, PUBSUB, LIMITS)).toBeUndefined();
+  });
+
   it("hashes envelopes larger than its scratch buffer (streamed) like messageHash", () => {
     for (const meta of [undefined, new Uint8Array([1, 2, 3])]) {
       const value = { payload: new Uint8Array(70_000).fill(7), contentTopic: "/sds/1/demo/proto", timestampNs: -5n, meta };
