@@ -46,6 +46,11 @@ function plain(messages: readonly SdsMessage[]): unknown[] {
   return messages.map((m) => ({ ...m, bloomFilter: m.bloomFilter === undefined ? undefined : Buffer.from(m.bloomFilter).toString("hex") }));
 }
 
+/** Every outgoing entry of `data` re-publishes exactly the bytes first sent for it. */
+function expectWiresExact(data: ChannelData, wires: ReadonlyMap<string, Uint8Array>): void {
+  for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+}
+
 function rowCount(file: string, category: string): number {
   const db = new Database(file, { readonly: true });
   const row = db.prepare("SELECT count(*) AS n FROM kv WHERE category = CAST(? AS BLOB)").get(category) as { n: number };
@@ -131,7 +136,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     const data = must(await store.loadChannel("c")) as ChannelData;
     expect(plain(data.history)).toEqual(plain([...messages, ...received].sort((x, y) => Number((x.lamportTimestamp as bigint) - (y.lamportTimestamp as bigint)))));
     expect(plain(data.meta.outgoingBuffer.map((entry) => entry.message))).toEqual(plain(messages));
-    for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expectWiresExact(data, wires);
 
     // the sds.log rows are nim wire bytes without the filter, small, and decode with the nim decoder
     const db = new Database(file, { readonly: true });
@@ -150,7 +155,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     store = must(SqlitePersistence.open(file));
     const after = must(await store.loadChannel("c")) as ChannelData;
     expect(plain(after.meta.outgoingBuffer.map((entry) => entry.message))).toEqual(plain(messages));
-    for (const entry of after.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expectWiresExact(after, wires);
     expect(after.history.length).toBe(50);
 
     // evicting everything leaves no bloom rows behind
@@ -246,7 +251,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     store = must(SqlitePersistence.open(file));
     const data = must(store.loadChannelSync("c")) as ChannelData;
     expect(data.meta.outgoingBuffer.length).toBe(80);
-    for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expectWiresExact(data, wires);
     expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(true);
     // a damaged base is caught
     const raw = new Database(file);
@@ -263,7 +268,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     evict.history.evict.push(...data.history.slice(0, 40).map((m) => m.messageId));
     must(store.commitSync([evict]));
     const again = must(store.loadChannelSync("c")) as ChannelData;
-    for (const entry of again.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expectWiresExact(again, wires);
     const ack = emptyDelta("c", 201n);
     ack.outgoing.remove.push(...again.meta.outgoingBuffer.map((entry) => entry.message.messageId));
     must(store.commitSync([ack]));
@@ -309,7 +314,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     store = must(SqlitePersistence.open(file));
     const data = must(store.loadChannelSync("c")) as ChannelData;
     expect(data.meta.outgoingBuffer.length).toBe(20);
-    for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expectWiresExact(data, wires);
     expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(true);
     // a resend rewrites one row in the current layout; acknowledging others drops their diff rows
     const resend = emptyDelta("c", 101n);
@@ -320,7 +325,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     expect(rowCount(file, "sdstk.wbloom")).toBe(10);
     const after = must(store.loadChannelSync("c")) as ChannelData;
     expect(after.meta.outgoingBuffer.length).toBe(11);
-    for (const entry of after.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expectWiresExact(after, wires);
     // evicting history detaches the rows of both layouts and keeps the wire exact
     const evict = emptyDelta("c", 102n);
     evict.history.evict.push(...stored.map((m) => m.messageId));
@@ -329,7 +334,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     store = must(SqlitePersistence.open(file));
     const detached = must(store.loadChannelSync("c")) as ChannelData;
     expect(detached.meta.outgoingBuffer.length).toBe(11);
-    for (const entry of detached.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+    expectWiresExact(detached, wires);
     expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(true);
     const ack = emptyDelta("c", 103n);
     ack.outgoing.remove.push(...detached.meta.outgoingBuffer.map((entry) => entry.message.messageId));
@@ -384,7 +389,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
           if (want !== undefined) expect(Buffer.from(m.bloomFilter as Uint8Array).toString("hex")).toBe(Buffer.from(want).toString("hex"));
         }
         expect(data.meta.outgoingBuffer.length).toBe(wires.size);
-        for (const entry of data.meta.outgoingBuffer) expect(Buffer.from(entry.wire as Uint8Array).equals(Buffer.from(wires.get(entry.message.messageId) as Uint8Array))).toBe(true);
+        expectWiresExact(data, wires);
         store.closeSync();
       }),
       { seed, numRuns: 40 },
