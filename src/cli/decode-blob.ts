@@ -9,7 +9,7 @@ import { DecodeError, SdsError } from "../core/errors.js";
 import { BloomFilter } from "../core/protocol/bloom/index.js";
 import type { DialectName, HistoryEntry, SdsMessage } from "../core/protocol/types.js";
 import { annotateMessage, classifyMessage, decodeMessageWithDialect, dumpProtobuf, type DumpNode } from "../core/protocol/wire/index.js";
-import { printableUtf8, rowsFromAnnotated, rowsFromDump, showBytes, type TreeRow } from "./tree.js";
+import { printableUtf8, rowsFromAnnotated, rowsFromDump, type TreeRow } from "./tree.js";
 import { decodeEnvelope, isContentTopic, type WakuEnvelope } from "../core/relay/envelope.js";
 import { decodeSegment, type Segment } from "../core/channel/segmentation.js";
 

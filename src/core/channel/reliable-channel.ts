@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { SdsError, isSdsError } from "../errors.js";
 import { decodeMessage } from "../protocol/wire/index.js";
-import { RELIABLE_CHANNEL_META_BYTES, contentTopicFor, hasAcceptableMeta, toHex, type WakuEnvelope } from "../relay/envelope.js";
+import { RELIABLE_CHANNEL_META_BYTES, contentTopicFor, hasAcceptableMeta, type WakuEnvelope } from "../relay/envelope.js";
 import type { ReceivedEnvelope, RelayTransport, Subscription } from "../relay/transport.js";
 import { ChannelCipher } from "./encryption.js";
 import { ChannelEvents, emptyCounters, type ChannelCounters, type ChannelEventMap, type ChannelEventName, type ChannelListener, type DropReason } from "./events.js";
