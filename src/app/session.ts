@@ -228,12 +228,14 @@ export class ChannelSession {
     if (this.started || this.closed) return;
     if (this.options.printedMarks === true) {
       const loaded = await this.store.loadChannel(this.channelName);
-      const history = loaded.ok ? (loaded.value?.history ?? []) : [];
       if (!loaded.ok) throw loaded.error;
+      const history = loaded.value?.history ?? [];
       const { marks, unprinted } = PrintedMarks.open(this.store, this.channelName, this.participantId, history, this.manager.config.historyEntriesMax);
       this.marks = marks;
       for (const message of unprinted) this.rememberDependencies(message.messageId, message.causalHistory.map((entry) => entry.messageId));
       this.channel.redeliver(unprinted.map((message) => ({ channelId: message.channelId, messageId: message.messageId, senderId: message.senderId, lamportTimestamp: message.lamportTimestamp, content: message.content ?? new Uint8Array(0), ephemeral: false })));
+      // The engine starts from the same read instead of loading the channel again.
+      await this.manager.adopt(this.channelName, loaded.value);
     }
     options.beforeLive?.();
     if (this.options.receive) this.startReceiving();

@@ -16,7 +16,7 @@ import * as engine from "./protocol/engine/index.js";
 import type { ChannelState, EngineContext, Operation, OperationResult } from "./protocol/engine/index.js";
 import { contentMessageId, uniqueMessageId } from "./protocol/message-id.js";
 import type { DialectName } from "./protocol/types.js";
-import type { Persistence } from "./store/contract.js";
+import type { ChannelData, Persistence } from "./store/contract.js";
 
 export type { PersistencePolicy } from "./manager/committer.js";
 export type { ReceiveResult, SendResult, TickPublish, TickResult } from "./manager/results.js";
@@ -133,6 +133,19 @@ export class ReliabilityManager extends EventEmitter {
     }
     this.channels.set(channelId, state);
     return state;
+  }
+
+  /**
+   * Restores `channelId` from data its caller already read from this manager's persistence
+   * (`listen` reads the history once for its printed marks), so the channel is not loaded a
+   * second time on its first operation. Does nothing when the channel is already loaded.
+   */
+  adopt(channelId: string, data: ChannelData | undefined): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.channels.has(channelId)) return;
+      const context = this.context(this.now());
+      this.channels.set(channelId, data === undefined ? engine.createChannel(channelId, context) : engine.restoreChannel(channelId, data, context));
+    });
   }
 
   /** Commits, then (only then) reports; on a write-before-release failure discards the channels. */
