@@ -11,7 +11,8 @@
  * codec itself is bloom-diff.ts.
  */
 import { StoreError } from "../errors.js";
-import { type BloomDiff, WORD_BYTES, alignedCopy, applyDiff, decodeBloomDiff, encodeDiffFrom, mergeChanged, wordsChangedSince } from "./bloom-diff.js";
+import { type BloomDiff, WORD_BYTES, alignedCopy, applyDiff, decodeBloomDiff, encodeDiffFrom, mergeChanged } from "./bloom-diff.js";
+import { changedWordsSince } from "./bloom-scan.js";
 import { decodeStringKey, key, keyPart } from "./keys.js";
 import { CATEGORY, channelKey, frameRow, messageKey, unframeRow } from "./rows.js";
 import { unacknowledgedWireDiff } from "./snapshot-entries.js";
@@ -84,9 +85,10 @@ export interface BloomWriteState {
   /**
    * Current base per sender id: its bytes, a word-aligned copy padded to whole words, the
    * sender's last filter diffed against it (aligned) and the words where that filter differs
-   * from the base, ascending (so the next filter is compared with the last one, not the base).
+   * from the base, ascending (so the next filter is compared with the last one, not the base);
+   * `previousToken` names that last filter for bloom-scan.ts (a new object per filter).
    */
-  current: Map<string, { sequence: bigint; bytes: Uint8Array; aligned: Uint8Array; previous: Uint8Array; changed: number[] }>;
+  current: Map<string, { sequence: bigint; bytes: Uint8Array; aligned: Uint8Array; previous: Uint8Array; previousToken: object; changed: number[] }>;
   /** Live diff rows per base sequence; a base with none left is deleted. */
   references: Map<bigint, number>;
   /** Base sequence of each diff row, by `category|messageId`. */
@@ -147,14 +149,15 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
  */
 function diffAgainstBase(kv: Kv, state: BloomWriteState, channelId: string, senderId: string, filter: Uint8Array): { sequence: bigint; body: Uint8Array } {
   const aligned = alignedCopy(filter, state.scratch);
+  const token = {};
   let base = state.current.get(senderId);
   let changed: number[] | undefined;
   if (base !== undefined && base.bytes.length === filter.length) {
-    changed = mergeChanged(base.changed, wordsChangedSince(base.previous, aligned), base.aligned, aligned, diffPairsMax(filter.length));
+    changed = mergeChanged(base.changed, changedWordsSince(base.previous, base.previousToken, aligned, token), base.aligned, aligned, diffPairsMax(filter.length));
   }
   if (base === undefined || changed === undefined) {
     const copy = aligned.slice();
-    base = { sequence: state.nextBaseSequence, bytes: copy.subarray(0, filter.length), aligned: copy, previous: aligned, changed: [] };
+    base = { sequence: state.nextBaseSequence, bytes: copy.subarray(0, filter.length), aligned: copy, previous: aligned, previousToken: token, changed: [] };
     state.scratch = undefined; // `aligned` is now the base's last filter
     state.nextBaseSequence += 1n;
     state.current.set(senderId, base);
@@ -164,6 +167,7 @@ function diffAgainstBase(kv: Kv, state: BloomWriteState, channelId: string, send
   } else {
     state.scratch = base.previous; // recycled for the next filter
     base.previous = aligned;
+    base.previousToken = token;
     base.changed = changed;
   }
   return { sequence: base.sequence, body: encodeDiffFrom(base.sequence, filter, changed) };
