@@ -104,51 +104,80 @@ export function putVarint(out: Uint8Array, at: number, value: bigint | number): 
   return at;
 }
 
+/** Integers below this are exact as JavaScript numbers (2^53). */
+const SMALL_INTEGER_LIMIT = 2n ** 53n;
+
+/** Reused buffer of {@link encodeDiffFrom}'s packed words (never read across calls). */
+let packedScratch = new Uint8Array(1024);
+
+/** Writes a non-negative integer below 2^53 as a protobuf varint at `at`; returns the position after it. */
+function putSmallVarint(out: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  out[at++] = value;
+  return at;
+}
+
+/** Bytes of the varint of a non-negative integer below 2^53. */
+function smallVarintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    length += 1;
+  }
+  return length;
+}
+
 /**
- * Encodes a diff body straight from the filter into one array (no per-word objects, no
- * growing writer): the same bytes as {@link encodeBloomDiff}.
+ * Encodes a diff body straight from the filter (no per-word objects, no growing writer): the
+ * same bytes as {@link encodeBloomDiff}. The packed words are written once into a reused
+ * scratch buffer (an index delta takes at most 5 bytes), then the header and that one span are
+ * copied into the exactly sized body.
  */
 export function encodeDiffFrom(baseSequence: bigint, bloom: Uint8Array, changed: readonly number[]): Uint8Array {
-  // one pass for the packed length, so the body is allocated at its exact size and written once
-  let packedLength = changed.length * WORD_BYTES;
-  let previous = 0;
-  for (const index of changed) {
-    packedLength += varintLength(index - previous);
-    previous = index;
-  }
-  const out = new Uint8Array(1 + varintLength(baseSequence) + 1 + varintLength(bloom.length) + 1 + varintLength(packedLength) + packedLength);
-  let at = 0;
-  out[at++] = 0x08;
-  at = putVarint(out, at, baseSequence);
-  out[at++] = 0x10;
-  at = putVarint(out, at, bloom.length);
-  out[at++] = 0x1a;
-  at = putVarint(out, at, packedLength);
-  previous = 0;
+  const packedMax = changed.length * (5 + WORD_BYTES);
+  if (packedScratch.length < packedMax) packedScratch = new Uint8Array(packedMax * 2);
+  const packed = packedScratch;
   const wholeWords = Math.floor(bloom.length / WORD_BYTES);
-  for (const index of changed) {
+  let at = 0;
+  let previous = 0;
+  for (let position = 0; position < changed.length; position++) {
+    const index = changed[position] as number;
     let delta = index - previous;
     previous = index;
     while (delta >= 0x80) {
-      out[at++] = (delta & 0x7f) | 0x80;
+      packed[at++] = (delta & 0x7f) | 0x80;
       delta >>>= 7;
     }
-    out[at++] = delta;
+    packed[at++] = delta;
     const word = index * WORD_BYTES;
     if (index < wholeWords) {
-      out[at] = bloom[word] as number;
-      out[at + 1] = bloom[word + 1] as number;
-      out[at + 2] = bloom[word + 2] as number;
-      out[at + 3] = bloom[word + 3] as number;
-    } else for (let i = 0; i < WORD_BYTES; i++) out[at + i] = word + i < bloom.length ? (bloom[word + i] as number) : 0;
+      packed[at] = bloom[word] as number;
+      packed[at + 1] = bloom[word + 1] as number;
+      packed[at + 2] = bloom[word + 2] as number;
+      packed[at + 3] = bloom[word + 3] as number;
+    } else for (let i = 0; i < WORD_BYTES; i++) packed[at + i] = word + i < bloom.length ? (bloom[word + i] as number) : 0;
     at += WORD_BYTES;
   }
+  const packedLength = at;
+  const smallSequence = baseSequence < SMALL_INTEGER_LIMIT;
+  const sequenceLength = smallSequence ? smallVarintLength(Number(baseSequence)) : varintLength(baseSequence);
+  const out = new Uint8Array(1 + sequenceLength + 1 + smallVarintLength(bloom.length) + 1 + smallVarintLength(packedLength) + packedLength);
+  out[0] = 0x08;
+  at = smallSequence ? putSmallVarint(out, 1, Number(baseSequence)) : putVarint(out, 1, baseSequence);
+  out[at++] = 0x10;
+  at = putSmallVarint(out, at, bloom.length);
+  out[at++] = 0x1a;
+  at = putSmallVarint(out, at, packedLength);
+  out.set(packed.subarray(0, packedLength), at);
   return out;
 }
 
 /** Bytes of the varint of `value` (0 ≤ value < 2^64). */
 export function varintLength(value: bigint | number): number {
-  if (typeof value === "number" && value < 0x80) return 1;
+  if (typeof value === "number" && value < 2 ** 53) return smallVarintLength(value);
   let length = 1;
   for (let rest = BigInt(value) >> 7n; rest > 0n; rest >>= 7n) length += 1;
   return length;
@@ -209,12 +238,20 @@ export function mergeChanged(before: readonly number[], since: readonly number[]
   const out: number[] = [];
   let i = 0;
   let j = 0;
-  while (i < before.length || j < since.length) {
-    const x = i < before.length ? (before[i] as number) : Infinity;
-    const y = j < since.length ? (since[j] as number) : Infinity;
-    const word = Math.min(x, y);
-    if (x === word) i += 1;
-    if (y === word) j += 1;
+  const beforeCount = before.length;
+  const sinceCount = since.length;
+  // integers only (an Infinity sentinel would make every index, and `out`, a double)
+  while (i < beforeCount || j < sinceCount) {
+    let word: number;
+    if (j >= sinceCount) word = before[i++] as number;
+    else if (i >= beforeCount) word = since[j++] as number;
+    else {
+      const x = before[i] as number;
+      const y = since[j] as number;
+      if (x <= y) i += 1;
+      if (y <= x) j += 1;
+      word = x < y ? x : y;
+    }
     if (wordsBase[word] === wordsNext[word]) continue;
     if (out.length >= pairsMax) return undefined;
     out.push(word);

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeMessage, encodeMessage } from "../../../src/core/protocol/wire/index.js";
 import type { SdsMessage } from "../../../src/core/protocol/types.js";
-import { applyDiff, decodeBloomDiff, diffWords, encodeBloomDiff, encodeDiffFrom } from "../../../src/core/store/bloom-diff.js";
+import { alignedCopy, applyDiff, changedWords, decodeBloomDiff, diffWords, encodeBloomDiff, encodeDiffFrom, mergeChanged } from "../../../src/core/store/bloom-diff.js";
 import { dropBloom, loadBloomState, storeBloom, wireBloomRange } from "../../../src/core/store/bloom-rows.js";
 import type { ChannelData } from "../../../src/core/store/contract.js";
 import { inspectDatabase } from "../../../src/core/store/inspect.js";
@@ -101,6 +101,24 @@ describe("bloom diff codec", () => {
         });
         const reference = encodeBloomDiff({ baseSequence, bloomBytes: bloom.length, words });
         expect(Buffer.from(encodeDiffFrom(baseSequence, bloom, changed)).toString("hex")).toBe(Buffer.from(reference).toString("hex"));
+      }),
+      { seed, numRuns: 300 },
+    );
+  });
+
+  it("merges the words changed since the base with those changed since the previous filter (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), fc.array(fc.nat(), { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 30 }), (raw, first, second) => {
+        const base = alignedCopy(raw, undefined);
+        const previous = base.slice();
+        for (const at of first) previous[at % raw.length] = (previous[at % raw.length] as number) ^ (1 << at % 8);
+        const next = previous.slice();
+        for (const at of second) next[at % raw.length] = (next[at % raw.length] as number) ^ (1 << at % 8); // may revert a word to the base's value
+        const before = changedWords(base, previous, 10_000) ?? [];
+        const since = changedWords(previous, next, 10_000) ?? [];
+        const expected = changedWords(base, next, 10_000) ?? [];
+        expect(mergeChanged(before, since, base, next, 10_000)).toEqual(expected);
+        if (expected.length > 0) expect(mergeChanged(before, since, base, next, expected.length - 1)).toBeUndefined();
       }),
       { seed, numRuns: 300 },
     );
