@@ -197,8 +197,8 @@ export class Kv {
    * as multi-row statements ({@link PUT_ROWS_PER_STATEMENT} rows each): puts become
    * `INSERT OR REPLACE … VALUES (…), (…)`, deletes of one category `DELETE … WHERE key IN (…)`.
    * Writes to different rows commute, so puts and deletes are gathered across each other (a
-   * send that also acknowledges an older one no longer cuts the batch in two); a row both put
-   * and deleted keeps its order. Use inside a transaction only.
+   * send that also acknowledges an older one no longer cuts the batch in two); of a row written
+   * more than once only the last write runs. Use inside a transaction only.
    */
   beginBatch(): void {
     this.batching = true;
@@ -215,40 +215,45 @@ export class Kv {
   }
 
   /**
-   * Runs the deferred writes in segments in which no row is both put and deleted: within a
-   * segment the deletes run first, then the puts in order (a row put twice keeps its last body).
+   * Runs the deferred writes. Only a row's last write decides what the transaction leaves
+   * (a put replaces the whole row, nothing reads in between: a read flushes first), so an
+   * earlier write of a row written again is skipped: a send acknowledged in the same group
+   * commit never writes its outgoing row at all. The rest touch distinct rows and commute:
+   * the deletes run first, then the puts.
    */
   private flush(): void {
     const pending = this.pending;
     if (pending.length === 0) return;
     this.pending = [];
-    // per category (the cached category blob), whether each row key of the segment was put (true) or deleted
-    const touched = new Map<Uint8Array, Map<string, boolean>>();
-    let from = 0;
+    // only a category with both puts and deletes needs per-row tracking: elsewhere a repeated
+    // put is settled by running the puts in order, a repeated delete is harmless (a bulk send
+    // puts history and checksum rows, and puts and deletes outgoing rows)
+    const kinds = new Map<Uint8Array, number>(); // bit 1: a put, bit 2: a delete
+    for (const write of pending) kinds.set(write.category, (kinds.get(write.category) ?? 0) | (write.put ? 1 : 2));
+    // per category (the cached category blob), the index of each row key's last write
+    const lastWrite = new Map<Uint8Array, Map<string, number>>();
+    let superseded: Uint8Array | undefined;
     for (let at = 0; at < pending.length; at++) {
       const write = pending[at] as PendingWrite;
-      let rows = touched.get(write.category);
+      if (kinds.get(write.category) !== 3) continue;
+      let rows = lastWrite.get(write.category);
       if (rows === undefined) {
         rows = new Map();
-        touched.set(write.category, rows);
+        lastWrite.set(write.category, rows);
       }
       const id = rowKeyString(write.key);
-      const seen = rows.get(id);
-      if (seen !== undefined && seen !== write.put) {
-        this.runSegment(pending, from, at);
-        touched.clear();
-        touched.set(write.category, (rows = new Map()));
-        from = at;
-      }
-      rows.set(id, write.put);
+      const earlier = rows.get(id);
+      if (earlier !== undefined) (superseded ??= new Uint8Array(pending.length))[earlier] = 1;
+      rows.set(id, at);
     }
-    this.runSegment(pending, from, pending.length);
+    this.runWrites(pending, superseded);
   }
 
-  private runSegment(pending: readonly PendingWrite[], from: number, to: number): void {
+  private runWrites(pending: readonly PendingWrite[], superseded: Uint8Array | undefined): void {
     const deletes = new Map<Uint8Array, Uint8Array[]>();
     const puts: Uint8Array[] = [];
-    for (let at = from; at < to; at++) {
+    for (let at = 0; at < pending.length; at++) {
+      if (superseded !== undefined && superseded[at] === 1) continue;
       const write = pending[at] as PendingWrite;
       if (write.payload !== undefined) puts.push(write.category, write.key, write.payload);
       else {
