@@ -59,7 +59,10 @@ interface EncodedDelta {
   channelId: string;
   lamport: bigint | undefined;
   /** Each with its row key, built once per commit (prefetch, write and checksum all use it). */
-  upserts: Array<{ category: BufferCategory; id: string; rowKey: Uint8Array; body: Uint8Array } | { category: typeof CATEGORY.outgoing; id: string; rowKey: Uint8Array; pending: PendingOutgoing }>;
+  upserts: Array<
+    | { category: BufferCategory; id: string; rowKey: Uint8Array; body: Uint8Array }
+    | { category: typeof CATEGORY.outgoing; id: string; rowKey: Uint8Array; pending: PendingOutgoing; removedLater?: boolean }
+  >;
   removes: Array<{ category: BufferCategory; id: string }>;
   appends: Array<LogForm & { rowKey: Uint8Array }>;
   evicts: string[];
@@ -236,6 +239,7 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
       target.state.nextSequence += 1n;
       sequences.set(rowId, sequence);
     }
+    if ("pending" in upsert && upsert.removedLater === true) continue; // its row would be deleted later in this transaction
     const row = "pending" in upsert ? frameInPlace(upsert.category, rowKey, sequence, outgoingRow(kv, channelId, rowKey, upsert.pending, appended, blooms)) : frameRow(upsert.category, rowKey, sequence, upsert.body);
     kv.put(upsert.category, rowKey, row);
   }
@@ -321,6 +325,7 @@ function evictHistory(kv: Kv, channelId: string, evicts: readonly string[], bloo
  */
 export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions = {}): (kv: Kv, cache: ReadonlyMap<string, ChannelWriteState>, blooms: BloomStates) => CommitPlan {
   const encoded = deltas.map((delta) => encodeDelta(delta, options.keepLamport === true));
+  if (encoded.length > 1) markRemovedLater(encoded);
   const replaceBuffers = options.replaceBuffers === true;
   return (kv, cache, blooms) => {
     const touched = new Map<string, Touched>();
@@ -334,6 +339,27 @@ export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions
     }
     return { channels };
   };
+}
+
+/**
+ * Marks the outgoing upserts of a group commit whose entry a later delta of the same commit
+ * removes (a send acknowledged in the same transaction): nothing of the transaction reads
+ * the row in between, so it is never encoded (no filter diff, no body) nor written; its
+ * insertion sequence is still taken, so every other row is numbered as before.
+ */
+function markRemovedLater(encoded: readonly EncodedDelta[]): void {
+  const lastUpsert = new Map<string, { removedLater?: boolean }>(); // by channel id and message id
+  for (const delta of encoded) {
+    const prefix = `${delta.channelId.length}:${delta.channelId}|`;
+    for (const upsert of delta.upserts) if ("pending" in upsert) lastUpsert.set(prefix + upsert.id, upsert);
+    for (const remove of delta.removes) {
+      if (remove.category !== CATEGORY.outgoing) continue;
+      const upsert = lastUpsert.get(prefix + remove.id);
+      if (upsert === undefined) continue;
+      upsert.removedLater = true;
+      lastUpsert.delete(prefix + remove.id);
+    }
+  }
 }
 
 /** Encodes a nim `HistoryUpdate` and returns the function that writes it in a transaction. */
