@@ -45,7 +45,6 @@ export type DiffCategory = typeof CATEGORY.bloom | typeof CATEGORY.wireBloom;
 const DIFF_CATEGORIES: readonly DiffCategory[] = [CATEGORY.bloom, CATEGORY.wireBloom];
 /** Rows that refer to a base: diff rows, and outgoing rows carrying their published filter's diff inline (field 124). */
 export type BloomRefCategory = DiffCategory | typeof CATEGORY.outgoing;
-const refKey = (category: BloomRefCategory, messageId: string) => `${category}|${messageId}`;
 
 /**
  * Where the bloom filter field sits in published bytes (spec field 12 or nim field 6, at
@@ -98,8 +97,8 @@ export interface BloomWriteState {
   current: Map<string, { sequence: bigint; bytes: Uint8Array; aligned: Uint8Array; previous: Uint8Array; previousToken: object; changed: number[] }>;
   /** Live diff rows per base sequence; a base with none left is deleted. */
   references: Map<bigint, number>;
-  /** Base sequence of each diff row, by `category|messageId`. */
-  baseOf: Map<string, bigint>;
+  /** Base sequence of each referring row, by category, then message id (no key strings built per lookup). */
+  baseOf: Map<BloomRefCategory, Map<string, bigint>>;
   /** Reused word-aligned copy of the filter being stored (see `alignedCopy`); never read across calls. */
   scratch?: Uint8Array;
 }
@@ -110,7 +109,7 @@ function corrupt(message: string): StoreError {
 
 /** Rebuilds a channel's write state from its rows; deletes bases nothing refers to. Throws on damaged rows. */
 export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
-  const state: BloomWriteState = { nextBaseSequence: 1n, current: new Map(), references: new Map(), baseOf: new Map() };
+  const state: BloomWriteState = { nextBaseSequence: 1n, current: new Map(), references: new Map(), baseOf: new Map([[CATEGORY.bloom, new Map()], [CATEGORY.wireBloom, new Map()], [CATEGORY.outgoing, new Map()]]) };
   const bases: bigint[] = [];
   for (const row of kv.scanPrefix(CATEGORY.bloomBase, channelKey(channelId))) {
     const opened = unframeRow(CATEGORY.bloomBase, row.key, row.payload);
@@ -128,8 +127,7 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
     } catch (error) {
       throw corrupt(`sdstk.bloom row of ${channelId}/${id} does not decode: ${error instanceof Error ? error.message : String(error)}`);
     }
-    state.baseOf.set(refKey(category, id), base);
-    state.references.set(base, (state.references.get(base) ?? 0) + 1);
+    addReference(state, category, id, base);
   }
   for (const row of kv.scanPrefix(CATEGORY.outgoing, channelKey(channelId))) {
     const opened = unframeRow(CATEGORY.outgoing, row.key, row.payload);
@@ -181,7 +179,7 @@ function diffAgainstBase(kv: Kv, state: BloomWriteState, channelId: string, send
 }
 
 function addReference(state: BloomWriteState, category: BloomRefCategory, messageId: string, sequence: bigint): void {
-  state.baseOf.set(refKey(category, messageId), sequence);
+  (state.baseOf.get(category) as Map<string, bigint>).set(messageId, sequence);
   state.references.set(sequence, (state.references.get(sequence) ?? 0) + 1);
 }
 
@@ -212,9 +210,10 @@ export function inlineWireBloom(kv: Kv, state: BloomWriteState, channelId: strin
  * the caller's to delete or rewrite.
  */
 export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, messageId: string, category: BloomRefCategory = CATEGORY.bloom): void {
-  const base = state.baseOf.get(refKey(category, messageId));
+  const references = state.baseOf.get(category) as Map<string, bigint>;
+  const base = references.get(messageId);
   if (base === undefined) return;
-  state.baseOf.delete(refKey(category, messageId));
+  references.delete(messageId);
   if (category !== CATEGORY.outgoing) kv.delete(category, messageKey(channelId, messageId));
   const left = (state.references.get(base) ?? 1) - 1;
   if (left > 0) {

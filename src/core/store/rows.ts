@@ -7,7 +7,7 @@
  * wrong key (a misdirected write) fails its check like a flipped bit does.
  */
 import { crc32 } from "node:zlib";
-import { KEY_PART_BYTES_MAX, key, keyPart, toKey } from "./keys.js";
+import { KEY_PART_BYTES_MAX, keyPart, toKey } from "./keys.js";
 
 /** Every category this toolkit reads or writes. `sds.*` are shared with logos-delivery. */
 export const CATEGORY = {
@@ -114,7 +114,10 @@ export function aboutKey(category: string, rowKey: Uint8Array): Uint8Array {
     prefix = keyPart.string(category);
     categoryKeyParts.set(category, prefix);
   }
-  return key(prefix, rowKey);
+  const out = new Uint8Array(prefix.length + rowKey.length); // key(prefix, rowKey), without the generic concatenation
+  out.set(prefix);
+  out.set(rowKey, prefix.length);
+  return out;
 }
 
 const categoryKeyParts = new Map<string, Uint8Array>();
@@ -180,11 +183,18 @@ export const SUM_ROW_BYTES = 9;
 export function sumRow(category: string, rowKey: Uint8Array, payload: Uint8Array, flags = 0): { key: Uint8Array; payload: Uint8Array } {
   const sumKey = aboutKey(category, rowKey);
   const out = new Uint8Array(SUM_ROW_BYTES);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, checksum(category, rowKey, payload), false);
+  putUint32(out, 0, checksum(category, rowKey, payload));
   out[4] = flags;
-  view.setUint32(5, checksum(CATEGORY.sum, sumKey, out.subarray(0, 5)), false);
+  putUint32(out, 5, checksum(CATEGORY.sum, sumKey, out.subarray(0, 5)));
   return { key: sumKey, payload: out };
+}
+
+/** Writes `value` as 4 big-endian bytes at `at` (no DataView per row). */
+function putUint32(out: Uint8Array, at: number, value: number): void {
+  out[at] = value >>> 24;
+  out[at + 1] = (value >>> 16) & 0xff;
+  out[at + 2] = (value >>> 8) & 0xff;
+  out[at + 3] = value & 0xff;
 }
 
 /** Result of checking a data row against its checksum row. */

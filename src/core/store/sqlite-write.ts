@@ -100,27 +100,38 @@ function checkChannel(message: SdsMessage, channelId: string): void {
   }
 }
 
+/** `form` with its row key (the same object: no copy of its fields). */
+function withKey(form: LogForm, rowKey: Uint8Array): LogForm & { rowKey: Uint8Array } {
+  const keyed = form as LogForm & { rowKey: Uint8Array };
+  keyed.rowKey = rowKey;
+  return keyed;
+}
+
+/** The last append of `id` (a delta appends one message or a few: a scan beats building a map). */
+function findAppend<T extends LogForm>(appends: readonly T[], id: string): T | undefined {
+  for (let at = appends.length - 1; at >= 0; at--) if ((appends[at] as T).id === id) return appends[at];
+  return undefined;
+}
+
 function encodeDelta(delta: ChannelDelta, keepLamport: boolean): EncodedDelta {
   for (const message of delta.history.append) checkChannel(message, delta.channelId);
   const channelId = delta.channelId;
-  const appends = delta.history.append.map((message) => ({ ...logForm(message), rowKey: messageKey(channelId, message.messageId) }));
-  const appendedObjects = new Map(appends.map((append) => [append.id, append]));
+  const appends = delta.history.append.map((message) => withKey(logForm(message), messageKey(channelId, message.messageId)));
   const upserts: EncodedDelta["upserts"] = [];
   for (const entry of delta.outgoing.upsert) {
     const id = entry.message.messageId;
-    const appended = appendedObjects.get(id);
+    const appended = findAppend(appends, id);
     const pending = { entry, form: appended?.message === entry.message ? undefined : logForm(entry.message) };
     upserts.push({ category: CATEGORY.outgoing, id, rowKey: appended?.rowKey ?? messageKey(channelId, id), pending });
   }
   for (const entry of delta.incoming.upsert) upserts.push({ category: CATEGORY.incoming, id: entry.message.messageId, rowKey: messageKey(channelId, entry.message.messageId), body: encodeIncoming(entry) });
   for (const entry of delta.outgoingRepair.upsert) upserts.push({ category: CATEGORY.outgoingRepair, id: entry.entry.messageId, rowKey: messageKey(channelId, entry.entry.messageId), body: encodeOutgoingRepair(entry) });
   for (const entry of delta.incomingRepair.upsert) upserts.push({ category: CATEGORY.incomingRepair, id: entry.entry.messageId, rowKey: messageKey(channelId, entry.entry.messageId), body: encodeIncomingRepair(entry) });
-  const removes: EncodedDelta["removes"] = [
-    ...delta.outgoing.remove.map((id) => ({ category: CATEGORY.outgoing, id })),
-    ...delta.incoming.remove.map((id) => ({ category: CATEGORY.incoming, id })),
-    ...delta.outgoingRepair.remove.map((id) => ({ category: CATEGORY.outgoingRepair, id })),
-    ...delta.incomingRepair.remove.map((id) => ({ category: CATEGORY.incomingRepair, id })),
-  ];
+  const removes: EncodedDelta["removes"] = [];
+  for (const id of delta.outgoing.remove) removes.push({ category: CATEGORY.outgoing, id });
+  for (const id of delta.incoming.remove) removes.push({ category: CATEGORY.incoming, id });
+  for (const id of delta.outgoingRepair.remove) removes.push({ category: CATEGORY.outgoingRepair, id });
+  for (const id of delta.incomingRepair.remove) removes.push({ category: CATEGORY.incomingRepair, id });
   return {
     channelId: delta.channelId,
     lamport: keepLamport ? undefined : delta.lamportTimestamp,
@@ -164,12 +175,12 @@ function storedFormMatches(kv: Kv, channelId: string, rowKey: Uint8Array, form: 
  * writes its large message once, whatever the backlog. The body is written after room for
  * the row's frame header (see {@link frameInPlace}).
  */
-function outgoingRow(kv: Kv, channelId: string, rowKey: Uint8Array, pending: PendingOutgoing, appended: ReadonlyMap<string, LogForm>, blooms: BloomStates): Uint8Array {
+function outgoingRow(kv: Kv, channelId: string, rowKey: Uint8Array, pending: PendingOutgoing, appended: readonly LogForm[], blooms: BloomStates): Uint8Array {
   const { form, entry } = pending;
   let inLog: boolean;
   if (form === undefined) inLog = true; // the same object was appended by this delta
   else {
-    const same = appended.get(form.id);
+    const same = findAppend(appended, form.id);
     inLog = same !== undefined ? sameForm(same, form) : storedFormMatches(kv, channelId, rowKey, form);
   }
   const state = bloomState(kv, blooms, channelId);
@@ -196,6 +207,10 @@ function wireBloomOf(entry: UnacknowledgedMessage): { at: number; length: number
   return wireBloomRange(entry.wire);
 }
 
+function isRemovedLater(upsert: EncodedDelta["upserts"][number]): boolean {
+  return "pending" in upsert && upsert.removedLater === true;
+}
+
 /** Known insertion sequences of buffer rows, by category and row key ({@link rowKeyString}), read in bulk before a group commit. */
 type KnownSequences = Map<BufferCategory, Map<string, bigint>>;
 
@@ -206,7 +221,7 @@ function prefetchSequences(kv: Kv, deltas: readonly EncodedDelta[], replaceBuffe
   if (replaceBuffers) return known;
   for (const category of BUFFER_CATEGORIES) {
     const keys: Uint8Array[] = [];
-    for (const delta of deltas) for (const upsert of delta.upserts) if (upsert.category === category) keys.push(upsert.rowKey);
+    for (const delta of deltas) for (const upsert of delta.upserts) if (upsert.category === category && !isRemovedLater(upsert)) keys.push(upsert.rowKey);
     if (keys.length === 0) continue;
     const sequences = known.get(category) as Map<string, bigint>;
     for (const [rowKey, head] of kv.heads(category, keys, FRAME_HEADER_BYTES)) {
@@ -223,13 +238,13 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
     for (const category of BUFFER_CATEGORIES) kv.deletePrefix(category, channelKey(channelId));
     const state = bloomState(kv, blooms, channelId);
     for (const category of [CATEGORY.wireBloom, CATEGORY.outgoing] as const) {
-      const prefix = `${category}|`;
-      for (const ref of [...state.baseOf.keys()]) if (ref.startsWith(prefix)) dropBloom(kv, state, channelId, ref.slice(prefix.length), category);
+      for (const id of [...(state.baseOf.get(category) as Map<string, bigint>).keys()]) dropBloom(kv, state, channelId, id, category);
     }
   }
   appendHistory(kv, channelId, delta.appends, blooms);
-  const appended = new Map(delta.appends.map((append) => [append.id, append]));
+  const appended = delta.appends;
   for (const upsert of delta.upserts) {
+    if (isRemovedLater(upsert)) continue; // its row would be deleted later in this transaction
     const rowKey = upsert.rowKey;
     const sequences = known.get(upsert.category) as Map<string, bigint>;
     const rowId = rowKeyString(rowKey);
@@ -239,7 +254,6 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
       target.state.nextSequence += 1n;
       sequences.set(rowId, sequence);
     }
-    if ("pending" in upsert && upsert.removedLater === true) continue; // its row would be deleted later in this transaction
     const row = "pending" in upsert ? frameInPlace(upsert.category, rowKey, sequence, outgoingRow(kv, channelId, rowKey, upsert.pending, appended, blooms)) : frameRow(upsert.category, rowKey, sequence, upsert.body);
     kv.put(upsert.category, rowKey, row);
   }
@@ -343,9 +357,11 @@ export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions
 
 /**
  * Marks the outgoing upserts of a group commit whose entry a later delta of the same commit
- * removes (a send acknowledged in the same transaction): nothing of the transaction reads
- * the row in between, so it is never encoded (no filter diff, no body) nor written; its
- * insertion sequence is still taken, so every other row is numbered as before.
+ * removes (a send acknowledged in the same transaction): nothing of the transaction needs
+ * the row in between (evicting its history message would only give it the message back), so
+ * it is neither looked up, encoded (no filter diff, no body), numbered nor written. Later
+ * rows may then take lower insertion sequences than one-by-one commits would give them: the
+ * order, all a sequence is for, is the same.
  */
 function markRemovedLater(encoded: readonly EncodedDelta[]): void {
   const lastUpsert = new Map<string, { removedLater?: boolean }>(); // by channel id and message id
