@@ -18,10 +18,11 @@ export interface PublishView {
   contentTopic: string;
   ephemeral: boolean;
   /**
-   * The 32-byte message hash as 64 lowercase hex digits: a V8 string, where a digest Buffer would
-   * be an ArrayBuffer per publish; it is the store's key as it is.
+   * The 32-byte message hash, in a scratch array that the next {@link readPublish} overwrites:
+   * copy it to keep it (the store, the ack and the MESSAGE frame all copy). A digest Buffer of
+   * its own would be an ArrayBuffer per publish.
    */
-  hashHex: string;
+  hash: Uint8Array;
 }
 
 /** Limits the fast path checks; over any of them it defers to the full decoders. */
@@ -38,6 +39,8 @@ const timestampScratch = Buffer.alloc(8);
 /** Hash input up to this size is gathered into one scratch buffer for a one-shot `crypto.hash`. */
 const HASH_SCRATCH_BYTES = 64 * 1024;
 const hashScratch = Buffer.alloc(HASH_SCRATCH_BYTES);
+/** The digest of the last publish read (see {@link PublishView.hash}). */
+const digestScratch = new Uint8Array(32);
 
 /** Reads a varint at `start`; returns the position after it, or -1 (truncated / over 64 bits). */
 function readVarint(bytes: Uint8Array, start: number, end: number): number {
@@ -157,7 +160,7 @@ function readEnvelope(frame: Buffer, start: number, end: number, requestId: numb
     envelope: frame.subarray(start, end),
     contentTopic: frame.toString("latin1", topicStart, topicEnd),
     ephemeral,
-    hashHex: digest,
+    hash: digest,
   };
 }
 
@@ -166,14 +169,14 @@ function readEnvelope(frame: Buffer, start: number, end: number, requestId: numb
  * the ranges read straight from the frame. A one-shot `crypto.hash` over a reused scratch buffer
  * costs about 40 % of a `createHash` object with several `update`s; big inputs stream instead.
  */
-function hashParts(frame: Buffer, pubsubTopicBytes: Uint8Array, payloadStart: number, payloadEnd: number, topicStart: number, topicEnd: number, metaStart: number, metaEnd: number, timestamp: boolean): string {
+function hashParts(frame: Buffer, pubsubTopicBytes: Uint8Array, payloadStart: number, payloadEnd: number, topicStart: number, topicEnd: number, metaStart: number, metaEnd: number, timestamp: boolean): Uint8Array {
   const metaBytes = metaStart >= 0 ? metaEnd - metaStart : 0;
   const length = pubsubTopicBytes.length + (payloadEnd - payloadStart) + (topicEnd - topicStart) + metaBytes + (timestamp ? 8 : 0);
   if (length > HASH_SCRATCH_BYTES) {
     const hasher = createHash("sha256").update(pubsubTopicBytes).update(frame.subarray(payloadStart, payloadEnd)).update(frame.subarray(topicStart, topicEnd));
     if (metaBytes > 0) hasher.update(frame.subarray(metaStart, metaEnd));
     if (timestamp) hasher.update(timestampScratch);
-    return hasher.digest("hex");
+    return latin1Into(hasher.digest("binary"), digestScratch);
   }
   hashScratch.set(pubsubTopicBytes, 0);
   let position = pubsubTopicBytes.length;
@@ -181,7 +184,15 @@ function hashParts(frame: Buffer, pubsubTopicBytes: Uint8Array, payloadStart: nu
   position += frame.copy(hashScratch, position, topicStart, topicEnd);
   if (metaBytes > 0) position += frame.copy(hashScratch, position, metaStart, metaEnd);
   if (timestamp) position += timestampScratch.copy(hashScratch, position);
-  return oneShotHash("sha256", hashScratch.subarray(0, position), "hex");
+  // A one-byte ("binary", i.e. latin1) string of the 32 digest bytes is the cheapest result
+  // `crypto.hash` gives (a Buffer result is an ArrayBuffer of its own, twice the cost).
+  return latin1Into(oneShotHash("sha256", hashScratch.subarray(0, position), "binary"), digestScratch);
+}
+
+/** Writes the character codes of `digest` (one byte each) into `out`. */
+function latin1Into(digest: string, out: Uint8Array): Uint8Array {
+  for (let index = 0; index < out.length; index++) out[index] = digest.charCodeAt(index);
+  return out;
 }
 
 /** Writes the zigzag-decoded sint64 (low, high) as 8 bytes big-endian two's complement. */

@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { DecodeError, RelayError, SdsError } from "../errors.js";
-import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, type EnvelopeLimits, isContentTopic, messageHash, toHex } from "./envelope.js";
+import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, type EnvelopeLimits, isContentTopic, messageHash } from "./envelope.js";
 import { faultDecider, type FaultDecider, TokenBucket } from "./limits.js";
 import { decodeFrame } from "./frame-decode.js";
 import { type Connection, Outbound, wireMessage, wirePublishAck } from "./outbound.js";
@@ -26,10 +26,14 @@ import { openSqliteRelayStore } from "./store-sqlite.js";
 
 export { CloseCode, DEFAULT_RELAY_PORT, type RelayServerEvent, type RelayServerOptions, type RelayStats } from "./server-options.js";
 
-/** The routing fields of a publish: its content topic, message hash (hex) and ephemeral flag. */
+/**
+ * The routing fields of a publish: its content topic, message hash and ephemeral flag. The hash
+ * may be the fast path's scratch (valid until the next publish is read): everything that keeps
+ * it (store, ack, MESSAGE frame) copies it.
+ */
 interface Routing {
   contentTopic: string;
-  hashHex: string;
+  hash: Uint8Array;
   ephemeral: boolean;
 }
 
@@ -278,23 +282,23 @@ export class RelayServer {
       return this.rejectPublish(connection, requestId, "E_RELAY_RATE_LIMITED", "publish rate limit exceeded");
     }
     let topic: string;
-    let hash: Uint8Array;
+    let routing: Routing;
     let duplicate = false;
     let storedAtNs = 0n;
     try {
-      const routing = view ?? this.decodeRouting(envelope);
+      routing = view ?? this.decodeRouting(envelope);
       topic = routing.contentTopic;
       // One topic is usually published over and over: its check is remembered.
       if (topic !== this.lastContentTopic) {
         if (!isContentTopic(topic)) throw new RelayError("E_RELAY_REJECTED", `not a content topic: ${JSON.stringify(topic)}`);
         this.lastContentTopic = topic;
       }
-      if (routing.ephemeral) hash = new Uint8Array(Buffer.from(routing.hashHex, "hex"));
-      else ({ duplicate, storedAtNs, hash } = this.store.addByHex(topic, routing.hashHex, envelope));
+      if (!routing.ephemeral) ({ duplicate, storedAtNs } = this.store.add(topic, routing.hash, envelope));
     } catch (error) {
       if (!(error instanceof SdsError)) throw error;
       return this.rejectPublish(connection, requestId, error.code, error.message);
     }
+    const hash = routing.hash;
     this.counters.published += 1;
     if (duplicate) this.counters.duplicates += 1;
     if (connection.acksBatched) this.outbound.queueAck(connection, requestId, hash, duplicate, storedAtNs);
@@ -305,7 +309,7 @@ export class RelayServer {
   /** The slow path: the full envelope decode (precise errors) and the hash. */
   private decodeRouting(envelope: Uint8Array): Routing {
     const decoded = decodeEnvelope(envelope, this.envelopeLimits);
-    return { contentTopic: decoded.contentTopic, hashHex: toHex(messageHash(this.pubsubTopic, decoded)), ephemeral: decoded.ephemeral === true };
+    return { contentTopic: decoded.contentTopic, hash: messageHash(this.pubsubTopic, decoded), ephemeral: decoded.ephemeral === true };
   }
 
   private rejectPublish(connection: Connection, requestId: number, code: string, reason: string): void {

@@ -1,23 +1,112 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { TokenBucket, faultDecider, seededRandom } from "../../../src/core/relay/limits.js";
-import { RelayStore } from "../../../src/core/relay/relay-store.js";
+import { RelayStore, type RelayStorePersistence, type StoredMessage } from "../../../src/core/relay/relay-store.js";
+import { testSeed } from "./seed.js";
 
 const hash = (index: number) => new Uint8Array(32).fill(index);
 
 describe("RelayStore", () => {
-  it("addByHex stores the hash given as hex, finds it by bytes, and answers duplicates and non-storing stores with the bytes", () => {
+  it("copies the hash it is given (a reused scratch), finds it by bytes, and answers duplicates and non-storing stores", () => {
     let now = 0n;
     const store = new RelayStore({ nowNs: () => (now += 1n) });
     const bytes = Uint8Array.from({ length: 32 }, (_, index) => index * 8 + 3);
-    const hex = Buffer.from(bytes).toString("hex");
-    const first = store.addByHex("/a/1/b/c", hex, Uint8Array.of(1, 2, 3));
-    expect(first).toMatchObject({ duplicate: false, storedAtNs: 1n });
-    expect(first.hash).toEqual(bytes);
-    expect(store.byHashes("/a/1/b/c", [bytes]).map((message) => message.hashHex)).toEqual([hex]);
+    const scratch = Uint8Array.from(bytes);
+    expect(store.add("/a/1/b/c", scratch, Uint8Array.of(1, 2, 3))).toEqual({ duplicate: false, storedAtNs: 1n });
+    scratch.fill(0);
+    expect(store.byHashes("/a/1/b/c", [bytes]).map((message) => [message.hashHex, [...message.envelope]])).toEqual([[Buffer.from(bytes).toString("hex"), [1, 2, 3]]]);
+    expect(store.byHashes("/a/1/b/c", [scratch])).toEqual([]);
     expect(store.add("/a/1/b/c", bytes, Uint8Array.of(1, 2, 3))).toEqual({ duplicate: true, storedAtNs: 1n });
-    expect(store.addByHex("/a/1/b/c", hex, Uint8Array.of(1, 2, 3)).hash).toEqual(bytes);
-    const none = new RelayStore({ entriesPerTopicMax: 0, nowNs: () => 1n }).addByHex("/a/1/b/c", hex, Uint8Array.of(1));
-    expect(none).toEqual({ duplicate: false, storedAtNs: 0n, hash: bytes });
+    expect(store.add("/a/1/b/other", bytes, Uint8Array.of(1, 2, 3))).toEqual({ duplicate: false, storedAtNs: 2n });
+    expect(new RelayStore({ entriesPerTopicMax: 0, nowNs: () => 1n }).add("/a/1/b/c", bytes, Uint8Array.of(1))).toEqual({ duplicate: false, storedAtNs: 0n });
+  });
+
+  it("tells apart hashes that share their first 30 bits, through adds, lookups and evictions", () => {
+    let now = 0n;
+    const store = new RelayStore({ entriesPerTopicMax: 4, nowNs: () => (now += 1n) });
+    // The index keys on 30 bits of the first four bytes: bytes 0–2 and the low 6 bits of byte 3.
+    const colliding = (index: number) => Uint8Array.of(9, 8, 7, 0x05 | ((index & 3) << 6), ...new Uint8Array(27), index >> 2);
+    for (let index = 0; index < 6; index++) expect(store.add("/a/1/t/p", colliding(index), Uint8Array.of(index)).duplicate).toBe(false);
+    // 0 and 1 were evicted; 2–5 remain, each found by its own bytes.
+    expect(store.byHashes("/a/1/t/p", [0, 1, 2, 3, 4, 5].map(colliding)).map((message) => message.envelope[0])).toEqual([2, 3, 4, 5]);
+    for (let index = 2; index < 6; index++) expect(store.add("/a/1/t/p", colliding(index), Uint8Array.of(99)).duplicate).toBe(true);
+    expect(store.add("/a/1/t/p", colliding(0), Uint8Array.of(0)).duplicate).toBe(false);
+    expect(store.since("/a/1/t/p", 0n, 10).messages.map((message) => message.envelope[0])).toEqual([3, 4, 5, 0]);
+    // Short hashes (under the four bytes the key reads) are told apart too.
+    for (const hash of [Uint8Array.of(1), Uint8Array.of(1, 0), new Uint8Array(0)]) expect(store.add("/a/1/short/p", hash, Uint8Array.of(hash.length)).duplicate).toBe(false);
+    expect(store.byHashes("/a/1/short/p", [Uint8Array.of(1, 0), new Uint8Array(0)]).map((message) => message.envelope[0])).toEqual([2, 0]);
+  });
+
+  it("matches a simple model over random adds, duplicates, evictions, growth and queries", () => {
+    const seed = testSeed("relay store model");
+    fc.assert(
+      fc.property(
+        // Up to 200 entries per topic: the ring starts with 64 slots and grows (while wrapped).
+        fc.record({ entries: fc.integer({ min: 1, max: 200 }), bytes: fc.integer({ min: 3000, max: 20_000 }) }),
+        fc.array(fc.record({ topic: fc.nat(1), hash: fc.nat(300), size: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 60 }), weight: 20 }, { arbitrary: fc.integer({ min: 2000, max: 2500 }), weight: 1 }), clockStep: fc.nat(2) }), { maxLength: 600, size: "max" }),
+        (bounds, operations) => {
+          let now = 0n;
+          const store = new RelayStore({ entriesPerTopicMax: bounds.entries, bytesPerTopicMax: bounds.bytes, nowNs: () => now });
+          const model = new Map<string, { hash: number; envelope: Uint8Array; storedAtNs: bigint }[]>();
+          let last = 0n;
+          // Hashes collide in the index key in pairs (they differ only in the top bits of byte 3 and in byte 31).
+          const hashOf = (value: number) => Uint8Array.of(value >> 1, 1, 2, 3 | ((value & 1) << 7), ...new Uint8Array(27), value);
+          for (const [step, operation] of operations.entries()) {
+            now += BigInt(operation.clockStep);
+            const topic = `/a/1/t${operation.topic}/p`;
+            const envelope = new Uint8Array(operation.size).fill(step % 251);
+            const entries = model.get(topic) ?? [];
+            const held = entries.find((entry) => entry.hash === operation.hash);
+            const result = store.add(topic, hashOf(operation.hash), envelope);
+            if (held !== undefined) {
+              expect(result).toEqual({ duplicate: true, storedAtNs: held.storedAtNs });
+              continue;
+            }
+            last = now > last ? now : last + 1n;
+            expect(result).toEqual({ duplicate: false, storedAtNs: last });
+            entries.push({ hash: operation.hash, envelope, storedAtNs: last });
+            while (entries.length > bounds.entries || entries.reduce((sum, entry) => sum + entry.envelope.length, 0) > bounds.bytes) entries.shift();
+            model.set(topic, entries);
+          }
+          for (const [topic, entries] of model) {
+            const since = store.since(topic, 0n, 1000).messages;
+            expect(since.map((message) => [message.hashHex, Buffer.from(message.envelope).toString("hex"), message.storedAtNs])).toEqual(entries.map((entry) => [Buffer.from(hashOf(entry.hash)).toString("hex"), Buffer.from(entry.envelope).toString("hex"), entry.storedAtNs]));
+            const asked = Array.from({ length: 301 }, (_, value) => value);
+            expect(store.byHashes(topic, asked.map(hashOf)).map((message) => message.storedAtNs)).toEqual(asked.flatMap((value) => entries.filter((entry) => entry.hash === value).map((entry) => entry.storedAtNs)));
+            const middle = entries[Math.floor(entries.length / 2)];
+            if (middle !== undefined) expect(store.since(topic, middle.storedAtNs, 1000).messages.length).toBe(entries.length - Math.floor(entries.length / 2));
+          }
+        },
+      ),
+      { seed, numRuns: 100, endOnFailure: true },
+    );
+  }, 30_000);
+
+  it("writes each change through to its persistence as one add and its evictions, and loads back what it wrote", () => {
+    let now = 0n;
+    const rows = new Map<string, StoredMessage>();
+    const key = (message: StoredMessage) => `${message.topic} ${message.storedAtNs}`;
+    const persistence: RelayStorePersistence = {
+      loadAll: () => [...rows.values()].sort((a, b) => (a.storedAtNs < b.storedAtNs ? -1 : 1)),
+      apply(message, evicted) {
+        for (const old of evicted) expect(rows.delete(key(old))).toBe(true);
+        rows.set(key(message), { topic: message.topic, hash: message.hash.slice(), hashHex: message.hashHex, envelope: message.envelope.slice(), storedAtNs: message.storedAtNs });
+      },
+      close: () => undefined,
+    };
+    const store = new RelayStore({ entriesPerTopicMax: 5, bytesPerTopicMax: 5000, nowNs: () => (now += 1n), persistence });
+    const scratch = new Uint8Array(32);
+    for (let index = 0; index < 40; index++) {
+      scratch.fill(index);
+      store.add(`/a/1/t${index % 2}/p`, scratch, new Uint8Array(index % 5 === 0 ? 3000 : 10).fill(index));
+    }
+    expect(rows.size).toBe(store.messageCount);
+    const reloaded = new RelayStore({ entriesPerTopicMax: 5, bytesPerTopicMax: 5000, nowNs: () => 0n, persistence });
+    for (const topic of ["/a/1/t0/p", "/a/1/t1/p"]) {
+      const show = (messages: StoredMessage[]) => messages.map((message) => [message.hashHex, message.envelope.length, message.envelope[0], message.storedAtNs]);
+      expect(show(reloaded.since(topic, 0n, 100).messages)).toEqual(show(store.since(topic, 0n, 100).messages));
+    }
+    expect(reloaded.relayTimeNs()).toBe(now + 1n);
   });
 
   it("keeps its own copy of every envelope, small ones packed in slabs, across evictions", () => {
