@@ -2,8 +2,12 @@
  * Relay fan-out and memory: `sds relay` (framing, envelope decode, hash, store, limits, acks)
  * against a bare `ws` broadcast loop (every binary message re-sent to every other client, nothing
  * else) — the floor any WebSocket relay in Node pays. Each server runs in its own process; one
- * publisher and 1/10/50 subscribers run here. Figures: deliveries/s and the ratio to the floor,
- * and resident memory per idle connection. Run: `npm run build && node --import tsx bench/relay.ts`.
+ * publisher and 1/10/50 subscribers run here. Both servers stay up for one subscriber count: each
+ * gets a warm-up batch, then `BENCH_RELAY_ROUNDS` timed rounds alternate which goes first, and the
+ * ratio is the median of the rounds' ratios (each of two runs next to each other in time). Every
+ * message is distinct (no store duplicates). Figures: deliveries/s, the ratio to the floor, server
+ * CPU µs per delivery (from /proc; the steadiest figure on a shared machine), and resident memory
+ * per idle connection. Run: `npm run build && node --import tsx bench/relay.ts`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -13,7 +17,7 @@ import { WebSocket } from "ws";
 import { encodeEnvelope } from "../src/core/relay/envelope.js";
 import { decodeFrame } from "../src/core/relay/frame-decode.js";
 import { encodeFrame, RelayFeature } from "../src/core/relay/protocol.js";
-import { emitFigures, printTable } from "./lib.js";
+import { emitFigures, formatNumber, median, printTable } from "./lib.js";
 
 const bin = fileURLToPath(new URL("../bin/run.js", import.meta.url));
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -21,6 +25,10 @@ const TOPIC = "/sds/1/bench/proto";
 const PAYLOAD_BYTES = 200;
 const DELIVERIES_PER_CASE = Number(process.env.BENCH_DELIVERIES ?? 50_000);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 1_000);
+/** Timed rounds per subscriber count; each round runs every server once, alternating which goes first. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_RELAY_ROUNDS ?? 3));
+/** Untimed deliveries to each server before the rounds (JIT warm-up; the store fills up). */
+const WARM_UP_DELIVERIES = Number(process.env.BENCH_RELAY_WARM_UP ?? 20_000);
 const SUBSCRIBER_COUNTS = (process.env.BENCH_RELAY_SUBSCRIBERS ?? "1,10,50").split(",").map(Number);
 /** Optional second checkout/build root (with bin/run.js, dist/) measured in the same run, for before/after. */
 const BASELINE_ROOT = process.env.BENCH_RELAY_BASELINE;
@@ -69,30 +77,47 @@ async function open(url: string): Promise<WebSocket> {
   return ws;
 }
 
-/** Messages of one case: sds PUBLISH frames, or the same envelope bytes raw for the bare loop. */
-function messages(kind: Kind, count: number): Uint8Array[] {
+/**
+ * Messages of one case: sds PUBLISH frames, or the same envelope bytes raw for the bare loop.
+ * `firstIndex` numbers them (payload and timestamp) so that every message a server sees over
+ * all rounds is distinct: a repeat would be a duplicate to the relay's store, which is cheaper.
+ */
+function messages(kind: Kind, count: number, firstIndex: number): Uint8Array[] {
   const filler = "x".repeat(PAYLOAD_BYTES - 12);
-  return Array.from({ length: count }, (_, index) => {
+  return Array.from({ length: count }, (_, offset) => {
+    const index = firstIndex + offset;
     const envelope = encodeEnvelope({ payload: new TextEncoder().encode(`${String(index).padStart(11, "0")} ${filler}`), contentTopic: TOPIC, timestampNs: BigInt(index) });
     return kind !== "bare" ? encodeFrame({ type: "publish", requestId: index + 1, envelope }) : envelope;
   });
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds (user, system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 interface CaseResult {
   perSecond: number;
-  /** Server and benchmark-process (publisher + subscribers) CPU µs per delivery. */
+  /** Server CPU µs (user + system) per delivery, and its system part. */
   serverCpuUs: number;
+  serverSystemUs: number;
+  /** Benchmark-process (publisher + subscribers) CPU µs per delivery. */
   clientCpuUs: number;
 }
 
-async function fanOut(kind: Kind, url: string, subscriberCount: number, serverPid: number): Promise<CaseResult> {
-  const count = Math.max(100, Math.floor(DELIVERIES_PER_CASE / subscriberCount));
+/** A server under test, kept running over the warm-up and every round of one subscriber count. */
+interface Running {
+  kind: Kind;
+  child: ChildProcess;
+  url: string;
+  /** Messages published to it so far (the next message's index). */
+  published: number;
+}
+
+async function fanOut(server: Running, subscriberCount: number, count: number): Promise<CaseResult> {
+  const { kind, url } = server;
+  const serverPid = server.child.pid!;
   const subscribers = await Promise.all(Array.from({ length: subscriberCount }, () => open(url)));
   const publisher = await open(url);
   if (kind !== "bare") {
@@ -116,7 +141,8 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number, serverPi
       ws.send(encodeFrame({ type: "ping", nonce: 1 }));
     })));
   }
-  const batch = messages(kind, count);
+  const batch = messages(kind, count, server.published);
+  server.published += count;
   let received = 0;
   const expected = count * subscriberCount;
   const done = new Promise<void>((resolve, reject) => {
@@ -135,10 +161,12 @@ async function fanOut(kind: Kind, url: string, subscriberCount: number, serverPi
   for (const bytes of batch) publisher.send(bytes);
   await done;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const serverCpu = cpuSeconds(serverPid) - serverCpuBefore;
+  const serverCpuAfter = cpuSeconds(serverPid);
   const clientCpu = process.cpuUsage(clientCpuBefore);
   for (const ws of [...subscribers, publisher]) ws.terminate();
-  return { perSecond: expected / seconds, serverCpuUs: (serverCpu * 1e6) / expected, clientCpuUs: (clientCpu.user + clientCpu.system) / expected };
+  const serverUser = serverCpuAfter.user - serverCpuBefore.user;
+  const serverSystem = serverCpuAfter.system - serverCpuBefore.system;
+  return { perSecond: expected / seconds, serverCpuUs: ((serverUser + serverSystem) * 1e6) / expected, serverSystemUs: (serverSystem * 1e6) / expected, clientCpuUs: (clientCpu.user + clientCpu.system) / expected };
 }
 
 async function memoryPerConnection(kind: Kind): Promise<number> {
@@ -168,32 +196,60 @@ async function stop(kind: Kind, child: ChildProcess): Promise<void> {
   });
 }
 
+/** Runs each kind `ROUNDS` times after a warm-up, alternating which goes first. */
+async function measure(subscriberCount: number): Promise<Record<Kind, CaseResult[]>> {
+  const servers: Running[] = [];
+  for (const kind of kinds) servers.push({ kind, ...(await startServer(kind)), published: 0 });
+  const count = Math.max(100, Math.floor(DELIVERIES_PER_CASE / subscriberCount));
+  // The warm-up lets both servers' JIT settle (a relay serves for hours): what follows compares
+  // steady states, not how much code each has to compile first.
+  for (const server of servers) await fanOut(server, subscriberCount, Math.max(100, Math.floor(WARM_UP_DELIVERIES / subscriberCount)));
+  const results: Record<Kind, CaseResult[]> = { sds: [], bare: [], baseline: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
+    for (const server of order) results[server.kind].push(await fanOut(server, subscriberCount, count));
+  }
+  for (const server of servers) await stop(server.kind, server.child);
+  return results;
+}
+
+/** Median over rounds of one figure. */
+function medianOf(results: CaseResult[], figure: (result: CaseResult) => number): number {
+  return median(results.map(figure));
+}
+
 const rows = [];
 const figures: Record<string, number> = {};
 const kinds: Kind[] = BASELINE_ROOT === undefined ? ["bare", "sds"] : ["bare", "baseline", "sds"];
 for (const subscriberCount of SUBSCRIBER_COUNTS) {
-  const rates: Record<Kind, number> = { sds: 0, bare: 0, baseline: 0 };
-  const cpu: Partial<Record<Kind, CaseResult>> = {};
-  for (const kind of kinds) {
-    const { child, url } = await startServer(kind);
-    const result = await fanOut(kind, url, subscriberCount, child.pid!);
-    rates[kind] = result.perSecond;
-    cpu[kind] = result;
-    await stop(kind, child);
-  }
-  const row: Record<string, number> = { subscribers: subscriberCount, "sds deliveries/s": rates.sds, "bare ws deliveries/s": rates.bare, "sds/bare": rates.sds / rates.bare };
-  if (BASELINE_ROOT !== undefined) row["baseline/bare"] = rates.baseline / rates.bare;
-  row["sds server µs/dlv"] = cpu.sds!.serverCpuUs;
-  if (BASELINE_ROOT !== undefined) row["baseline server µs/dlv"] = cpu.baseline!.serverCpuUs;
-  row["bare server µs/dlv"] = cpu.bare!.serverCpuUs;
-  row["sds client µs/dlv"] = cpu.sds!.clientCpuUs;
-  row["bare client µs/dlv"] = cpu.bare!.clientCpuUs;
+  const results = await measure(subscriberCount);
+  // Each round's ratio is of two runs next to each other in time: their median is steadier than
+  // a ratio of medians when the machine's load changes between rounds.
+  const ratios = results.sds.map((result, round) => result.perSecond / results.bare[round]!.perSecond);
+  const baselineRatios = results.baseline.map((result, round) => result.perSecond / results.bare[round]!.perSecond);
+  const perSecond = (kind: Kind) => medianOf(results[kind], (result) => result.perSecond);
+  const serverUs = (kind: Kind) => medianOf(results[kind], (result) => result.serverCpuUs);
+  const row: Record<string, number | string> = { subscribers: subscriberCount, "sds deliveries/s": perSecond("sds"), "bare ws deliveries/s": perSecond("bare"), "sds/bare": median(ratios), "range": `${formatNumber(Math.min(...ratios))}–${formatNumber(Math.max(...ratios))}` };
+  if (BASELINE_ROOT !== undefined) row["baseline/bare"] = median(baselineRatios);
+  row["sds server µs/dlv"] = serverUs("sds");
+  if (BASELINE_ROOT !== undefined) row["baseline server µs/dlv"] = serverUs("baseline");
+  row["bare server µs/dlv"] = serverUs("bare");
+  row["sds sys µs/dlv"] = medianOf(results.sds, (result) => result.serverSystemUs);
+  row["bare sys µs/dlv"] = medianOf(results.bare, (result) => result.serverSystemUs);
+  row["sds client µs/dlv"] = medianOf(results.sds, (result) => result.clientCpuUs);
+  row["bare client µs/dlv"] = medianOf(results.bare, (result) => result.clientCpuUs);
   rows.push(row);
-  figures[`fanout${subscriberCount}.sdsPerSecond`] = rates.sds;
-  figures[`fanout${subscriberCount}.barePerSecond`] = rates.bare;
-  figures[`fanout${subscriberCount}.ratio`] = rates.sds / rates.bare;
+  figures[`fanout${subscriberCount}.sdsPerSecond`] = perSecond("sds");
+  figures[`fanout${subscriberCount}.barePerSecond`] = perSecond("bare");
+  figures[`fanout${subscriberCount}.ratio`] = median(ratios);
+  figures[`fanout${subscriberCount}.sdsServerCpuUs`] = serverUs("sds");
+  figures[`fanout${subscriberCount}.bareServerCpuUs`] = serverUs("bare");
+  if (BASELINE_ROOT !== undefined) {
+    figures[`fanout${subscriberCount}.baselineRatio`] = median(baselineRatios);
+    figures[`fanout${subscriberCount}.baselineServerCpuUs`] = serverUs("baseline");
+  }
 }
-printTable(`relay fan-out, ${PAYLOAD_BYTES}-byte payloads, ~${DELIVERIES_PER_CASE} deliveries per case`, rows);
+printTable(`relay fan-out, ${PAYLOAD_BYTES}-byte payloads, ~${DELIVERIES_PER_CASE} deliveries per run, median of ${ROUNDS} alternating rounds after ~${WARM_UP_DELIVERIES} warm-up deliveries`, rows);
 if (process.env.BENCH_RELAY_SKIP_MEMORY === "1") {
   emitFigures("relay", figures);
   process.exit(0);
