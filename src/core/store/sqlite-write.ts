@@ -364,16 +364,20 @@ export function planCommit(deltas: readonly ChannelDelta[], options: PlanOptions
  * order, all a sequence is for, is the same.
  */
 function markRemovedLater(encoded: readonly EncodedDelta[]): void {
-  const lastUpsert = new Map<string, { removedLater?: boolean }>(); // by channel id and message id
+  const channels = new Map<string, Map<string, { removedLater?: boolean }>>(); // the last outgoing upsert by channel, then message id
   for (const delta of encoded) {
-    const prefix = `${delta.channelId.length}:${delta.channelId}|`;
-    for (const upsert of delta.upserts) if ("pending" in upsert) lastUpsert.set(prefix + upsert.id, upsert);
+    let lastUpsert = channels.get(delta.channelId);
+    if (lastUpsert === undefined) {
+      lastUpsert = new Map();
+      channels.set(delta.channelId, lastUpsert);
+    }
+    for (const upsert of delta.upserts) if ("pending" in upsert) lastUpsert.set(upsert.id, upsert);
     for (const remove of delta.removes) {
       if (remove.category !== CATEGORY.outgoing) continue;
-      const upsert = lastUpsert.get(prefix + remove.id);
+      const upsert = lastUpsert.get(remove.id);
       if (upsert === undefined) continue;
       upsert.removedLater = true;
-      lastUpsert.delete(prefix + remove.id);
+      lastUpsert.delete(remove.id);
     }
   }
 }
