@@ -4,7 +4,8 @@
  * periodic store sync that reads everything stored since the previous sync (relay store times
  * are strictly increasing, so consecutive windows leave no hole). The store sync is what catches
  * "tail" losses: a last message dropped on a lossy link that no later content message refers to.
- * Every fetched envelope goes back through the channel's ingress; SDS drops the duplicates.
+ * Every fetched envelope the channel has not already received (by relay hash) goes back through
+ * the channel's ingress; SDS drops any other duplicates.
  */
 import type { HistoryEntry } from "../protocol/types.js";
 import type { ReceivedEnvelope, RelayTransport } from "../relay/transport.js";
@@ -29,6 +30,12 @@ export interface StoreCatchUpHost {
   counters: ChannelCounters;
   /** Feeds one fetched envelope through the channel's ingress. */
   ingest: (message: ReceivedEnvelope) => Promise<void>;
+  /**
+   * True when the channel already received and processed this envelope (same relay hash, so the
+   * same bytes): a store sync re-reads every envelope of its window, and the engine would only
+   * decode each again to find a duplicate.
+   */
+  received?: (hashHex: string) => boolean;
   /** Keeps a background promise visible to `idle()`. */
   track: (promise: Promise<unknown>) => void;
   onError: (error: unknown) => void;
@@ -122,8 +129,11 @@ export class StoreCatchUp {
       fetching.then(
         async (found) => {
           host.counters.fetchedEnvelopes += found.length;
+          const received = host.received;
+          const fresh = received === undefined ? found : found.filter((message) => !received(message.hashHex));
+          host.counters.fetchedAlreadyReceived += found.length - fresh.length;
           // All at once: ingest queues them in order and the engine receives them in batches.
-          await Promise.all(found.map((message) => host.ingest(message)));
+          await Promise.all(fresh.map((message) => host.ingest(message)));
         },
         (error: unknown) => host.onError(error),
       ),

@@ -72,6 +72,8 @@ export interface ChannelCounters {
   lost: number;
   fetchRequests: number;
   fetchedEnvelopes: number;
+  /** Fetched envelopes skipped because this channel had already received the same bytes (same relay hash). */
+  fetchedAlreadyReceived: number;
   errors: number;
   dropped: Record<DropReason, number>;
 }
@@ -91,6 +93,7 @@ export function emptyCounters(): ChannelCounters {
     lost: 0,
     fetchRequests: 0,
     fetchedEnvelopes: 0,
+    fetchedAlreadyReceived: 0,
     errors: 0,
     dropped: { "wrong-key": 0, "bad-meta": 0, "bad-topic": 0, decode: 0, "foreign-channel": 0, segment: 0, overload: 0 },
   };

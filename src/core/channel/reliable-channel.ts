@@ -19,6 +19,7 @@ import { PayloadDelivery } from "./delivery.js";
 import type { Delivered } from "../protocol/engine/events.js";
 import { IngressBatcher } from "./ingress-batch.js";
 import { OutgoingIndex, waitForOutcome } from "./outgoing-index.js";
+import { ReceivedHashes } from "./received-hashes.js";
 import type { ReliabilityEngine, ReliableChannelOptions, RequestOutcome, SendReceipt } from "./options.js";
 import { EpochRateLimiter, RateLimitedQueue } from "./rate-limit.js";
 import { SEGMENT_BYTES_MAX_DEFAULT, SEGMENT_TOTAL_COUNT_MAX_DEFAULT, chunkBytesFor, segmentPayload } from "./segmentation.js";
@@ -48,6 +49,7 @@ export class ReliableChannel {
   private readonly delivery: PayloadDelivery;
   private readonly tracker: SendTracker;
   private readonly outgoing = new OutgoingIndex();
+  private readonly receivedHashes = new ReceivedHashes();
   /** Where the tracker's request events land (see request-events.ts). */
   private readonly requestSinks = { outgoing: this.outgoing, counters: this.counters, events: this.events };
   private readonly catchUp: StoreCatchUp;
@@ -84,6 +86,7 @@ export class ReliableChannel {
         now: this.now,
         counters: this.counters,
         ingest: (message) => this.ingest(message),
+        received: (hashHex) => this.receivedHashes.has(hashHex),
         track: (promise) => this.track(promise),
         onError: (error) => this.reportError(error, "fetch"),
       },
@@ -165,9 +168,8 @@ export class ReliableChannel {
   }
 
   /**
-   * Sends many payloads as many requests with ONE engine commit when the engine offers
-   * `sendMany` (group commit for piped bulk input); otherwise one by one. All or nothing for
-   * the checks: a payload too large or no room for all of them fails before anything is wrapped.
+   * Sends many payloads as many requests with ONE engine commit when the engine offers `sendMany`
+   * (group commit for piped input), else one by one. The checks fail before anything is wrapped.
    */
   async sendMany(payloads: readonly Uint8Array[]): Promise<SendReceipt[]> {
     return this.submit(payloads, false);
@@ -304,6 +306,7 @@ export class ReliableChannel {
       this.ingressWaiting -= 1;
     }
     if (result.ignored === true || result.channelId !== this.channelId) return this.drop("foreign-channel", `SDS channel ${result.channelId}`);
+    this.receivedHashes.add(message.hashHex);
     this.applySendEvents(result.acknowledged.flatMap((id) => this.tracker.acknowledged(id)));
     this.delivery.accept(result.delivered);
     if (result.missing.length > 0) this.catchUp.reportMissing(result.missing, message);
@@ -389,11 +392,6 @@ export class ReliableChannel {
   }
 
   /** Runs engine operations one at a time, in call order, so segments and deliveries keep their order. */
-  private inLane<T>(run: () => Promise<T>): Promise<T> {
-    return this.work.run(run);
-  }
-
-  private track(promise: Promise<unknown>): void {
-    this.work.track(promise);
-  }
+  private readonly inLane = <T>(run: () => Promise<T>): Promise<T> => this.work.run(run);
+  private readonly track = (promise: Promise<unknown>): void => this.work.track(promise);
 }
