@@ -74,7 +74,7 @@ export function observeEngine(manager: ReliabilityManager, remember: (messageId:
         }
         if (message !== undefined) remember(message.messageId, message.causalHistory.map((entry) => entry.messageId));
         slots.push(undefined);
-        operations.push({ op: "receive", wire: item.wire, retrievalHint: item.retrievalHint });
+        operations.push(message === undefined ? { op: "receive", wire: item.wire, retrievalHint: item.retrievalHint } : { op: "receive", wire: item.wire, retrievalHint: item.retrievalHint, message });
       }
       const results = operations.length > 0 ? await manager.batch(operations) : [];
       let next = 0;

@@ -15,7 +15,7 @@ import { getDialect, type Dialect } from "./protocol/dialect.js";
 import * as engine from "./protocol/engine/index.js";
 import type { ChannelState, EngineContext, Operation, OperationResult } from "./protocol/engine/index.js";
 import { contentMessageId, uniqueMessageId } from "./protocol/message-id.js";
-import type { DialectName } from "./protocol/types.js";
+import type { DialectName, SdsMessage } from "./protocol/types.js";
 import type { ChannelData, Persistence } from "./store/contract.js";
 
 export type { PersistencePolicy } from "./manager/committer.js";
@@ -24,7 +24,8 @@ export type { ReceiveResult, SendResult, TickPublish, TickResult } from "./manag
 /** One operation of {@link ReliabilityManager.batch}. */
 export type BatchOperation =
   | { op: "send"; channelId: string; payload: Uint8Array; ephemeral?: boolean }
-  | { op: "receive"; wire: Uint8Array; retrievalHint?: Uint8Array }
+  // `message`: `wire` already decoded by the caller with the engine's `decodeWire(wire, dialect, config)` (not decoded again).
+  | { op: "receive"; wire: Uint8Array; retrievalHint?: Uint8Array; message?: SdsMessage }
   | { op: "markDependenciesMet"; channelId: string; messageIds: readonly string[] };
 
 /** The result of one batch operation, in the operation's slot. */
@@ -276,7 +277,7 @@ export class ReliabilityManager extends EventEmitter {
               done.push(result.operation);
               results.push({ channelId: item.channelId, messageId: result.value.messageId, wire: result.value.wire });
             } else if (item.op === "receive") {
-              const message = engine.decodeWire(item.wire, this.dialect.name, this.config);
+              const message = item.message ?? engine.decodeWire(item.wire, this.dialect.name, this.config);
               const state = await this.channel(message.channelId, context);
               const result = engine.receive(state, context, message, item.retrievalHint, item.wire);
               done.push(result.operation);

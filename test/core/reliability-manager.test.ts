@@ -4,6 +4,7 @@
  * a failed commit throws a typed StoreError, releases nothing and leaves memory as committed.
  */
 import { describe, expect, it } from "vitest";
+import { decodeWire } from "../../src/core/protocol/engine/index.js";
 import { decodeMessage } from "../../src/core/protocol/wire/index.js";
 import type { DialectName } from "../../src/core/protocol/types.js";
 import { ReliabilityManager, type ReliabilityManagerOptions } from "../../src/core/reliability-manager.js";
@@ -206,6 +207,18 @@ describe("persistence failure policies", () => {
     store.failNext("commit");
     await expect(alice.batch([{ op: "send", channelId: CHANNEL, payload: bytes("lost") }])).rejects.toMatchObject({ code: "E_STORE_BUSY" });
     expect(store.channels.get(CHANNEL)!.history.size).toBe(2);
+  });
+
+  it("batch receives a message the caller already decoded without decoding its wire again, with the same result", async () => {
+    const { open, peer } = setup("spec");
+    const one = await peer.send(CHANNEL, bytes("one"));
+    const plain = await setup("spec").open().batch([{ op: "receive", wire: one.wire }]);
+    const alice = open();
+    const message = decodeWire(one.wire, alice.dialect.name, alice.config);
+    // A wire that no longer decodes shows that the manager took the given message.
+    const results = await alice.batch([{ op: "receive", wire: new Uint8Array([0xff, 0xff]), message }]);
+    expect(results).toEqual(plain);
+    expect(alice.inspect(CHANNEL)!.history.has(one.messageId)).toBe(true);
   });
 
   it("without persistence, state lives in memory only", async () => {
