@@ -8,7 +8,7 @@
  * objects are made only when a query asks for entries.
  */
 import { toHex } from "./envelope.js";
-import { HashIndex, hashKey } from "./hash-index.js";
+import { HashIndex } from "./hash-index.js";
 
 /** One stored envelope, as queries and persistence see it. */
 export interface StoredMessage {
@@ -46,9 +46,9 @@ const SLAB_ENVELOPE_BYTES_MAX = SLAB_BYTES / 8;
 const CAPACITY_MIN = 64;
 const EMPTY = new Uint8Array(0);
 
-/** Copies `bytes` to `target[offset…]`; a loop beats `set()`'s call for the few hundred bytes of a typical envelope. */
+/** Copies `bytes` to `target[offset…]`: a loop for a hash, `set()` (a memmove) for anything longer. */
 function copyInto(target: Uint8Array, offset: number, bytes: Uint8Array): void {
-  if (bytes.length > 512) return target.set(bytes, offset);
+  if (bytes.length > 32) return target.set(bytes, offset);
   for (let index = 0; index < bytes.length; index++) target[offset + index] = bytes[index] as number;
 }
 
@@ -61,18 +61,17 @@ export class TopicRing {
   private capacity = 0;
   /** Slot of the oldest entry. */
   private head = 0;
-  /** Sequence number of the oldest entry (entries are numbered from 0 as they arrive). */
-  private firstSequence = 0;
   private hashArrays: Uint8Array[] = [];
   private hashOffsets = new Int32Array(0);
   private hashLengths = new Int32Array(0);
-  /** Each entry's {@link hashKey}: evicting the oldest then reads no bytes written long ago. */
+  /** Each entry's index key: evicting the oldest then reads no bytes written long ago. */
   private hashKeys = new Int32Array(0);
   private envelopeArrays: Uint8Array[] = [];
   private envelopeOffsets = new Int32Array(0);
   private envelopeLengths = new Int32Array(0);
   private storedAt = new BigUint64Array(0);
-  private readonly index = new HashIndex((sequence, hash) => this.hashEquals(this.slotAt(sequence - this.firstSequence), hash));
+  /** Slots by hash. */
+  private readonly index = new HashIndex((slot, hash) => this.hashEquals(slot, hash));
   private slab: Uint8Array = EMPTY;
   private slabUsed = 0;
 
@@ -83,8 +82,9 @@ export class TopicRing {
 
   /** The place (0 = oldest) of the entry whose hash equals `hash`, or -1. */
   find(hash: Uint8Array): number {
-    const sequence = this.index.get(hash);
-    return sequence < 0 ? -1 : sequence - this.firstSequence;
+    const slot = this.index.get(hash);
+    if (slot < 0) return -1;
+    return slot >= this.head ? slot - this.head : slot + this.capacity - this.head;
   }
 
   /** Store time of the entry at `place` (0 = oldest). */
@@ -151,9 +151,9 @@ export class TopicRing {
     }
     this.envelopeLengths[slot] = envelope.length;
     this.storedAt[slot] = storedAtNs;
-    const key = hashKey(hash, 0, hash.length);
+    const key = this.index.keyOf(hash, 0, hash.length);
     this.hashKeys[slot] = key;
-    this.index.add(key, this.firstSequence + this.size);
+    this.index.add(key, slot);
     this.size += 1;
     this.bytes += envelope.length;
   }
@@ -161,13 +161,12 @@ export class TopicRing {
   /** Drops the oldest entry. */
   shift(): void {
     const slot = this.head;
-    this.index.delete(this.hashKeys[slot] as number, this.firstSequence);
+    this.index.delete(this.hashKeys[slot] as number, slot);
     this.bytes -= this.envelopeLengths[slot] as number;
     // The slot no longer holds its slab or array alive.
     this.hashArrays[slot] = EMPTY;
     this.envelopeArrays[slot] = EMPTY;
     this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
-    this.firstSequence += 1;
     this.size -= 1;
   }
 
@@ -227,5 +226,7 @@ export class TopicRing {
     this.storedAt = storedAt;
     this.capacity = capacity;
     this.head = 0;
+    this.index.clear();
+    for (let slot = 0; slot < this.size; slot++) this.index.add(hashKeys[slot] as number, slot);
   }
 }

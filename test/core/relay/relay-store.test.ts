@@ -21,10 +21,10 @@ describe("RelayStore", () => {
     expect(new RelayStore({ entriesPerTopicMax: 0, nowNs: () => 1n }).add("/a/1/b/c", bytes, Uint8Array.of(1))).toEqual({ duplicate: false, storedAtNs: 0n });
   });
 
-  it("tells apart hashes that share their first 30 bits, through adds, lookups and evictions", () => {
+  it("tells apart hashes that differ in two bits and one byte, through adds, lookups and evictions", () => {
     let now = 0n;
     const store = new RelayStore({ entriesPerTopicMax: 4, nowNs: () => (now += 1n) });
-    // The index keys on 30 bits of the first four bytes: bytes 0–2 and the low 6 bits of byte 3.
+    // The index keys on 30 bits of four bytes (where, drawn at random): these hashes mostly share a key.
     const colliding = (index: number) => Uint8Array.of(9, 8, 7, 0x05 | ((index & 3) << 6), ...new Uint8Array(27), index >> 2);
     for (let index = 0; index < 6; index++) expect(store.add("/a/1/t/p", colliding(index), Uint8Array.of(index)).duplicate).toBe(false);
     // 0 and 1 were evicted; 2–5 remain, each found by its own bytes.
@@ -49,7 +49,7 @@ describe("RelayStore", () => {
           const store = new RelayStore({ entriesPerTopicMax: bounds.entries, bytesPerTopicMax: bounds.bytes, nowNs: () => now });
           const model = new Map<string, { hash: number; envelope: Uint8Array; storedAtNs: bigint }[]>();
           let last = 0n;
-          // Hashes collide in the index key in pairs (they differ only in the top bits of byte 3 and in byte 31).
+          // Pairs of hashes differ only in the top bit of byte 3 (outside every 30-bit key) and in byte 31.
           const hashOf = (value: number) => Uint8Array.of(value >> 1, 1, 2, 3 | ((value & 1) << 7), ...new Uint8Array(27), value);
           for (const [step, operation] of operations.entries()) {
             now += BigInt(operation.clockStep);
