@@ -115,6 +115,9 @@ const STORE_POLL_MARGIN_NS = 5_000_000_000n;
 
 const textEncoder = new TextEncoder();
 
+/** The session's store poll interval, ms (0 = no poll). */
+const storePollMs = (options: SessionOptions): number => options.storePollIntervalMs ?? 3000;
+
 function storeOrThrow<T>(result: { ok: true; value: T } | { ok: false; error: SdsError }): T {
   if (!result.ok) throw result.error;
   return result.value;
@@ -202,6 +205,9 @@ export class ChannelSession {
         scheduler: timerScheduler(),
         tickIntervalMs: options.tickIntervalMs ?? 1000,
         sinceTimestampNs: cursorNs === undefined ? 0n : cursorNs > CURSOR_MARGIN_NS ? cursorNs - CURSOR_MARGIN_NS : 0n,
+        // The session's store poll reads every window after the catch-up once, skipping what it
+        // already saw; the channel's own store sync would read the same envelopes over again.
+        ...(options.receive && storePollMs(options) > 0 ? { storeSyncIntervalMs: 0 } : {}),
       });
       const session = new ChannelSession(options.channel, participantId, dialect, store, manager, channel, transport, relayUrl, closeTransport ?? (async () => {}), options);
       holder.session = session;
@@ -267,7 +273,7 @@ export class ChannelSession {
     this.channel.start();
     this.cursorTimer = setInterval(() => this.saveCursor(), CURSOR_SAVE_INTERVAL_MS);
     this.cursorTimer.unref();
-    const pollMs = this.options.storePollIntervalMs ?? 3000;
+    const pollMs = storePollMs(this.options);
     if (pollMs > 0) {
       this.pollTimer = setInterval(() => void this.pollStore(), pollMs);
       this.pollTimer.unref();

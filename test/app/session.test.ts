@@ -32,4 +32,22 @@ describe("ChannelSession", () => {
     await again.close();
     await bob.close();
   });
+
+  it("a session that polls the relay store leaves the channel's own store sync off (it would re-read the same windows)", async () => {
+    const hub = new MemoryHub();
+    const open = (identity: string, storePollIntervalMs: number) =>
+      ChannelSession.open({ channel: "s", identity, dbPath: join(dir.path, `${identity}-sync.db`), transport: hub.connect(), receive: true, tickIntervalMs: 10, storePollIntervalMs });
+    const polling = await open("polling", 20);
+    const syncing = await open("syncing", 0);
+    const alice = await open("alice-s", 0);
+    const got: string[] = [];
+    polling.onMessage((message) => got.push(new TextDecoder().decode(message.payload)));
+    await alice.send(new TextEncoder().encode("one"));
+    // Ticks run every 10 ms: the first one runs the channel's store sync where it is on.
+    for (let tries = 0; tries < 100 && (got.length < 1 || syncing.channel.counters.fetchRequests === 0); tries += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(got).toEqual(["one"]);
+    expect(syncing.channel.counters.fetchRequests).toBeGreaterThan(0);
+    expect(polling.channel.counters.fetchRequests).toBe(0);
+    for (const session of [polling, syncing, alice]) await session.close();
+  });
 });
