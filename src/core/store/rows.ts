@@ -70,13 +70,36 @@ export function categoryBlob(category: string): Uint8Array {
   return bytes;
 }
 
-/** `key(channelId, messageId)`: the key of every per-message row. */
+/** Bytes of each shared block row keys are cut from (see {@link keyBytes}). */
+const KEY_SLAB_BYTES = 16_384;
+let keySlab = new Uint8Array(0);
+let keySlabAt = 0;
+
+/**
+ * Room for a row key of `length` bytes, cut from a shared block: a typed array of more than
+ * 64 bytes (a 72-byte message key, an 81-byte checksum key) otherwise gets a backing store of
+ * its own outside the heap, which costs about as much as everything else done for the key, and
+ * a group commit builds several per message. Keys are never written after they are built, so
+ * views of one block never disturb each other; a key kept long holds its 16 KB block.
+ */
+function keyBytes(length: number): Uint8Array {
+  if (length > KEY_SLAB_BYTES / 8) return new Uint8Array(length);
+  if (keySlabAt + length > keySlab.length) {
+    keySlab = new Uint8Array(KEY_SLAB_BYTES);
+    keySlabAt = 0;
+  }
+  const out = keySlab.subarray(keySlabAt, keySlabAt + length);
+  keySlabAt += length;
+  return out;
+}
+
+/** `key(channelId, messageId)`: the key of every per-message row (never mutate it: it may share its buffer). */
 export function messageKey(channelId: string, messageId: string): Uint8Array {
   const channel = channelKey(channelId);
   const length = messageId.length;
   if (length <= KEY_PART_BYTES_MAX) {
     // ASCII ids (the usual hex ones): written in place, one allocation
-    const out = new Uint8Array(channel.length + 2 + length);
+    const out = keyBytes(channel.length + 2 + length);
     out.set(channel);
     out[channel.length] = length >> 8;
     out[channel.length + 1] = length & 0xff;
@@ -107,14 +130,14 @@ export function channelKey(channelId: string): Uint8Array {
   return lastChannelKey;
 }
 
-/** `key(category, rowKey)`: the key of a checksum or quarantine row about another row. */
+/** `key(category, rowKey)`: the key of a checksum or quarantine row about another row (never mutate it: it may share its buffer). */
 export function aboutKey(category: string, rowKey: Uint8Array): Uint8Array {
   let prefix = categoryKeyParts.get(category);
   if (prefix === undefined) {
     prefix = keyPart.string(category);
     categoryKeyParts.set(category, prefix);
   }
-  const out = new Uint8Array(prefix.length + rowKey.length); // key(prefix, rowKey), without the generic concatenation
+  const out = keyBytes(prefix.length + rowKey.length); // key(prefix, rowKey), without the generic concatenation
   out.set(prefix);
   out.set(rowKey, prefix.length);
   return out;
