@@ -102,13 +102,21 @@ function wireStart(length: number, type: number): { out: Buffer; position: numbe
   return { out, position: header + 2 };
 }
 
+/** The topic of the last MESSAGE frame and its UTF-8 length (publishes repeat their topic). */
+let lastTopic = "";
+let lastTopicBytes = 0;
+
 /**
  * The MESSAGE wire frame, byte for byte what {@link wireFrame} writes for
  * `{ type: "message", topic, envelope, hash, storedAtNs }`, without the table-driven encoder:
  * built once per publish, it is on the hot path. `topic` is written as UTF-8.
  */
 export function wireMessage(topic: string, envelope: Uint8Array, hash: Uint8Array, storedAtNs: bigint): WireFrame {
-  const topicBytes = Buffer.byteLength(topic, "utf8");
+  if (topic !== lastTopic) {
+    lastTopic = topic;
+    lastTopicBytes = Buffer.byteLength(topic, "utf8");
+  }
+  const topicBytes = lastTopicBytes;
   splitStoreTime(storedAtNs);
   const timeBytes = storeTimeLow === 0 && storeTimeHigh === 0 ? 0 : 1 + varintSize(storeTimeLow, storeTimeHigh);
   const length = 2 + fieldBytes(topicBytes) + fieldBytes(envelope.length) + fieldBytes(hash.length) + timeBytes;
@@ -118,7 +126,11 @@ export function wireMessage(topic: string, envelope: Uint8Array, hash: Uint8Arra
   if (topicBytes > 0) {
     out[position++] = 0x0a;
     position = writeVarint(out, position, topicBytes, 0);
-    position += out.write(topic, position, topicBytes === topic.length ? "latin1" : "utf8");
+    if (topicBytes === topic.length) {
+      // All ASCII (any other character takes two or more UTF-8 bytes): written in place.
+      for (let index = 0; index < topicBytes; index++) out[position + index] = topic.charCodeAt(index);
+      position += topicBytes;
+    } else position += out.write(topic, position, "utf8");
   }
   if (envelope.length > 0) position = writeBytesField(out, position, 0x12, envelope);
   if (hash.length > 0) position = writeBytesField(out, position, 0x1a, hash);

@@ -77,6 +77,21 @@ function readLength(bytes: Uint8Array, start: number, end: number): number {
   return position + varintLow;
 }
 
+/** The content topic of the last publish read: publishes repeat their topic. */
+let lastTopic = "";
+
+/** The ASCII bytes [start, end) as a string: the last topic again when they spell it (no new string). */
+function topicString(frame: Buffer, start: number, end: number): string {
+  const topic = lastTopic;
+  if (end - start === topic.length) {
+    let index = 0;
+    while (index < topic.length && frame[start + index] === topic.charCodeAt(index)) index += 1;
+    if (index === topic.length) return topic;
+  }
+  lastTopic = frame.toString("latin1", start, end);
+  return lastTopic;
+}
+
 /** True when every byte in [start, end) is ASCII (then latin1 decoding equals UTF-8 decoding). */
 function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
   for (let index = start; index < end; index++) if ((bytes[index] as number) >= 0x80) return false;
@@ -158,7 +173,7 @@ function readEnvelope(frame: Buffer, start: number, end: number, requestId: numb
   return {
     requestId,
     envelope: frame.subarray(start, end),
-    contentTopic: frame.toString("latin1", topicStart, topicEnd),
+    contentTopic: topicString(frame, topicStart, topicEnd),
     ephemeral,
     hash: digest,
   };
