@@ -7,8 +7,8 @@
  * produces data segments (parity rate 0); parity segments are recognised on decode and flagged
  * (`isParity`), never generated or used for reconstruction. Pure: no I/O, no clocks.
  */
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import { DecodeError, SdsError } from "../errors.js";
+import { keccak256 } from "../protocol/hash/keccak256.js";
 import { ProtoReader, ProtoWriter, WireType } from "../protocol/wire/proto.js";
 
 /** Length of `originalPayloadHash` (Keccak-256). */
@@ -61,7 +61,7 @@ export interface SegmentPayloadOptions {
 
 /** Keccak-256 of `payload`: the set identity every segment of it carries. */
 export function payloadHash(payload: Uint8Array): Uint8Array {
-  return keccak_256(payload);
+  return keccak256(payload);
 }
 
 /**

@@ -6,13 +6,14 @@
  * (research/reliable-channel.md §1.6), unique per sender and send time. Lowercase hex, no 0x.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 } from "./hash/keccak256.js";
 
 const encoder = new TextEncoder();
+const HEX_BYTES = Array.from({ length: 256 }, (_, value) => value.toString(16).padStart(2, "0"));
 
 function toHex(bytes: Uint8Array): string {
   let text = "";
-  for (let index = 0; index < bytes.length; index++) text += bytes[index]!.toString(16).padStart(2, "0");
+  for (let index = 0; index < bytes.length; index++) text += HEX_BYTES[bytes[index]!]!;
   return text;
 }
 
@@ -38,5 +39,5 @@ export function uniqueMessageId(senderId: string, timestampNs: bigint, payload: 
   input.set(sender, 0);
   input.set(timestamp, sender.length);
   input.set(payload, sender.length + timestamp.length);
-  return toHex(keccak_256(input));
+  return toHex(keccak256(input));
 }
