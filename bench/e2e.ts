@@ -6,7 +6,9 @@
  * with its own clock) and reads every delivered line, so one clock measures the latency.
  *
  * Two phases per pipe: throughput (as fast as the stdin pipe takes lines; latency there is
- * queueing under saturation) and paced latency (a fixed rate well below capacity).
+ * queueing under saturation) and paced latency (a fixed rate well below capacity). Each
+ * process's CPU (user + system, from /proc/<pid>/stat, polled every 50 ms from the moment all
+ * three are ready) is reported per 1,000 lines: on a shared machine it moves less than the rates.
  *
  *   npm run build && node --import tsx bench/e2e.ts
  *     [BENCH_E2E_MESSAGES=2000] [BENCH_E2E_PACED_MESSAGES=1000] [BENCH_E2E_PACED_RATE=200]
@@ -49,7 +51,40 @@ ws.on("open", () => process.stderr.write("ready\\n"));
 ws.on("message", (data) => { process.stdout.write(data.toString() + "\\n"); if (--left === 0) { ws.close(); process.stdout.end(); } });`;
 
 type Kind = "sds" | "bare";
-interface Outcome { received: number; complete: boolean; messagesPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; senderExitedByItself: boolean }
+interface Outcome {
+  received: number; complete: boolean; messagesPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; senderExitedByItself: boolean;
+  /** CPU (user + system) per 1,000 lines of each process, ms (NaN where /proc is unavailable). */
+  cpuMsPerThousand: { sender: number; server: number; receiver: number };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+/** How often each child's CPU time is read, ms (a child that exits loses at most this much). */
+const CPU_SAMPLE_INTERVAL_MS = 50;
+
+/** Reads a live process's user + system CPU time in ms from /proc, or undefined once it is gone. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps the last CPU reading of each child (polled, since an exited child's time is gone). */
+function sampleCpu(children: readonly ChildProcess[]): { stop: () => number[] } {
+  const last = children.map(() => Number.NaN);
+  const read = () => children.forEach((child, index) => {
+    const ms = cpuMsOf(child.pid);
+    if (ms !== undefined) last[index] = ms;
+  });
+  read();
+  const timer = setInterval(read, CPU_SAMPLE_INTERVAL_MS);
+  return { stop: () => { read(); clearInterval(timer); return last; } };
+}
 
 const firstLine = (stream: NodeJS.ReadableStream, match: (line: string) => boolean = () => true) =>
   new Promise<string>((resolve) => {
@@ -107,6 +142,8 @@ async function pass(pipe: Pipe, count: number, rate: number): Promise<Outcome> {
     await firstLine(sender.stderr!, (line) => (kind === "sds" ? line.startsWith("sending on") : line === "ready"));
     sender.stderr!.resume();
     receiver.stderr!.resume();
+    const before = [server, sender, receiver].map((child) => cpuMsOf(child.pid) ?? Number.NaN);
+    const cpu = sampleCpu([server, sender, receiver]);
 
     const sentAt = new Float64Array(count);
     const latencies: number[] = [];
@@ -143,8 +180,11 @@ async function pass(pipe: Pipe, count: number, rate: number): Promise<Outcome> {
     sender.stdin!.end();
     await received;
     const senderExitedByItself = await exited(sender, 15_000);
+    await exited(receiver, 5_000);
+    const spent = cpu.stop().map((ms, index) => ((ms - before[index]!) * 1000) / count);
     if (latencies.length === 0) latencies.push(Number.NaN);
     return {
+      cpuMsPerThousand: { server: spent[0]!, sender: spent[1]!, receiver: spent[2]! },
       received: latencies.length, complete: latencies.length === count,
       messagesPerSecond: latencies.length / ((lastReceipt - start) / 1000),
       p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: percentile(latencies, 100), senderExitedByItself,
@@ -166,6 +206,7 @@ for (const pipe of BASELINE_ROOT === undefined ? (["bare", "sds"] as const) : ([
 const row = (name: string, outcome: Outcome) => ({
   pipe: name, "msgs/s": outcome.messagesPerSecond, "p50 ms": outcome.p50Ms, "p99 ms": outcome.p99Ms, "max ms": outcome.maxMs,
   received: outcome.received, "sender exited": outcome.senderExitedByItself ? "yes" : "no (killed)",
+  "cpu ms/1k send": outcome.cpuMsPerThousand.sender, "relay": outcome.cpuMsPerThousand.server, "listen": outcome.cpuMsPerThousand.receiver,
 });
 printTable(`end to end, ${MESSAGES} lines as fast as possible`, [
   row("bare ws pipe", results.bareThroughput!), ...(BASELINE_ROOT === undefined ? [] : [row("baseline sds pipe", results.baselineThroughput!)]), row("sds send | relay | listen", results.sdsThroughput!),
