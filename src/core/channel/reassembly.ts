@@ -112,8 +112,9 @@ export class Reassembler<T = undefined> {
 
   /** Drops every set older than `setTimeoutMs`, reporting each as `lost` / `expired`. */
   sweep(): ReassemblyOutcome<T>[] {
-    const now = this.now();
     const outcomes: ReassemblyOutcome<T>[] = [];
+    if (this.sets.size === 0) return outcomes; // every one-segment payload passes here: no copy of an empty map
+    const now = this.now();
     for (const set of [...this.sets.values()]) {
       if (now - set.createdMs >= this.limits.setTimeoutMs) outcomes.push(this.drop(set, "expired"));
     }
@@ -187,6 +188,7 @@ export class Reassembler<T = undefined> {
   /** Evicts least recently updated sets (never `keep`) until the set cap and byte budget allow `extraBytes`. */
   private makeRoom(keep: SegmentSet<T>, extraBytes: number): ReassemblyOutcome<T>[] {
     const outcomes: ReassemblyOutcome<T>[] = [];
+    if (this.sets.size <= this.limits.segmentSetsMax && this.buffered + extraBytes <= this.limits.bufferedBytesMax) return outcomes;
     for (const set of [...this.sets.values()]) {
       const overSets = this.sets.size > this.limits.segmentSetsMax;
       const overBytes = this.buffered + extraBytes > this.limits.bufferedBytesMax;
