@@ -4,7 +4,7 @@
  * one allocation (header + frame), straight to the TCP socket: the server never masks, never
  * compresses and never fragments, so a frame is its 2/4/10-byte header and the bytes (RFC 6455
  * §5.2). A MESSAGE frame is built once per publish and the same bytes go to every subscriber.
- * Writes of one event-loop turn are corked and leave in one `writev` per socket.
+ * The frames of one event-loop turn leave in one write per socket (see `Outbound`).
  */
 import type { Duplex } from "node:stream";
 import { WebSocket } from "ws";
@@ -18,11 +18,15 @@ export type WireFrame = Buffer & { readonly __wireFrame: true };
 export interface Connection {
   readonly id: number;
   readonly ws: WebSocket;
-  /** The TCP socket under `ws`; corked while a batch of frames to it is being queued. */
+  /** The TCP socket under `ws`. */
   readonly socket: Duplex;
-  corked: boolean;
-  /** Bytes written while corked (not yet handed to the kernel, so not a sign of a slow consumer). */
-  corkedBytes: number;
+  /**
+   * Frames queued in this event-loop turn, written to `socket` in one piece at its end (see
+   * {@link Outbound}); `batchBytes` of it are used. Not yet handed to the socket, so not counted
+   * against the slow-consumer bound.
+   */
+  batch: Buffer;
+  batchBytes: number;
   readonly topics: Set<string>;
   readonly bucket: TokenBucket;
   closing: boolean;
@@ -189,20 +193,31 @@ export const ACKS_PER_FRAME_MAX = 1024;
 /** Scratch for queued acks: 1024 acks of a 32-byte hash take at most 1024 × 58 bytes. */
 const ACK_SCRATCH_BYTES = 64 * 1024;
 
-/** Most bytes one connection batches while corked before they are written anyway. */
-const CORK_BYTES_MAX = 64 * 1024;
+/** Most bytes one connection batches before they are written anyway. */
+const BATCH_BYTES_MAX = 64 * 1024;
+/** A fresh batch's size (it doubles up to the bound as frames arrive). */
+const BATCH_BYTES_MIN = 2 * 1024;
+/** The batch of a connection with nothing queued. */
+export const NO_BATCH = Buffer.alloc(0);
 
 /**
  * Sends wire frames to connections within the send-queue bound. Over the bound, the connection
  * is handed to `onSlowConsumer` and nothing is sent.
+ *
+ * ws emits every message of one socket read synchronously, and each publish sends a frame or two;
+ * a `socket.write` per frame was the largest cost in a profile (a stream entry each, a `writev`
+ * of hundreds of pieces). So the frames a connection gets in one event-loop turn are copied into
+ * one buffer of its own and written once, on the next tick or when the batch reaches its bound.
+ * Anything written to the socket directly (a frame over the bound, the last word to a slow
+ * consumer, a close) goes after the batch: call {@link flush} first.
  */
 export class Outbound {
-  /** Batch size per connection before a corked socket is written anyway (≤ 1/8 of the send queue). */
-  private readonly corkBytesMax: number;
-  /** Connections corked in the current tick; uncorked together on the next tick (see `cork`). */
-  private corkedConnections: Connection[] = [];
-  private spareCorkList: Connection[] = [];
-  private uncorkScheduled = false;
+  /** Batch size per connection before it is written anyway (≤ 1/8 of the send queue). */
+  private readonly batchBytesMax: number;
+  /** Connections with a batch in the current turn; flushed together on the next tick. */
+  private batchedConnections: Connection[] = [];
+  private spareBatchList: Connection[] = [];
+  private flushScheduled = false;
   /** The connection whose acks are queued in `ackScratch` (one at a time: see `queueAck`). */
   private ackConnection: Connection | undefined;
   private readonly ackScratch = Buffer.allocUnsafe(ACK_SCRATCH_BYTES);
@@ -221,7 +236,7 @@ export class Outbound {
   ) {
     // A batch written at once stays counted in `bufferedAmount` until the whole write completes,
     // so batches are kept small against the slow-consumer bound.
-    this.corkBytesMax = Math.min(CORK_BYTES_MAX, Math.floor(sendQueueBytesMax / 8));
+    this.batchBytesMax = Math.max(1, Math.min(BATCH_BYTES_MAX, Math.floor(sendQueueBytesMax / 8)));
   }
 
   /** Sends one frame unless the connection's queue is over its bound (then: slow consumer). */
@@ -230,30 +245,76 @@ export class Outbound {
     if (this.ackConnection === connection) this.flushAcks();
     if (connection.closing || connection.ws.readyState !== WebSocket.OPEN || !connection.socket.writable) return false;
     const bytes = Buffer.isBuffer(frame) ? (frame as WireFrame) : wireFrame(frame as Frame);
-    if (connection.ws.bufferedAmount - connection.corkedBytes + bytes.length > this.sendQueueBytesMax) {
+    if (connection.ws.bufferedAmount + bytes.length > this.sendQueueBytesMax) {
       this.onSlowConsumer(connection);
       return false;
     }
-    this.cork(connection);
-    connection.socket.write(bytes);
-    connection.corkedBytes += bytes.length;
-    if (connection.corkedBytes >= this.corkBytesMax) this.uncork(connection);
+    this.append(connection, bytes);
     return true;
   }
 
   /** Writes `frame` regardless of the bound (the last word to a connection being cut off). */
   sendUnbounded(connection: Connection, frame: Frame): void {
-    if (this.ackConnection === connection) this.flushAcks();
+    this.flush(connection);
     if (connection.ws.readyState === WebSocket.OPEN && connection.socket.writable) connection.socket.write(wireFrame(frame));
   }
 
+  /** Queues `bytes` (whole frames) in the connection's batch; a frame over the batch bound is written as it is. */
+  private append(connection: Connection, bytes: Buffer): void {
+    const length = bytes.length;
+    if (connection.batchBytes + length > connection.batch.length) {
+      if (connection.batchBytes + length > this.batchBytesMax) this.flush(connection);
+      if (length > this.batchBytesMax) return void connection.socket.write(bytes);
+      this.grow(connection, connection.batchBytes + length);
+    }
+    if (connection.batchBytes === 0) this.schedule(connection);
+    bytes.copy(connection.batch, connection.batchBytes);
+    connection.batchBytes += length;
+  }
+
+  /** Gives the connection a batch of at least `bytes` (≤ the bound), keeping what is queued. */
+  private grow(connection: Connection, bytes: number): void {
+    let size = Math.max(BATCH_BYTES_MIN, 2 * connection.batch.length);
+    while (size < bytes) size *= 2;
+    const batch = Buffer.allocUnsafe(Math.min(size, this.batchBytesMax));
+    if (connection.batchBytes > 0) connection.batch.copy(batch, 0, 0, connection.batchBytes);
+    connection.batch = batch;
+  }
+
+  private schedule(connection: Connection): void {
+    this.batchedConnections.push(connection);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushAll);
+    }
+  }
+
   /**
-   * ws emits every message of one socket read synchronously; each write would be its own
-   * `writev` system call (the largest cost in a profile). Corking the socket on the first send of
-   * a tick and uncorking every corked socket once on the next tick writes each batch in one call.
-   * A batch over `corkBytesMax` is written at once. Bytes queued while corked are not
-   * counted against the slow-consumer bound (the kernel has not had the chance to take them).
+   * Writes the connection's batch to its socket now (before anything written to the socket
+   * directly, such as a close). A batch for a connection no longer open is dropped: after a close
+   * frame nothing may follow.
    */
+  flush(connection: Connection): void {
+    if (this.ackConnection === connection) this.flushAcks();
+    const used = connection.batchBytes;
+    if (used === 0) return;
+    const batch = connection.batch;
+    connection.batch = NO_BATCH;
+    connection.batchBytes = 0;
+    if (connection.ws.readyState === WebSocket.OPEN && connection.socket.writable) connection.socket.write(used === batch.length ? batch : batch.subarray(0, used));
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false;
+    this.flushAcks();
+    // Swap lists first: a write can emit events whose handlers send (and batch) again.
+    const batched = this.batchedConnections;
+    this.batchedConnections = this.spareBatchList;
+    this.spareBatchList = batched;
+    for (const connection of batched) this.flush(connection);
+    batched.length = 0;
+  };
+
   /**
    * Queues a PUBLISH_ACK to a connection that turned ack batches on. The acks queued for one
    * connection leave together as one PUBLISH_ACKS frame (a lone one as a plain PUBLISH_ACK) when
@@ -266,7 +327,10 @@ export class Outbound {
     if (this.ackConnection !== connection || this.ackBytes + 64 + hash.length > ACK_SCRATCH_BYTES) this.flushAcks();
     if (this.ackConnection === undefined) {
       this.ackConnection = connection;
-      this.cork(connection);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        process.nextTick(this.flushAll);
+      }
     }
     const bodyBytes = publishAckBodyBytes(requestId, hash, duplicate, storedAtNs);
     const scratch = this.ackScratch;
@@ -298,35 +362,5 @@ export class Outbound {
     const start = wireStart(2 + used - skip, count === 1 ? FrameType.PublishAck : FrameType.PublishAcks);
     this.ackScratch.copy(start.out, start.position, skip, used);
     this.send(connection, start.out as WireFrame);
-  }
-
-  private cork(connection: Connection): void {
-    if (connection.corked) return;
-    connection.corked = true;
-    connection.socket.cork();
-    this.corkedConnections.push(connection);
-    if (!this.uncorkScheduled) {
-      this.uncorkScheduled = true;
-      process.nextTick(this.uncorkAll);
-    }
-  }
-
-  private readonly uncorkAll = (): void => {
-    this.uncorkScheduled = false;
-    this.flushAcks();
-    // Swap lists first: an uncork can emit events whose handlers send (and cork) again.
-    const corked = this.corkedConnections;
-    this.corkedConnections = this.spareCorkList;
-    this.spareCorkList = corked;
-    for (const connection of corked) this.uncork(connection);
-    corked.length = 0;
-  };
-
-  /** Hands a connection's corked batch to the kernel now. */
-  uncork(connection: Connection): void {
-    if (!connection.corked) return;
-    connection.corked = false;
-    connection.corkedBytes = 0;
-    connection.socket.uncork();
   }
 }

@@ -16,7 +16,7 @@ import { DecodeError, RelayError, SdsError } from "../errors.js";
 import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_PUBSUB_TOPIC, decodeEnvelope, type EnvelopeLimits, isContentTopic, messageHash } from "./envelope.js";
 import { faultDecider, type FaultDecider, TokenBucket } from "./limits.js";
 import { decodeFrame } from "./frame-decode.js";
-import { type Connection, Outbound, wireMessage, wirePublishAck } from "./outbound.js";
+import { type Connection, NO_BATCH, Outbound, wireMessage, wirePublishAck } from "./outbound.js";
 import { DEFAULT_FRAME_LIMITS, type Frame, type FrameOf, isClientFrame, RELAY_PROTOCOL_VERSION, RelayFeature } from "./protocol.js";
 import { readPublish } from "./publish-path.js";
 import { RelayStore } from "./relay-store.js";
@@ -144,7 +144,7 @@ export class RelayServer {
       return;
     }
     const rate = this.options.ratePerSecond ?? 10_000;
-    const connection: Connection = { id: this.nextConnectionId++, ws, socket, corked: false, corkedBytes: 0, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true, acksBatched: false };
+    const connection: Connection = { id: this.nextConnectionId++, ws, socket, batch: NO_BATCH, batchBytes: 0, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true, acksBatched: false };
     this.connections.add(connection);
     this.counters.connectionsTotal += 1;
     this.options.onEvent?.({ type: "open", connection: connection.id, remote });
@@ -194,6 +194,7 @@ export class RelayServer {
     this.counters.protocolErrors += 1;
     this.options.onEvent?.({ type: "protocolError", connection: connection.id, code: error.code });
     this.outbound.send(connection, { type: "error", code: error.code, reason: error.message.slice(0, 512), requestId: 0, topic: "" });
+    this.outbound.flush(connection);
     connection.closing = true;
     connection.ws.close(closeCode, error.code);
   }
@@ -358,6 +359,7 @@ export class RelayServer {
         new Promise<void>((resolve) => {
           if (connection.ws.readyState === WebSocket.CLOSED) return resolve();
           connection.ws.once("close", () => resolve());
+          this.outbound.flush(connection);
           connection.closing = true;
           connection.ws.close(CloseCode.goingAway, "relay shutting down");
         }),
