@@ -7,12 +7,17 @@
  *     bytes per operation — they must not grow with the backlog);
  *  3. group commit of a bulk send: many operations per transaction, messages per second, next
  *     to the raw SQLite floor of the rows such a send must write (no encoding, no checksums).
+ *     The headline figure (`bulk*`, the first row) acknowledges every send in a LATER
+ *     transaction than the one that writes it (acks BATCH behind): under write-before-release
+ *     nothing of a transaction is published before it commits, so no peer can acknowledge a
+ *     send in the transaction that creates it. A secondary row (`bulkSameTransactionAcks*`)
+ *     acknowledges the send ACK_LAG (100) earlier, mostly inside the same transaction, whose
+ *     outgoing row the store then never writes: a best case a real channel does not reach.
  * Messages carry a spec-sized bloom filter (18,752 bytes) unless SDS_BENCH_BLOOM_BYTES is set,
  * evolving as a sender's filter does (10 more bits per message), in the engine's shape (the
  * filter is in the published bytes, not in the stored message); group commit is also
  * measured with 64-byte filters in the same run, with CPU time and WAL bytes per message
- * (which, unlike msgs/s, hardly depend on the load of a shared machine), and once more with
- * every acknowledgement in a later transaction than its send.
+ * (which, unlike msgs/s, hardly depend on the load of a shared machine).
  * Run: `node --import tsx bench/store.ts`. Prints tables, then one JSON line.
  */
 import fs from "node:fs";
@@ -32,8 +37,10 @@ const OPS = Number(process.env.SDS_BENCH_OPS ?? 300);
 const BULK = Number(process.env.SDS_BENCH_BULK ?? 10_000);
 const BATCH = Number(process.env.SDS_BENCH_BATCH ?? 1_000);
 const SMALL_BLOOM_BYTES = 64;
-/** Group commit: each send acknowledges the send this many messages earlier (in the same transaction). */
+/** Secondary group-commit row: each send acknowledges the send this many messages earlier (mostly in the same transaction). */
 const ACK_LAG = Number(process.env.SDS_BENCH_ACK_LAG ?? 100);
+/** Headline group commit: acknowledgements trail their sends by a whole transaction (the realistic order). */
+const LATER_ACK_LAG = Math.max(ACK_LAG, BATCH);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sds-bench-store-"));
 
 /**
@@ -168,11 +175,12 @@ interface BulkResult {
 
 /**
  * Group commit: BULK sends, BATCH per transaction (building the deltas is not timed); each send
- * acknowledges the send `ackLag` earlier. With the default lag (100) most acknowledgements land
- * in the transaction of the send they acknowledge, whose outgoing row the store then never
- * writes; a lag of BATCH puts every acknowledgement in a later transaction.
+ * acknowledges the send `ackLag` earlier. A lag of BATCH (the headline) puts every
+ * acknowledgement in a later transaction; with the secondary lag (100) most acknowledgements
+ * land in the transaction of the send they acknowledge, whose outgoing row the store then
+ * never writes.
  */
-function bulk(bloomBytes: number, ackLag = ACK_LAG): BulkResult {
+function bulk(bloomBytes: number, ackLag: number): BulkResult {
   const name = `bulk-${bloomBytes}-${ackLag}.db`;
   const store = openStore(name);
   store.db.pragma("wal_autocheckpoint = 0");
@@ -226,7 +234,7 @@ function bulkRawFloor(): { messagesPerSecond: number } {
       for (let index = from; index < from + count; index++) {
         const rowKey = key(index);
         rows.push(log, rowKey, logPayload, sum, Buffer.concat([log, rowKey]), sumPayload, out, rowKey, outPayload);
-        if (index >= ACK_LAG) acknowledged.push(key(index - ACK_LAG));
+        if (index >= LATER_ACK_LAG) acknowledged.push(key(index - LATER_ACK_LAG));
       }
       for (let at = 0; at + rowsPerStatement * 3 <= rows.length; at += rowsPerStatement * 3) insert.run(...rows.slice(at, at + rowsPerStatement * 3));
       for (let at = 0; at + rowsPerStatement <= acknowledged.length; at += rowsPerStatement) remove.run(out, ...acknowledged.slice(at, at + rowsPerStatement));
@@ -242,9 +250,9 @@ try {
   const raw = rawResult.msPerOp;
   const backlogs = [0, 100, 1000].map((backlog) => ({ backlog, ...oursPerOp(backlog) }));
   const base = backlogs[0] as { msPerOp: number; walBytesPerOp: number };
-  const bulkRate = bulk(BLOOM_BYTES);
-  const bulkSmallRate = bulk(SMALL_BLOOM_BYTES);
-  const bulkLaterAcks = bulk(BLOOM_BYTES, Math.max(ACK_LAG, BATCH));
+  const bulkRate = bulk(BLOOM_BYTES, LATER_ACK_LAG);
+  const bulkSmallRate = bulk(SMALL_BLOOM_BYTES, LATER_ACK_LAG);
+  const bulkSameTransactionAcks = bulk(BLOOM_BYTES, ACK_LAG);
   const floor = bulkRawFloor();
   printTable(`per-operation durable commit (synchronous = ${SYNC}, bloom ${BLOOM_BYTES} B)`, [
     { subject: "raw better-sqlite3, 1 row / transaction", "ms/op": raw, "ops/s": 1000 / raw, ratio: 1, "WAL B/op": rawResult.walBytesPerOp },
@@ -252,9 +260,9 @@ try {
   ]);
   printTable("cost against backlog (target ≤ 2× of backlog 0)", backlogs.map((b) => ({ backlog: b.backlog, "ms/op": b.msPerOp, "time ×": b.msPerOp / base.msPerOp, "WAL B/op": b.walBytesPerOp, "bytes ×": b.walBytesPerOp / base.walBytesPerOp })));
   printTable(`group commit, ${BATCH} operations per transaction (target ≥ 20,000 msgs/s)`, [
-    { bloom: `${BLOOM_BYTES} B`, messages: BULK, "msgs/s": bulkRate.messagesPerSecond, "CPU µs/msg": bulkRate.cpuMicrosPerMessage, "WAL B/msg": bulkRate.walBytesPerMessage },
-    { bloom: `${SMALL_BLOOM_BYTES} B`, messages: BULK, "msgs/s": bulkSmallRate.messagesPerSecond, "CPU µs/msg": bulkSmallRate.cpuMicrosPerMessage, "WAL B/msg": bulkSmallRate.walBytesPerMessage },
-    { bloom: `${BLOOM_BYTES} B, acks in a later transaction`, messages: BULK, "msgs/s": bulkLaterAcks.messagesPerSecond, "CPU µs/msg": bulkLaterAcks.cpuMicrosPerMessage, "WAL B/msg": bulkLaterAcks.walBytesPerMessage },
+    { bloom: `${BLOOM_BYTES} B, acks in a later transaction`, messages: BULK, "msgs/s": bulkRate.messagesPerSecond, "CPU µs/msg": bulkRate.cpuMicrosPerMessage, "WAL B/msg": bulkRate.walBytesPerMessage },
+    { bloom: `${SMALL_BLOOM_BYTES} B, acks in a later transaction`, messages: BULK, "msgs/s": bulkSmallRate.messagesPerSecond, "CPU µs/msg": bulkSmallRate.cpuMicrosPerMessage, "WAL B/msg": bulkSmallRate.walBytesPerMessage },
+    { bloom: `${BLOOM_BYTES} B, acks ${ACK_LAG} behind (mostly same transaction; not reachable)`, messages: BULK, "msgs/s": bulkSameTransactionAcks.messagesPerSecond, "CPU µs/msg": bulkSameTransactionAcks.cpuMicrosPerMessage, "WAL B/msg": bulkSameTransactionAcks.walBytesPerMessage },
     { bloom: "raw SQLite floor (3 rows + 1 delete per message)", messages: BULK, "msgs/s": floor.messagesPerSecond, "CPU µs/msg": "—", "WAL B/msg": "—" },
   ]);
   emitFigures("store", {
@@ -275,9 +283,9 @@ try {
     bulkSmallBloomMessagesPerSecond: bulkSmallRate.messagesPerSecond,
     bulkSmallBloomCpuMicrosPerMessage: bulkSmallRate.cpuMicrosPerMessage,
     bulkSmallBloomWalBytesPerMessage: bulkSmallRate.walBytesPerMessage,
-    bulkLaterAcksMessagesPerSecond: bulkLaterAcks.messagesPerSecond,
-    bulkLaterAcksCpuMicrosPerMessage: bulkLaterAcks.cpuMicrosPerMessage,
-    bulkLaterAcksWalBytesPerMessage: bulkLaterAcks.walBytesPerMessage,
+    bulkSameTransactionAcksMessagesPerSecond: bulkSameTransactionAcks.messagesPerSecond,
+    bulkSameTransactionAcksCpuMicrosPerMessage: bulkSameTransactionAcks.cpuMicrosPerMessage,
+    bulkSameTransactionAcksWalBytesPerMessage: bulkSameTransactionAcks.walBytesPerMessage,
     bulkRawFloorMessagesPerSecond: floor.messagesPerSecond,
     bulkRatioToRawFloor: bulkRate.messagesPerSecond / floor.messagesPerSecond,
   });
