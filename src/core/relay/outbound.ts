@@ -27,6 +27,8 @@ export interface Connection {
    */
   batch: Buffer;
   batchBytes: number;
+  /** Bytes of the last batch written: the next one starts at that size (no doubling steps again). */
+  lastBatchBytes: number;
   readonly topics: Set<string>;
   readonly bucket: TokenBucket;
   closing: boolean;
@@ -268,16 +270,17 @@ export class Outbound {
       this.grow(connection, connection.batchBytes + length);
     }
     if (connection.batchBytes === 0) this.schedule(connection);
-    bytes.copy(connection.batch, connection.batchBytes);
+    // `set` is a plain memmove; `Buffer#copy` adds argument checks worth ~0.1 µs per frame.
+    connection.batch.set(bytes, connection.batchBytes);
     connection.batchBytes += length;
   }
 
   /** Gives the connection a batch of at least `bytes` (≤ the bound), keeping what is queued. */
   private grow(connection: Connection, bytes: number): void {
-    let size = Math.max(BATCH_BYTES_MIN, 2 * connection.batch.length);
+    let size = Math.max(BATCH_BYTES_MIN, 2 * connection.batch.length, connection.lastBatchBytes);
     while (size < bytes) size *= 2;
     const batch = Buffer.allocUnsafe(Math.min(size, this.batchBytesMax));
-    if (connection.batchBytes > 0) connection.batch.copy(batch, 0, 0, connection.batchBytes);
+    if (connection.batchBytes > 0) batch.set(connection.batch.subarray(0, connection.batchBytes));
     connection.batch = batch;
   }
 
@@ -301,6 +304,7 @@ export class Outbound {
     const batch = connection.batch;
     connection.batch = NO_BATCH;
     connection.batchBytes = 0;
+    connection.lastBatchBytes = used;
     if (connection.ws.readyState === WebSocket.OPEN && connection.socket.writable) connection.socket.write(used === batch.length ? batch : batch.subarray(0, used));
   }
 

@@ -144,7 +144,7 @@ export class RelayServer {
       return;
     }
     const rate = this.options.ratePerSecond ?? 10_000;
-    const connection: Connection = { id: this.nextConnectionId++, ws, socket, batch: NO_BATCH, batchBytes: 0, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true, acksBatched: false };
+    const connection: Connection = { id: this.nextConnectionId++, ws, socket, batch: NO_BATCH, batchBytes: 0, lastBatchBytes: 0, topics: new Set(), bucket: new TokenBucket(rate, this.options.rateBurst ?? Math.max(1, rate * 2), this.nowMs), closing: false, alive: true, acksBatched: false };
     this.connections.add(connection);
     this.counters.connectionsTotal += 1;
     this.options.onEvent?.({ type: "open", connection: connection.id, remote });

@@ -47,7 +47,7 @@ describe("Outbound batches", () => {
   function fakeConnection(writes: Buffer[], state: { open: boolean; buffered: number }): Connection {
     const ws = { get readyState() { return state.open ? WebSocket.OPEN : WebSocket.CLOSING; }, get bufferedAmount() { return state.buffered; } };
     const socket = { writable: true, write: (bytes: Buffer) => void writes.push(Buffer.from(bytes)) };
-    return { id: 1, ws: ws as unknown as WebSocket, socket: socket as unknown as Duplex, batch: NO_BATCH, batchBytes: 0, topics: new Set(), bucket: new TokenBucket(1, 1, () => 0), closing: false, alive: true, acksBatched: false };
+    return { id: 1, ws: ws as unknown as WebSocket, socket: socket as unknown as Duplex, batch: NO_BATCH, batchBytes: 0, lastBatchBytes: 0, topics: new Set(), bucket: new TokenBucket(1, 1, () => 0), closing: false, alive: true, acksBatched: false };
   }
   const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
