@@ -199,6 +199,8 @@ const ACK_SCRATCH_BYTES = 64 * 1024;
 const BATCH_BYTES_MAX = 64 * 1024;
 /** A fresh batch's size (it doubles up to the bound as frames arrive). */
 const BATCH_BYTES_MIN = 2 * 1024;
+/** Written full-size batches kept for reuse once the socket is done with them. */
+const SPARE_BATCHES_MAX = 32;
 /** The batch of a connection with nothing queued. */
 export const NO_BATCH = Buffer.alloc(0);
 
@@ -220,6 +222,12 @@ export class Outbound {
   private batchedConnections: Connection[] = [];
   private spareBatchList: Connection[] = [];
   private flushScheduled = false;
+  /**
+   * Full-size batches whose writes completed, for reuse: a fresh 64 KiB buffer per connection
+   * per turn is memory outside the heap that the garbage collector must account for (at 50
+   * subscribers it cost more than the batching saved).
+   */
+  private readonly spareBatches: Buffer[] = [];
   /** The connection whose acks are queued in `ackScratch` (one at a time: see `queueAck`). */
   private ackConnection: Connection | undefined;
   private readonly ackScratch = Buffer.allocUnsafe(ACK_SCRATCH_BYTES);
@@ -279,7 +287,8 @@ export class Outbound {
   private grow(connection: Connection, bytes: number): void {
     let size = Math.max(BATCH_BYTES_MIN, 2 * connection.batch.length, connection.lastBatchBytes);
     while (size < bytes) size *= 2;
-    const batch = Buffer.allocUnsafe(Math.min(size, this.batchBytesMax));
+    // Small batches come from Node's shared pool; anything larger is a full-size (reused) one.
+    const batch = size <= BATCH_BYTES_MIN || this.batchBytesMax <= BATCH_BYTES_MIN ? Buffer.allocUnsafe(Math.min(size, this.batchBytesMax)) : (this.spareBatches.pop() ?? Buffer.allocUnsafeSlow(this.batchBytesMax));
     if (connection.batchBytes > 0) batch.set(connection.batch.subarray(0, connection.batchBytes));
     connection.batch = batch;
   }
@@ -305,7 +314,15 @@ export class Outbound {
     connection.batch = NO_BATCH;
     connection.batchBytes = 0;
     connection.lastBatchBytes = used;
-    if (connection.ws.readyState === WebSocket.OPEN && connection.socket.writable) connection.socket.write(used === batch.length ? batch : batch.subarray(0, used));
+    if (connection.ws.readyState !== WebSocket.OPEN || !connection.socket.writable) return this.recycle(batch);
+    const bytes = used === batch.length ? batch : batch.subarray(0, used);
+    if (batch.length === this.batchBytesMax && batch.length > BATCH_BYTES_MIN) connection.socket.write(bytes, () => this.recycle(batch));
+    else connection.socket.write(bytes);
+  }
+
+  /** Keeps a full-size batch nothing refers to any more (its write completed) for reuse. */
+  private recycle(batch: Buffer): void {
+    if (batch.length === this.batchBytesMax && batch.length > BATCH_BYTES_MIN && this.spareBatches.length < SPARE_BATCHES_MAX) this.spareBatches.push(batch);
   }
 
   private readonly flushAll = (): void => {
