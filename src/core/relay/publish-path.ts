@@ -39,6 +39,8 @@ const timestampScratch = Buffer.alloc(8);
 /** Hash input up to this size is gathered into one scratch buffer for a one-shot `crypto.hash`. */
 const HASH_SCRATCH_BYTES = 64 * 1024;
 const hashScratch = Buffer.alloc(HASH_SCRATCH_BYTES);
+/** The pubsub topic bytes the hash scratch currently starts with (the same array object). */
+let scratchPrefix: Uint8Array | undefined;
 /** The digest of the last publish read (see {@link PublishView.hash}). */
 const digestScratch = new Uint8Array(32);
 
@@ -193,15 +195,25 @@ function hashParts(frame: Buffer, pubsubTopicBytes: Uint8Array, payloadStart: nu
     if (timestamp) hasher.update(timestampScratch);
     return latin1Into(hasher.digest("binary"), digestScratch);
   }
-  hashScratch.set(pubsubTopicBytes, 0);
-  let position = pubsubTopicBytes.length;
-  position += frame.copy(hashScratch, position, payloadStart, payloadEnd);
-  position += frame.copy(hashScratch, position, topicStart, topicEnd);
-  if (metaBytes > 0) position += frame.copy(hashScratch, position, metaStart, metaEnd);
-  if (timestamp) position += timestampScratch.copy(hashScratch, position);
+  // The relay's pubsub topic stays at the front of the scratch between publishes.
+  if (scratchPrefix !== pubsubTopicBytes) {
+    hashScratch.set(pubsubTopicBytes, 0);
+    scratchPrefix = pubsubTopicBytes;
+  }
+  let position = copyToScratch(frame, payloadStart, payloadEnd, pubsubTopicBytes.length);
+  position = copyToScratch(frame, topicStart, topicEnd, position);
+  if (metaBytes > 0) position = copyToScratch(frame, metaStart, metaEnd, position);
+  if (timestamp) position = copyToScratch(timestampScratch, 0, 8, position);
   // A one-byte ("binary", i.e. latin1) string of the 32 digest bytes is the cheapest result
   // `crypto.hash` gives (a Buffer result is an ArrayBuffer of its own, twice the cost).
-  return latin1Into(oneShotHash("sha256", hashScratch.subarray(0, position), "binary"), digestScratch);
+  return latin1Into(oneShotHash("sha256", new Uint8Array(hashScratch.buffer, hashScratch.byteOffset, position), "binary"), digestScratch);
+}
+
+/** Copies `bytes[start, end)` to the hash scratch at `position`; returns the end. Short ranges by loop (no call into `Buffer#copy`). */
+function copyToScratch(bytes: Buffer, start: number, end: number, position: number): number {
+  if (end - start > 64) return position + bytes.copy(hashScratch, position, start, end);
+  for (let index = start; index < end; index++) hashScratch[position++] = bytes[index] as number;
+  return position;
 }
 
 /** Writes the character codes of `digest` (one byte each) into `out`. */

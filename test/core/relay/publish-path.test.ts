@@ -91,6 +91,16 @@ describe("publish fast path", () => {
     }
   });
 
+  it("hashes with each relay's own pubsub topic when relays with different ones alternate in one process", () => {
+    const value = { payload: new Uint8Array([1, 2, 3]), contentTopic: "/sds/1/demo/proto", timestampNs: 7n };
+    const frame = Buffer.from(encodeFrame({ type: "publish", requestId: 1, envelope: encodeEnvelope(value) }));
+    const topics = ["/waku/2/one/proto", "/waku/2/another-and-longer/proto"].map((topic) => ({ topic, bytes: new TextEncoder().encode(topic) }));
+    for (const { topic, bytes } of [...topics, ...topics.reverse()]) {
+      const view = readPublish(frame, bytes, LIMITS);
+      expect(view && toHex(view.hash)).toBe(toHex(messageHash(topic, value)));
+    }
+  });
+
   it("defers on unknown fields and other frame types", () => {
     const envelope = encodeEnvelope({ payload: new Uint8Array([1]), contentTopic: "/sds/1/demo/proto" });
     const withUnknown = new ProtoWriter().raw(Uint8Array.of(1, 3)).uint64Field(1, 1).bytesField(2, envelope).uint64Field(9, 1).finish();
