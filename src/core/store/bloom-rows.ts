@@ -4,16 +4,17 @@
  * every filter whole would make a bulk send write ~19 KB per message. Instead, a large
  * filter is kept out of the message's `sds.log` row (the row holds the nim layout without
  * the filter; its checksum row carries {@link BLOOM_IN_ROWS}) and stored as a sparse word
- * diff (`sdstk.bloom`, one framed row per message) against a whole base filter
- * (`sdstk.bbase`, one framed row per base, shared by a run of one sender's messages). A new
- * base is written when the diff grows past {@link diffPairsMax} or the length changes.
- * Reading rebuilds the exact filter bytes, so resends re-publish the same wire bytes. The diff
- * codec itself is bloom-diff.ts.
+ * diff (`sdstk.bloom`, one framed row per message) against a base filter shared by a run of
+ * one sender's messages (bloom-bases.ts: a whole `sdstk.bbase` row, or an `sdstk.bdelta` diff
+ * against such a root). A new base is written when the diff grows past {@link diffPairsMax}
+ * or the length changes. Reading rebuilds the exact filter bytes, so resends re-publish the
+ * same wire bytes. The diff codec itself is bloom-diff.ts.
  */
 import { StoreError } from "../errors.js";
+import { type BaseBook, baseKey, dropUnreferencedBases, readBase, releaseBase, scanBases, writeBase } from "./bloom-bases.js";
 import { type BloomDiff, WORD_BYTES, alignedCopy, applyDiff, decodeBloomDiff, encodeDiffFrom, mergeChanged } from "./bloom-diff.js";
 import { changedWordsSince } from "./bloom-scan.js";
-import { decodeStringKey, key, keyPart } from "./keys.js";
+import { decodeStringKey } from "./keys.js";
 import { CATEGORY, channelKey, frameRow, messageKey, unframeRow } from "./rows.js";
 import { unacknowledgedWireDiff } from "./snapshot-entries.js";
 import type { Kv } from "./sqlite-db.js";
@@ -26,19 +27,15 @@ export const BLOOM_IN_ROWS = 4;
 /**
  * Most changed words a diff may hold before a new base is written: about 1/64 of the filter
  * (74 words of a spec filter, a new base every ~7 messages of a busy sender). A smaller bound
- * means more 18.7 KB base rows but much smaller diffs, and the diff rides in every outgoing
- * row: at 1/16 those rows averaged ~1,070 bytes, past what a 4 KB SQLite page keeps in its
- * cell, and cost more to write than the bases saved (bulk send: 976 → 765 WAL bytes and
- * ~10 % less CPU per message). Readers accept any diff size.
+ * means more base rows but smaller diffs, and the diff rides in every outgoing row: at 1/16
+ * those rows averaged ~1,070 bytes, past what a 4 KB SQLite page keeps in its cell. Readers
+ * accept any diff size.
  */
 export function diffPairsMax(bloomBytes: number): number {
   return Math.max(8, Math.ceil(bloomBytes / WORD_BYTES / 64));
 }
 
-/** Key of a base row: `key(channelId, baseSequence)`. */
-export function baseKey(channelId: string, sequence: bigint): Uint8Array {
-  return key(channelKey(channelId), keyPart.uint64(sequence));
-}
+export { baseKey };
 
 /** The two categories of diff rows: history messages' filters and the filters inside published bytes. */
 export type DiffCategory = typeof CATEGORY.bloom | typeof CATEGORY.wireBloom;
@@ -86,8 +83,7 @@ export function wireBloomRange(wire: Uint8Array): { at: number; length: number }
 }
 
 /** Per-channel bloom write state, cached by the single writer (rebuilt by {@link loadBloomState}). */
-export interface BloomWriteState {
-  nextBaseSequence: bigint;
+export interface BloomWriteState extends BaseBook {
   /**
    * Current base per sender id: its bytes, a word-aligned copy padded to whole words, the
    * sender's last filter diffed against it (aligned) and the words where that filter differs
@@ -95,8 +91,6 @@ export interface BloomWriteState {
    * `previousToken` names that last filter for bloom-scan.ts (a new object per filter).
    */
   current: Map<string, { sequence: bigint; bytes: Uint8Array; aligned: Uint8Array; previous: Uint8Array; previousToken: object; changed: number[] }>;
-  /** Live diff rows per base sequence; a base with none left is deleted. */
-  references: Map<bigint, number>;
   /** Base sequence of each referring row, by category, then message id (no key strings built per lookup). */
   baseOf: Map<BloomRefCategory, Map<string, bigint>>;
   /** Reused word-aligned copy of the filter being stored (see `alignedCopy`); never read across calls. */
@@ -107,16 +101,20 @@ function corrupt(message: string): StoreError {
   return new StoreError("E_STORE_CORRUPT", `${message} (run \`sds inspect-db --repair\`)`);
 }
 
-/** Rebuilds a channel's write state from its rows; deletes bases nothing refers to. Throws on damaged rows. */
-export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
-  const state: BloomWriteState = { nextBaseSequence: 1n, current: new Map(), references: new Map(), baseOf: new Map([[CATEGORY.bloom, new Map()], [CATEGORY.wireBloom, new Map()], [CATEGORY.outgoing, new Map()]]) };
-  const bases: bigint[] = [];
-  for (const row of kv.scanPrefix(CATEGORY.bloomBase, channelKey(channelId))) {
-    const opened = unframeRow(CATEGORY.bloomBase, row.key, row.payload);
-    if (!opened.ok) throw corrupt(`sdstk.bbase row of ${channelId}: ${opened.reason}`);
-    bases.push(opened.sequence);
-    if (opened.sequence >= state.nextBaseSequence) state.nextBaseSequence = opened.sequence + 1n;
-  }
+/**
+ * Rebuilds a channel's write state from its rows; deletes bases nothing refers to (and roots
+ * no base refers to), appending them to `deleted` when given. Throws on damaged rows.
+ */
+export function loadBloomState(kv: Kv, channelId: string, deleted?: Array<{ category: string; rowKey: Uint8Array }>): BloomWriteState {
+  const state: BloomWriteState = {
+    nextBaseSequence: 1n,
+    current: new Map(),
+    references: new Map(),
+    rootOf: new Map(),
+    roots: new Map(),
+    baseOf: new Map([[CATEGORY.bloom, new Map()], [CATEGORY.wireBloom, new Map()], [CATEGORY.outgoing, new Map()]]),
+  };
+  const bases = scanBases(kv, state, channelId);
   for (const category of DIFF_CATEGORIES) for (const row of kv.scanPrefix(category, channelKey(channelId))) {
     const opened = unframeRow(category, row.key, row.payload);
     const id = decodeStringKey(row.key, 2)?.[1];
@@ -143,7 +141,8 @@ export function loadBloomState(kv: Kv, channelId: string): BloomWriteState {
     }
     addReference(state, CATEGORY.outgoing, id, base);
   }
-  for (const sequence of bases) if (!state.references.has(sequence)) kv.delete(CATEGORY.bloomBase, baseKey(channelId, sequence));
+  const dropped = dropUnreferencedBases(kv, state, channelId, bases);
+  deleted?.push(...dropped);
   return state;
 }
 
@@ -162,12 +161,10 @@ function diffAgainstBase(kv: Kv, state: BloomWriteState, channelId: string, send
   }
   if (base === undefined || changed === undefined) {
     const copy = aligned.slice();
-    base = { sequence: state.nextBaseSequence, bytes: copy.subarray(0, filter.length), aligned: copy, previous: aligned, previousToken: token, changed: [] };
+    const sequence = writeBase(kv, state, channelId, senderId, filter, copy);
+    base = { sequence, bytes: copy.subarray(0, filter.length), aligned: copy, previous: aligned, previousToken: token, changed: [] };
     state.scratch = undefined; // `aligned` is now the base's last filter
-    state.nextBaseSequence += 1n;
     state.current.set(senderId, base);
-    const rowKey = baseKey(channelId, base.sequence);
-    kv.put(CATEGORY.bloomBase, rowKey, frameRow(CATEGORY.bloomBase, rowKey, base.sequence, base.bytes));
     changed = [];
   } else {
     state.scratch = base.previous; // recycled for the next filter
@@ -215,14 +212,7 @@ export function dropBloom(kv: Kv, state: BloomWriteState, channelId: string, mes
   if (base === undefined) return;
   references.delete(messageId);
   if (category !== CATEGORY.outgoing) kv.delete(category, messageKey(channelId, messageId));
-  const left = (state.references.get(base) ?? 1) - 1;
-  if (left > 0) {
-    state.references.set(base, left);
-    return;
-  }
-  state.references.delete(base);
-  kv.delete(CATEGORY.bloomBase, baseKey(channelId, base));
-  for (const [sender, current] of state.current) if (current.sequence === base) state.current.delete(sender);
+  releaseBase(kv, state, channelId, base);
 }
 
 /**
@@ -266,21 +256,4 @@ export function readBloom(kv: Kv, channelId: string, messageId: string, bases?: 
   } catch (error) {
     return { ok: false, category, rowKey, reason: `${category} row: ${error instanceof Error ? error.message : String(error)}` };
   }
-}
-
-function readBase(kv: Kv, channelId: string, sequence: bigint, cache?: Map<bigint, Uint8Array | string>): Uint8Array | string {
-  const cached = cache?.get(sequence);
-  if (cached !== undefined) return cached;
-  const rowKey = baseKey(channelId, sequence);
-  const payload = kv.get(CATEGORY.bloomBase, rowKey);
-  let result: Uint8Array | string;
-  if (payload === undefined) result = `bloom base ${sequence} of channel ${channelId} is missing`;
-  else {
-    const opened = unframeRow(CATEGORY.bloomBase, rowKey, payload);
-    if (!opened.ok) result = `bloom base ${sequence}: ${opened.reason}`;
-    else if (opened.sequence !== sequence) result = `bloom base keyed ${sequence} says ${opened.sequence}`;
-    else result = opened.body;
-  }
-  cache?.set(sequence, result);
-  return result;
 }

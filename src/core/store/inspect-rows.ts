@@ -9,6 +9,7 @@ import type { SdsMessage } from "../protocol/types.js";
 import { decodeMessage } from "../protocol/wire/index.js";
 import type { ChannelMeta, IncomingMessage, IncomingRepairEntry, OutgoingRepairEntry, UnacknowledgedMessage } from "./contract.js";
 import { decodeStringKey } from "./keys.js";
+import { checkBases } from "./inspect-bases.js";
 import { CATEGORY, FORMAT_SETTING, SUM_ROW_BYTES, aboutKey, checkSum, unframeRow } from "./rows.js";
 import { applyAbsenceFlags, decodeChannelMeta, decodeChannelMetaExtras, decodeIncoming, decodeIncomingRepair, decodeOutgoingRepair, decodeUnacknowledged } from "./snapshot.js";
 import { globalSettingKey } from "./sqlite.js";
@@ -189,7 +190,7 @@ function checkFramedRow(pass: RowPass, category: string, row: KvRow): void {
   const opened = unframeRow(category, row.key, row.payload);
   if (!opened.ok) return add(pass, category, row, channelId, opened.reason, category === CATEGORY.channel ? "rebuild-counter" : category === CATEGORY.quarantine ? "delete" : "quarantine");
   if (category === CATEGORY.quarantine) pass.quarantined += 1;
-  if (category === CATEGORY.bloom || category === CATEGORY.wireBloom) {
+  if (category === CATEGORY.bloom || category === CATEGORY.wireBloom || category === CATEGORY.bloomBaseDelta) {
     try {
       decodeBloomDiff(opened.body);
     } catch (error) {
@@ -245,6 +246,7 @@ export function inspectRows(kv: Kv): RowPass {
       else checkFramedRow(pass, category, row);
     }
   }
+  checkBases(kv, pass);
   for (const rows of pass.channels.values()) for (const list of [rows.outgoing, rows.incoming, rows.outgoingRepair, rows.incomingRepair]) list.sort((a, b) => (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0));
   return pass;
 }

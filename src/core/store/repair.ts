@@ -2,13 +2,16 @@
  * `inspect-db --repair`: take the writer lock, write a backup (`<db>.backup`, an online
  * SQLite backup), then in one transaction set aside every row that fails its checks (moved
  * to `sdstk.quarantine` with the reason, never deleted), re-checksum rows whose checksum row
- * alone is damaged, drop checksum rows about nothing, rebuild missing `sds.meta` rows and
- * insertion counters — and say exactly what changed. Finally re-inspect.
+ * alone is damaged, drop checksum rows about nothing and bloom bases nothing refers to any
+ * more, rebuild missing `sds.meta` rows and insertion counters — and say exactly what
+ * changed. Finally re-inspect.
  */
 import fs from "node:fs";
 import { StoreError } from "../errors.js";
 import { type InspectReport, type InspectOptions, inspectOpen } from "./inspect.js";
 import { type InspectProblem, inspectRows } from "./inspect-rows.js";
+import { loadBloomState } from "./bloom-rows.js";
+import { channelOf } from "./inspect-bases.js";
 import { acquireWriterLock } from "./lock.js";
 import { ProtoWriter } from "../protocol/wire/proto.js";
 import { CATEGORY, FORMAT_SETTING, FORMAT_VERSION, aboutKey, channelKey, frameRow, sumRow } from "./rows.js";
@@ -72,6 +75,25 @@ function fix(kv: Kv, problem: InspectProblem, nowMs: number, changes: RepairChan
   }
 }
 
+/**
+ * Deletes the bloom bases (and roots) that rows set aside above were the last to refer to,
+ * as the writer would have in the transaction that dropped them.
+ */
+function pruneBases(kv: Kv, changes: RepairChange[]): void {
+  const channels = new Set<string>();
+  for (const category of [CATEGORY.bloomBase, CATEGORY.bloomBaseDelta]) for (const row of kv.scanCategory(category)) channels.add(channelOf(row.key) ?? "");
+  channels.delete("");
+  for (const channelId of channels) {
+    const deleted: Array<{ category: string; rowKey: Uint8Array }> = [];
+    try {
+      loadBloomState(kv, channelId, deleted);
+    } catch {
+      continue; // a row still damaged: the re-inspection reports it
+    }
+    for (const row of deleted) changes.push({ action: "deleted", category: row.category, key: Buffer.from(row.rowKey).toString("hex"), channelId, reason: "bloom base no longer referred to after the rows above were set aside" });
+  }
+}
+
 /** Rebuilds what derives from other rows: missing meta rows (lamport = highest seen) and counters. */
 function rebuild(kv: Kv, changes: RepairChange[]): void {
   const pass = inspectRows(kv);
@@ -123,6 +145,7 @@ export async function repairDatabase(path: string, options: InspectOptions = {})
         const formatKey = globalSettingKey(FORMAT_SETTING);
         const ours = kv.get(CATEGORY.settings, formatKey) !== undefined;
         for (const problem of inspectRows(kv).problems) fix(kv, problem, nowMs, changes);
+        pruneBases(kv, changes);
         if (!ours) {
           const count = adoptForeignRows(kv);
           changes.push({ action: "adopted", category: CATEGORY.sum, key: "", channelId: undefined, reason: `foreign file: added ${count} checksum row(s) and the format marker` });

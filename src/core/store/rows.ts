@@ -27,8 +27,10 @@ export const CATEGORY = {
   bloom: "sdstk.bloom",
   /** `key(channelId, messageId)` → framed bloom diff of the filter inside an unacknowledged message's published bytes. */
   wireBloom: "sdstk.wbloom",
-  /** `key(channelId, u64 baseSequence)` → framed whole bloom filter that diffs refer to; frame sequence = base sequence. */
+  /** `key(channelId, u64 baseSequence)` → framed whole bloom filter that diffs refer to; frame sequence = base sequence. Also the root of `sdstk.bdelta` bases. */
   bloomBase: "sdstk.bbase",
+  /** `key(channelId, u64 baseSequence)` → framed bloom base stored as a sparse diff against a whole `sdstk.bbase` row (its root); frame sequence = base sequence. */
+  bloomBaseDelta: "sdstk.bdelta",
   /** `key(channelId, messageId)` → framed retrieval hint bytes. */
   hint: "sdstk.hint",
   /** `toKey(channelId)` → framed counters of early builds; read, never written (the counter now rides in `sds.meta` field 100). */
@@ -48,7 +50,7 @@ export type CategoryName = (typeof CATEGORY)[keyof typeof CATEGORY];
 export const BUFFER_CATEGORIES = [CATEGORY.outgoing, CATEGORY.incoming, CATEGORY.outgoingRepair, CATEGORY.incomingRepair] as const;
 
 /** Categories keyed by `key(channelId, …)` or `toKey(channelId)` that belong to one channel. */
-export const CHANNEL_CATEGORIES = [CATEGORY.meta, CATEGORY.log, ...BUFFER_CATEGORIES, CATEGORY.bloom, CATEGORY.wireBloom, CATEGORY.bloomBase, CATEGORY.hint, CATEGORY.channel] as const;
+export const CHANNEL_CATEGORIES = [CATEGORY.meta, CATEGORY.log, ...BUFFER_CATEGORIES, CATEGORY.bloom, CATEGORY.wireBloom, CATEGORY.bloomBase, CATEGORY.bloomBaseDelta, CATEGORY.hint, CATEGORY.channel] as const;
 
 /** The `sdstk.settings` row that marks a file as written by this toolkit (value: format version). */
 export const FORMAT_SETTING = "format";

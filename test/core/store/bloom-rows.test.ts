@@ -1,6 +1,6 @@
 /**
  * Large bloom filters are stored delta-encoded (`sdstk.bloom` diffs against `sdstk.bbase`
- * bases) and kept out of the `sds.log` rows. These tests pin that restore rebuilds the exact
+ * bases, or `sdstk.bdelta` bases that diff against such a root) and kept out of the `sds.log` rows. These tests pin that restore rebuilds the exact
  * filter and wire bytes after a restart, that bases go away with the last message referring
  * to them, that the `sds.log` rows stay readable by a nim decoder, and that every damaged
  * bloom row is caught by `loadChannel` and `inspect-db` and mended by `--repair`.
@@ -183,6 +183,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     await store.close();
     expect(rowCount(file, "sdstk.bloom")).toBe(0);
     expect(rowCount(file, "sdstk.bbase")).toBe(0);
+    expect(rowCount(file, "sdstk.bdelta")).toBe(0);
     expect(inspectDatabase(file, { nowMs: NOW }).ok).toBe(true);
   }, 30_000);
 
@@ -213,7 +214,9 @@ describe("delta-encoded blooms in the SQLite store", () => {
     await sendAll(store, messages, 20);
     await store.close();
     const db = new Database(file);
-    const rows = db.prepare("SELECT category, key, payload FROM kv WHERE category IN (CAST('sdstk.bloom' AS BLOB), CAST('sdstk.bbase' AS BLOB))").all() as Array<{ category: Buffer; key: Buffer; payload: Buffer }>;
+    const rows = db.prepare("SELECT category, key, payload FROM kv WHERE category IN (CAST('sdstk.bloom' AS BLOB), CAST('sdstk.bbase' AS BLOB), CAST('sdstk.bdelta' AS BLOB))").all() as Array<{ category: Buffer; key: Buffer; payload: Buffer }>;
+    // the campaign covers every row kind of the base graph: whole roots and bases stored as diffs against them
+    expect(rows.filter((row) => row.category.toString() === "sdstk.bdelta").length).toBeGreaterThan(0);
     const update = db.prepare("UPDATE kv SET payload = ? WHERE category = ? AND key = ?");
     for (const row of rows) {
       const mutated = Buffer.from(row.payload);
@@ -293,6 +296,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     await store.close();
     expect(rowCount(file, "sdstk.wbloom")).toBe(0);
     expect(rowCount(file, "sdstk.bbase")).toBe(0);
+    expect(rowCount(file, "sdstk.bdelta")).toBe(0);
   }, 30_000);
 
   it("reads, acknowledges and rewrites outgoing rows of earlier builds, whose published filter sits in an sdstk.wbloom row", async () => {
@@ -360,6 +364,7 @@ describe("delta-encoded blooms in the SQLite store", () => {
     await store.close();
     expect(rowCount(file, "sdstk.wbloom")).toBe(0);
     expect(rowCount(file, "sdstk.bbase")).toBe(0);
+    expect(rowCount(file, "sdstk.bdelta")).toBe(0);
   }, 30_000);
 
   it("stores any interleaving of senders' filters exactly, whatever changes between them (property)", () => {
