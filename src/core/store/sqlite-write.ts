@@ -5,48 +5,19 @@
  * checksum row) per message appended, a small `sds.meta` row with the lamport and empty
  * buffers, and the channel's sequence counter when it moved. A channel first touched here
  * whose `sds.meta` blob still holds whole buffers (a nim file) has them moved to rows.
+ * History rows (`sds.log`, their checksum and filter rows) are sqlite-history.ts.
  */
-import { StoreError } from "../errors.js";
-import type { ChannelDelta, HistoryUpdate, UnacknowledgedMessage } from "./contract.js";
-import type { SdsMessage } from "../protocol/types.js";
-import { decodeMessage } from "../protocol/wire/index.js";
-import { BLOOM_IN_ROWS, BLOOM_ROW_MIN_BYTES, type BloomWriteState, dropBloom, inlineWireBloom, loadBloomState, readBloom, readWireBloom, storeBloom, wireBloomRange } from "./bloom-rows.js";
-import { applyAbsenceFlags, decodeUnacknowledged } from "./snapshot.js";
-import { encodeUnacknowledgedAfter, unacknowledgedWireDiff } from "./snapshot-entries.js";
-import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, SUM_ROW_BYTES, aboutKey, channelKey, frameInPlace, frameRow, frameSequence, messageKey, sumRow, unframeRow } from "./rows.js";
-import {
-  encodeIncoming,
-  encodeIncomingRepair,
-  encodeNimMessage,
-  encodeOutgoingRepair,
-  encodeUnacknowledged,
-  messageAbsenceFlags,
-} from "./snapshot.js";
+import type { ChannelDelta, UnacknowledgedMessage } from "./contract.js";
+import { dropBloom, inlineWireBloom, readBloom } from "./bloom-rows.js";
+import { encodeUnacknowledgedAfter } from "./snapshot-entries.js";
+import { BUFFER_CATEGORIES, CATEGORY, FRAME_HEADER_BYTES, channelKey, frameInPlace, frameRow, frameSequence, messageKey, sumRow } from "./rows.js";
+import { encodeIncoming, encodeIncomingRepair, encodeOutgoingRepair } from "./snapshot.js";
 import type { ChannelWriteState } from "./sqlite.js";
-import { type Touched, corrupt, touch, writeMeta } from "./write-state.js";
+import { type BloomStates, type LogForm, appendHistory, bloomState, checkChannel, evictHistory, logFlags, logForm, wireBloomOf } from "./sqlite-history.js";
+import { type Touched, touch, writeMeta } from "./write-state.js";
 import { type Kv, rowKeyString } from "./sqlite-db.js";
 
 type BufferCategory = (typeof BUFFER_CATEGORIES)[number];
-
-/** A message as its `sds.log` row stores it: nim bytes (without a large bloom filter), absence flags, the filter kept in rows. */
-export interface LogForm {
-  id: string;
-  message: SdsMessage;
-  bytes: Uint8Array;
-  flags: number;
-  /** A filter of at least {@link BLOOM_ROW_MIN_BYTES}, stored delta-encoded in `sdstk.bloom` instead of in the row. */
-  bloom?: Uint8Array;
-}
-
-/** Encodes a message for its `sds.log` row, once (history and outgoing rows share the encoding). */
-export function logForm(message: SdsMessage): LogForm {
-  const bloom = message.bloomFilter;
-  if (bloom != null && bloom.length >= BLOOM_ROW_MIN_BYTES) {
-    const { bloomFilter: _kept, ...rest } = message;
-    return { id: message.messageId, message, bytes: encodeNimMessage(rest), flags: messageAbsenceFlags(message) | BLOOM_IN_ROWS, bloom };
-  }
-  return { id: message.messageId, message, bytes: encodeNimMessage(message), flags: messageAbsenceFlags(message) };
-}
 
 /** An outgoing entry whose row body is decided in the transaction (it may refer to its `sds.log` row). */
 interface PendingOutgoing {
@@ -69,6 +40,8 @@ interface EncodedDelta {
   hints: Array<{ id: string; hint: Uint8Array }>;
 }
 
+export { type BloomStates, type LogForm, logForm, planHistory } from "./sqlite-history.js";
+
 /** What a transaction leaves behind for the writer's cache. */
 export interface CommitPlan {
   channels: Map<string, ChannelWriteState>;
@@ -80,24 +53,6 @@ export interface PlanOptions {
   replaceBuffers?: boolean;
   /** Leave the stored lamport as it is (only create the meta row if missing). */
   keepLamport?: boolean;
-}
-
-/** The writer's per-channel bloom states, mutated in place by a transaction (drop them all when one fails). */
-export type BloomStates = Map<string, BloomWriteState>;
-
-function bloomState(kv: Kv, blooms: BloomStates, channelId: string): BloomWriteState {
-  let state = blooms.get(channelId);
-  if (state === undefined) {
-    state = loadBloomState(kv, channelId);
-    blooms.set(channelId, state);
-  }
-  return state;
-}
-
-function checkChannel(message: SdsMessage, channelId: string): void {
-  if (message.channelId !== channelId) {
-    throw new StoreError("E_INPUT_INVALID", `history message ${message.messageId} belongs to channel ${message.channelId}, not ${channelId}`, { channelId });
-  }
 }
 
 /** `form` with its row key (the same object: no copy of its fields). */
@@ -147,12 +102,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
-/** Absence flags recorded in the checksum row of an `sds.log` row (0 when there is none). */
-function logFlags(kv: Kv, rowKey: Uint8Array): number {
-  const sum = kv.get(CATEGORY.sum, aboutKey(CATEGORY.log, rowKey));
-  return sum !== undefined && sum.length === SUM_ROW_BYTES ? (sum[4] as number) : 0;
-}
-
 function sameForm(a: LogForm, b: LogForm): boolean {
   if (!sameBytes(a.bytes, b.bytes) || a.flags !== b.flags) return false;
   if (a.bloom === undefined || b.bloom === undefined) return a.bloom === b.bloom;
@@ -193,18 +142,6 @@ function outgoingRow(kv: Kv, channelId: string, rowKey: Uint8Array, pending: Pen
   }
   const diff = inlineWireBloom(kv, state, channelId, entry.message.senderId, id, (entry.wire as Uint8Array).subarray(range.at, range.at + range.length));
   return encodeUnacknowledgedAfter(entry, { messageInLog: inLog, wireBloomDiff: { at: range.at, length: range.length, diff } }, FRAME_HEADER_BYTES);
-}
-
-/**
- * The bloom filter inside an entry's published bytes that is kept in `sdstk.wbloom`: when the
- * message itself does not carry it (the engine strips filters from stored messages), the
- * published bytes are the only place an 18.7 KB filter would otherwise be written whole.
- */
-function wireBloomOf(entry: UnacknowledgedMessage): { at: number; length: number } | undefined {
-  if (entry.wire == null) return undefined;
-  const own = entry.message.bloomFilter;
-  if (own != null && own.length >= BLOOM_ROW_MIN_BYTES) return undefined; // split around the message's own filter instead
-  return wireBloomRange(entry.wire);
 }
 
 function isRemovedLater(upsert: EncodedDelta["upserts"][number]): boolean {
@@ -278,61 +215,6 @@ function applyDelta(kv: Kv, delta: EncodedDelta, target: Touched, replaceBuffers
   }
 }
 
-function appendHistory(kv: Kv, channelId: string, appends: ReadonlyArray<LogForm & { rowKey: Uint8Array }>, blooms: BloomStates): void {
-  if (appends.length === 0) return;
-  const state = bloomState(kv, blooms, channelId);
-  for (const append of appends) {
-    const rowKey = append.rowKey;
-    kv.put(CATEGORY.log, rowKey, append.bytes);
-    const sum = sumRow(CATEGORY.log, rowKey, append.bytes, append.flags);
-    kv.put(CATEGORY.sum, sum.key, sum.payload);
-    if (append.bloom !== undefined) storeBloom(kv, state, channelId, append.message.senderId, append.id, append.bloom);
-    else dropBloom(kv, state, channelId, append.id);
-  }
-}
-
-/** The message of a stored `sds.log` row, its filter put back from `sdstk.bloom` when kept there. */
-function storedMessage(kv: Kv, channelId: string, id: string, logged: Uint8Array, flags: number): SdsMessage {
-  const message = applyAbsenceFlags(decodeMessage(logged, { dialect: "nim" }), flags);
-  if ((flags & BLOOM_IN_ROWS) === 0) return message;
-  const bloom = readBloom(kv, channelId, id);
-  if (!bloom.ok) throw corrupt(bloom.reason);
-  return { ...message, bloomFilter: bloom.bloom };
-}
-
-/** An outgoing row that refers to a log row about to be evicted gets the message bytes back. */
-function detachOutgoing(kv: Kv, channelId: string, id: string, rowKey: Uint8Array, logged: Uint8Array): void {
-  const payload = kv.get(CATEGORY.outgoing, rowKey);
-  if (payload === undefined) return;
-  const opened = unframeRow(CATEGORY.outgoing, rowKey, payload);
-  if (!opened.ok) throw corrupt(`sdstk.out row: ${opened.reason}`);
-  const flags = logFlags(kv, rowKey);
-  const resolveMessage = () => storedMessage(kv, channelId, id, logged, flags);
-  const resolveWireBloom = (inlineDiff?: Uint8Array) => readWireBloom(kv, channelId, id, inlineDiff);
-  const entry = decodeUnacknowledged(opened.body, 0, CATEGORY.outgoing, { base: 0, limits: { bufferEntriesMax: 1, historyEntriesMax: 1 }, resolveMessage, resolveWireBloom });
-  // the published filter's diff (inline, or an earlier build's sdstk.wbloom row) stays as it is
-  const range = wireBloomOf(entry);
-  const diff = unacknowledgedWireDiff(opened.body);
-  let options: Parameters<typeof encodeUnacknowledged>[1] = { splitWire: true };
-  if (range !== undefined) options = diff !== undefined ? { wireBloomDiff: { ...range, diff } } : { wireBloom: range };
-  kv.put(CATEGORY.outgoing, rowKey, frameRow(CATEGORY.outgoing, rowKey, opened.sequence, encodeUnacknowledged(entry, options)));
-}
-
-function evictHistory(kv: Kv, channelId: string, evicts: readonly string[], blooms: BloomStates): void {
-  if (evicts.length === 0) return;
-  const state = bloomState(kv, blooms, channelId);
-  for (const id of evicts) {
-    const rowKey = messageKey(channelId, id);
-    const logged = kv.get(CATEGORY.log, rowKey);
-    kv.delete(CATEGORY.hint, rowKey);
-    if (logged === undefined) continue;
-    detachOutgoing(kv, channelId, id, rowKey, logged);
-    kv.delete(CATEGORY.log, rowKey);
-    kv.delete(CATEGORY.sum, aboutKey(CATEGORY.log, rowKey));
-    dropBloom(kv, state, channelId, id);
-  }
-}
-
 /**
  * Encodes `deltas` now (throws SdsError for a message the nim layout cannot carry) and
  * returns the function that writes them inside the caller's transaction.
@@ -380,16 +262,6 @@ function markRemovedLater(encoded: readonly EncodedDelta[]): void {
       lastUpsert.delete(remove.id);
     }
   }
-}
-
-/** Encodes a nim `HistoryUpdate` and returns the function that writes it in a transaction. */
-export function planHistory(channelId: string, update: HistoryUpdate): (kv: Kv, blooms: BloomStates) => void {
-  for (const message of update.append) checkChannel(message, channelId);
-  const appends = update.append.map((message) => ({ ...logForm(message), rowKey: messageKey(channelId, message.messageId) }));
-  return (kv, blooms) => {
-    appendHistory(kv, channelId, appends, blooms);
-    evictHistory(kv, channelId, update.evict, blooms);
-  };
 }
 
 /** Adds checksum rows for every `sds.meta` and `sds.log` row (adopting a foreign file). */
