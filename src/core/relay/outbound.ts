@@ -47,7 +47,13 @@ const ACK_SCRATCH_BYTES = 64 * 1024;
 /** Most bytes one connection batches before they are written anyway. */
 const BATCH_BYTES_MAX = 64 * 1024;
 /** A fresh batch's size (it doubles up to the bound as frames arrive). */
-const BATCH_BYTES_MIN = 2 * 1024;
+const BATCH_BYTES_MIN = 256;
+/**
+ * Batches up to this size are slices of Node's shared buffer pool; larger ones are full-size and
+ * reused. (A 2 KiB first batch per connection showed as +2 KiB of resident memory per idle
+ * connection: the welcome frame's pool slice, not yet collected.)
+ */
+const POOLED_BATCH_BYTES_MAX = 4 * 1024;
 /** Written full-size batches kept for reuse once the socket is done with them. */
 const SPARE_BATCHES_MAX = 128;
 /** The batch of a connection with nothing queued. */
@@ -153,8 +159,7 @@ export class Outbound {
   private grow(connection: Connection, bytes: number): void {
     let size = Math.max(BATCH_BYTES_MIN, 2 * connection.batch.length, connection.lastBatchBytes);
     while (size < bytes) size *= 2;
-    // Small batches come from Node's shared pool; anything larger is a full-size (reused) one.
-    const batch = size <= BATCH_BYTES_MIN || this.batchBytesMax <= BATCH_BYTES_MIN ? Buffer.allocUnsafe(Math.min(size, this.batchBytesMax)) : (this.spareBatches.pop() ?? Buffer.allocUnsafeSlow(this.batchBytesMax));
+    const batch = size <= POOLED_BATCH_BYTES_MAX || this.batchBytesMax <= POOLED_BATCH_BYTES_MAX ? Buffer.allocUnsafe(Math.min(size, this.batchBytesMax)) : (this.spareBatches.pop() ?? Buffer.allocUnsafeSlow(this.batchBytesMax));
     if (connection.batchBytes > 0) batch.set(connection.batch.subarray(0, connection.batchBytes));
     connection.batch = batch;
   }
@@ -179,13 +184,13 @@ export class Outbound {
     connection.lastBatchBytes = used;
     if (connection.ws.readyState !== WebSocket.OPEN || !connection.socket.writable) return this.recycle(batch);
     const bytes = used === batch.length ? batch : batch.subarray(0, used);
-    if (batch.length === this.batchBytesMax && batch.length > BATCH_BYTES_MIN) connection.socket.write(bytes, () => this.recycle(batch));
+    if (batch.length === this.batchBytesMax && batch.length > POOLED_BATCH_BYTES_MAX) connection.socket.write(bytes, () => this.recycle(batch));
     else connection.socket.write(bytes);
   }
 
   /** Keeps a full-size batch nothing refers to any more (its write completed) for reuse. */
   private recycle(batch: Buffer): void {
-    if (batch.length === this.batchBytesMax && batch.length > BATCH_BYTES_MIN && this.spareBatches.length < SPARE_BATCHES_MAX) this.spareBatches.push(batch);
+    if (batch.length === this.batchBytesMax && batch.length > POOLED_BATCH_BYTES_MAX && this.spareBatches.length < SPARE_BATCHES_MAX) this.spareBatches.push(batch);
   }
 
   private readonly flushAll = (): void => {
