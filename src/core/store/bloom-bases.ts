@@ -37,8 +37,8 @@ export interface BaseBook {
   references: Map<bigint, number>;
   /** The root of each delta base (a base absent here is whole). */
   rootOf: Map<bigint, bigint>;
-  /** Each sender's current root: a whole base and its word-aligned copy (never written to). */
-  roots: Map<string, { sequence: bigint; aligned: Uint8Array }>;
+  /** Each sender's current root: a whole base, its exact length and its word-aligned copy (never written to). */
+  roots: Map<string, { sequence: bigint; bloomBytes: number; aligned: Uint8Array }>;
   /** Each sender's current base (bloom-rows.ts keeps more per entry); forgotten when its base is deleted. */
   current: Map<string, { sequence: bigint }>;
 }
@@ -58,14 +58,15 @@ export function writeBase(kv: Kv, book: BaseBook, channelId: string, senderId: s
   book.nextBaseSequence += 1n;
   const rowKey = baseKey(channelId, sequence);
   const root = book.roots.get(senderId);
-  const changed = root !== undefined && root.aligned.length === aligned.length ? changedWords(root.aligned, aligned, rootDiffPairsMax(filter.length)) : undefined;
+  // exact lengths, not aligned ones: filters of 517 and 518 bytes pad to the same words
+  const changed = root !== undefined && root.bloomBytes === filter.length ? changedWords(root.aligned, aligned, rootDiffPairsMax(filter.length)) : undefined;
   if (root !== undefined && changed !== undefined) {
     kv.put(CATEGORY.bloomBaseDelta, rowKey, frameRow(CATEGORY.bloomBaseDelta, rowKey, sequence, encodeDiffFrom(root.sequence, filter, changed)));
     book.rootOf.set(sequence, root.sequence);
     book.references.set(root.sequence, (book.references.get(root.sequence) ?? 0) + 1);
   } else {
     kv.put(CATEGORY.bloomBase, rowKey, frameRow(CATEGORY.bloomBase, rowKey, sequence, filter));
-    book.roots.set(senderId, { sequence, aligned });
+    book.roots.set(senderId, { sequence, bloomBytes: filter.length, aligned });
   }
   return sequence;
 }
