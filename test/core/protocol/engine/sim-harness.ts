@@ -110,6 +110,13 @@ export async function simulate(seed: number, dialect: DialectName, options: { re
   for (let round = 0; round < messagesPerPeer; round++) {
     for (const name of names) if (random() < 0.8) await send(name, round);
     await step(300 + Math.floor(random() * 700));
+    // Random restarts (3% per peer per step) miss a whole 3-peer run about a third of the time:
+    // halfway through, a run that has not restarted anyone restarts one peer.
+    if (options.restarts === true && round === messagesPerPeer / 2 && report.restarts === 0) {
+      const name = names[Math.floor(random() * names.length)]!;
+      peers.set(name, open(name));
+      report.restarts++;
+    }
   }
   healed = true;
   const complete = () => names.every((name) => deliveredSet.get(name)!.size + own.get(name)!.size === report.sent);
