@@ -4,6 +4,7 @@
  * allocation and written straight to the TCP socket. MESSAGE and PUBLISH_ACK, one or two per
  * publish, have dedicated encoders that write exactly what the table-driven `writeFrame` writes.
  */
+import { smallVarintLength } from "../protocol/wire/proto.js";
 import { frameBytes, type Frame, FrameType, RELAY_PROTOCOL_VERSION, varintSize, writeFrame, writeVarint } from "./protocol.js";
 
 /** A complete WebSocket binary message holding one relay frame (see {@link wireFrame}). */
@@ -52,16 +53,6 @@ function splitStoreTime(storedAtNs: bigint): void {
   storeTimeScratch.setBigUint64(0, storedAtNs);
   storeTimeLow = storeTimeScratch.getUint32(4);
   storeTimeHigh = storeTimeScratch.getUint32(0);
-}
-
-/** Varint size of a number 0 ≤ n ≤ 2^53−1. */
-function varintBytes(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    length += 1;
-  }
-  return length;
 }
 
 /** Writes a length-delimited field (key < 128) holding `bytes`. */
@@ -135,7 +126,7 @@ export function wirePublishAck(requestId: number, hash: Uint8Array, duplicate: b
 export function publishAckBodyBytes(requestId: number, hash: Uint8Array, duplicate: boolean, storedAtNs: bigint): number {
   if (!Number.isSafeInteger(requestId) || requestId < 0) throw new RangeError(`invalid request id ${requestId}`);
   splitStoreTime(storedAtNs);
-  return (requestId === 0 ? 0 : 1 + varintBytes(requestId)) + fieldBytes(hash.length) + (duplicate ? 2 : 0) + (storeTimeLow === 0 && storeTimeHigh === 0 ? 0 : 1 + varintSize(storeTimeLow, storeTimeHigh));
+  return (requestId === 0 ? 0 : 1 + smallVarintLength(requestId)) + fieldBytes(hash.length) + (duplicate ? 2 : 0) + (storeTimeLow === 0 && storeTimeHigh === 0 ? 0 : 1 + varintSize(storeTimeLow, storeTimeHigh));
 }
 
 /** Writes a PUBLISH_ACK body (store time from `storeTimeLow`/`storeTimeHigh`); returns the end. */
@@ -159,5 +150,5 @@ export function writePublishAckBody(out: Buffer, position: number, requestId: nu
 
 /** Bytes of a length-delimited field (key < 128) of `length` content bytes; 0 when omitted (empty). */
 function fieldBytes(length: number): number {
-  return length === 0 ? 0 : 1 + varintBytes(length) + length;
+  return length === 0 ? 0 : 1 + smallVarintLength(length) + length;
 }

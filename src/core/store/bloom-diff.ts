@@ -4,7 +4,7 @@
  * words a sender's next filter changed, and rebuilding a filter from its base and diff. The
  * rows that hold them, and when a new base is written, are bloom-rows.ts.
  */
-import { ProtoReader, ProtoWriter } from "../protocol/wire/proto.js";
+import { ProtoReader, ProtoWriter, smallVarintLength, varintLength } from "../protocol/wire/proto.js";
 
 /** Bytes per diff word. */
 export const WORD_BYTES = 4;
@@ -120,16 +120,6 @@ function putSmallVarint(out: Uint8Array, at: number, value: number): number {
   return at;
 }
 
-/** Bytes of the varint of a non-negative integer below 2^53. */
-function smallVarintLength(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    length += 1;
-  }
-  return length;
-}
-
 /**
  * Encodes a diff body straight from the filter (no per-word objects, no growing writer): the
  * same bytes as {@link encodeBloomDiff}. The packed words are written once into a reused
@@ -173,14 +163,6 @@ export function encodeDiffFrom(baseSequence: bigint, bloom: Uint8Array, changed:
   at = putSmallVarint(out, at, packedLength);
   out.set(packed.subarray(0, packedLength), at);
   return out;
-}
-
-/** Bytes of the varint of `value` (0 ≤ value < 2^64). */
-export function varintLength(value: bigint | number): number {
-  if (typeof value === "number" && value < 2 ** 53) return smallVarintLength(value);
-  let length = 1;
-  for (let rest = BigInt(value) >> 7n; rest > 0n; rest >>= 7n) length += 1;
-  return length;
 }
 
 /** Rebuilds a filter from its base and diff. Throws RangeError when they do not fit. */

@@ -29,13 +29,20 @@ export const VARINT_BYTES_MAX = 10;
 const UINT64_MAX = (1n << 64n) - 1n;
 const textEncoder = new TextEncoder();
 
-/** Bytes a varint of `value` (0 ≤ value < 2^64) takes on the wire. */
-export function varintLength(value: bigint): number {
+/** Bytes a varint of `value` (0 ≤ value < 2^64) takes on the wire; numbers below 2^53 never go through BigInt. */
+export function varintLength(value: bigint | number): number {
+  if (typeof value === "number" && value < 2 ** 53) return smallVarintLength(value);
   let length = 1;
-  let rest = value >> 7n;
-  while (rest > 0n) {
+  for (let rest = BigInt(value) >> 7n; rest > 0n; rest >>= 7n) length += 1;
+  return length;
+}
+
+/** Bytes a varint of a non-negative integer below 2^53 takes: the hot-path form (frame and diff sizing). */
+export function smallVarintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
     length += 1;
-    rest >>= 7n;
   }
   return length;
 }
